@@ -1,0 +1,53 @@
+# Kezek: `make run` serves the portal with its workers; `make test` runs the whole suite.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+# Defaults for `make run` only; a variable already in the environment always wins.
+export HOST ?= 127.0.0.1
+export PORT ?= 8000
+
+.PHONY: run test lint format install messages clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Kezek needs Python 3.11 or newer; set PYTHON=python3.x")'
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[dev]"
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+run: export DEBUG ?= 1
+run: install
+	@$(PY) scripts/check_system_libraries.py
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py load_reference_data
+	$(PY) manage.py load_demo_data
+	@echo ""
+	@echo "  Kezek is starting at http://$(HOST):$(PORT)/"
+	@echo "  Operator admin: http://$(HOST):$(PORT)/admin/  (operator@kezek.local / kezek-operator-demo)"
+	@echo "  Demo carrier owner: owner@demo-carrier.kz / kezek-demo"
+	@echo "  API docs: http://$(HOST):$(PORT)/api/v1/docs/    Stop with Ctrl+C."
+	@echo ""
+	exec $(PY) scripts/run_dev.py
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: install
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+test: lint
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+# Needs GNU gettext (msgfmt); the compiled .mo files are committed so nothing else does.
+messages: install
+	$(PY) manage.py makemessages --all --no-obsolete --ignore ".venv/*" --ignore "tests/*"
+	$(PY) manage.py compilemessages --ignore ".venv/*"
+
+clean:
+	rm -rf $(VENV) var staticfiles

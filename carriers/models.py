@@ -1,0 +1,49 @@
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class Carrier(models.Model):
+    """A company (BIN) or an individual entrepreneur (IIN) that owns trucks."""
+
+    class Kind(models.TextChoices):
+        COMPANY = "company", _("Company (BIN)")
+        INDIVIDUAL = "individual", _("Individual entrepreneur (IIN)")
+
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
+    iin_bin = models.CharField(_("IIN/BIN"), max_length=12, unique=True)
+    name = models.CharField(_("name"), max_length=300)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("carrier")
+        verbose_name_plural = _("carriers")
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.iin_bin})"
+
+
+class Member(models.Model):
+    """A person acting for a carrier with one role."""
+
+    class Role(models.TextChoices):
+        OWNER = "owner", _("Owner")
+        DISPATCHER = "dispatcher", _("Dispatcher")
+        ACCOUNTANT = "accountant", _("Accountant")
+
+    carrier = models.ForeignKey(Carrier, on_delete=models.PROTECT, related_name="members")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="memberships"
+    )
+    role = models.CharField(_("role"), max_length=12, choices=Role.choices)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("carrier member")
+        verbose_name_plural = _("carrier members")
+        constraints = [
+            models.UniqueConstraint(fields=["carrier", "user"], name="member_once_per_carrier")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} — {self.get_role_display()} @ {self.carrier}"

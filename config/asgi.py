@@ -1,0 +1,10 @@
+import os
+
+from django.core.asgi import get_asgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+application = get_asgi_application()
+
+from config.production_guard import refuse_unsafe_production  # noqa: E402
+
+refuse_unsafe_production()

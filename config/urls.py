@@ -1,0 +1,27 @@
+from django.contrib import admin
+from django.urls import include, path
+from django.views.i18n import JavaScriptCatalog
+
+from core.api_errors import (
+    json_or_page_400,
+    json_or_page_403,
+    json_or_page_404,
+    json_or_page_500,
+)
+
+admin.site.site_header = "Kezek"
+admin.site.site_title = "Kezek"
+
+urlpatterns = [
+    path("", include("core.urls")),
+    path("fees/", include("fees.urls")),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
+    path("admin/", admin.site.urls),
+    path("api/v1/", include("config.api_urls")),
+]
+
+handler400 = json_or_page_400
+handler403 = json_or_page_403
+handler404 = json_or_page_404
+handler500 = json_or_page_500

@@ -1,0 +1,356 @@
+"""The audit log (A6): events written with each change, sealed later into a hash chain.
+
+Writers only insert: `record()` reads no other row, so no two writers in the whole system wait on
+each other. A sealer (`seal_pending`, every few seconds) links the events that have no seal yet:
+leaf = SHA-256(0x00 ‖ event id ‖ event hash), Merkle root over the leaves in id order (RFC 6962
+style: 0x01 prefix for inner nodes, an odd node is promoted), and
+batch_hash = SHA-256(previous batch hash ‖ root). `AuditBatch.number` is unique, so two sealers
+running at once cannot fork the chain; an `AuditSeal` row per event keeps it in exactly one batch.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import dataclasses
+import hashlib
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Model
+
+from core import clock
+from core.models import AuditBatch, AuditEvent, AuditHeadPublication, AuditSeal
+
+GENESIS_HASH = "0" * 64
+
+# The IP of the request being served, set by core.middleware.RequestContextMiddleware.
+current_ip: contextvars.ContextVar[str | None] = contextvars.ContextVar("audit_ip", default=None)
+
+
+def _json_safe(value: Any) -> Any:
+    """The value exactly as a JSON column gives it back (Decimal → str, dates → ISO)."""
+    if value is None:
+        return None
+    return json.loads(json.dumps(value, cls=DjangoJSONEncoder))
+
+
+def canonical_json(payload: dict[str, Any]) -> bytes:
+    return json.dumps(
+        payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False, cls=DjangoJSONEncoder
+    ).encode()
+
+
+def event_payload(event: AuditEvent) -> dict[str, Any]:
+    return {
+        "occurred_at": event.occurred_at.astimezone(clock.dt.UTC).isoformat(),
+        "actor_id": event.actor_id,
+        "actor_label": event.actor_label,
+        "action": event.action,
+        "object_type": event.object_type,
+        "object_id": event.object_id,
+        "object_repr": event.object_repr,
+        "before": event.before,
+        "after": event.after,
+        "ip": event.ip,
+    }
+
+
+def compute_event_hash(event: AuditEvent) -> str:
+    return hashlib.sha256(canonical_json(event_payload(event))).hexdigest()
+
+
+def record(
+    action: str,
+    *,
+    actor: Any = None,
+    target: Model | None = None,
+    object_type: str = "",
+    object_id: str | int = "",
+    object_repr: str = "",
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+    ip: str | None = None,
+) -> AuditEvent:
+    """Write one audit event in the caller's transaction (A6).
+
+    `target` fills the object fields from a model instance; `actor` is a user or None for the
+    system. The IP defaults to that of the request being served.
+    """
+    if target is not None:
+        object_type = object_type or target._meta.label_lower
+        object_id = object_id or target.pk
+        object_repr = object_repr or str(target)
+    if actor is not None and not getattr(actor, "is_authenticated", False):
+        actor = None
+    event = AuditEvent(
+        occurred_at=clock.now(),
+        actor=actor,
+        actor_label=str(actor)[:300] if actor is not None else "system",
+        action=action,
+        object_type=object_type,
+        object_id=str(object_id) if object_id != "" else "",
+        object_repr=str(object_repr)[:300],
+        before=_json_safe(before),
+        after=_json_safe(after),
+        ip=ip if ip is not None else current_ip.get(),
+    )
+    event.event_hash = compute_event_hash(event)
+    event.save(force_insert=True)
+    return event
+
+
+# --- Merkle tree ----------------------------------------------------------------------------
+
+
+def _sha256(data: bytes) -> bytes:
+    return hashlib.sha256(data).digest()
+
+
+def leaf_hash(event_id: int, event_hash: str) -> bytes:
+    return _sha256(b"\x00" + f"{event_id}:{event_hash}".encode())
+
+
+def _node_hash(left: bytes, right: bytes) -> bytes:
+    return _sha256(b"\x01" + left + right)
+
+
+def merkle_root(leaves: Sequence[bytes]) -> bytes:
+    if not leaves:
+        raise ValueError("A batch has at least one event.")
+    level = list(leaves)
+    while len(level) > 1:
+        level = [
+            _node_hash(level[i], level[i + 1]) if i + 1 < len(level) else level[i]
+            for i in range(0, len(level), 2)
+        ]
+    return level[0]
+
+
+def merkle_path(leaves: Sequence[bytes], index: int) -> list[tuple[str, str]]:
+    """The siblings from leaf `index` up to the root: [(side, hex hash)], side 'L' or 'R'."""
+    path: list[tuple[str, str]] = []
+    level = list(leaves)
+    while len(level) > 1:
+        sibling = index ^ 1
+        if sibling < len(level):
+            path.append(("L" if sibling < index else "R", level[sibling].hex()))
+        level = [
+            _node_hash(level[i], level[i + 1]) if i + 1 < len(level) else level[i]
+            for i in range(0, len(level), 2)
+        ]
+        index //= 2
+    return path
+
+
+def chain_hash(previous_hash: str, root_hex: str) -> str:
+    return _sha256(bytes.fromhex(previous_hash) + bytes.fromhex(root_hex)).hex()
+
+
+# --- Sealing ----------------------------------------------------------------------------------
+
+
+def _take_sealer_lock() -> None:
+    """Make concurrent sealers queue instead of colliding (the unique batch number still guards
+    the chain if this were skipped). SQLite's IMMEDIATE transactions already serialise writers."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(hashtext('kezek.audit.seal'))")
+
+
+def seal_pending(*, limit: int | None = None) -> AuditBatch | None:
+    """Seal the events that have no seal yet into one new batch; None when there are none."""
+    from django.conf import settings
+
+    limit = limit or settings.AUDIT_SEAL_BATCH_SIZE
+    for _attempt in range(5):
+        try:
+            with transaction.atomic():
+                _take_sealer_lock()
+                events = list(
+                    AuditEvent.objects.filter(seal__isnull=True)
+                    .order_by("id")
+                    .values_list("id", "event_hash")[:limit]
+                )
+                if not events:
+                    return None
+                head = AuditBatch.objects.order_by("-number").first()
+                previous_hash = head.batch_hash if head else GENESIS_HASH
+                root = merkle_root([leaf_hash(pk, h) for pk, h in events]).hex()
+                batch = AuditBatch.objects.create(
+                    number=(head.number + 1) if head else 1,
+                    previous_hash=previous_hash,
+                    merkle_root=root,
+                    batch_hash=chain_hash(previous_hash, root),
+                    event_count=len(events),
+                    sealed_at=clock.now(),
+                )
+                AuditSeal.objects.bulk_create(
+                    AuditSeal(event_id=pk, batch=batch, position=position)
+                    for position, (pk, _hash) in enumerate(events)
+                )
+                return batch
+        except IntegrityError:
+            # Another sealer took this batch number or one of these events first: go again on
+            # the new head with what is still unsealed.
+            continue
+    raise RuntimeError("Could not seal audit events after 5 attempts: sealers keep colliding.")
+
+
+def seal_all() -> list[AuditBatch]:
+    batches = []
+    while (batch := seal_pending()) is not None:
+        batches.append(batch)
+    return batches
+
+
+# --- Proofs -----------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class InclusionProof:
+    """Evidence that an event is in the chain: its leaf, the path to its batch's root, the batch."""
+
+    event_id: int
+    event_hash: str
+    batch_number: int
+    batch_hash: str
+    previous_hash: str
+    merkle_root: str
+    path: list[tuple[str, str]]
+
+    def as_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def inclusion_proof(event: AuditEvent) -> InclusionProof | None:
+    """The Merkle path of `event` to its batch; None while the event is not sealed yet."""
+    seal = AuditSeal.objects.select_related("batch").filter(event_id=event.pk).first()
+    if seal is None:
+        return None
+    leaves = [
+        leaf_hash(pk, h)
+        for pk, h in AuditSeal.objects.filter(batch=seal.batch)
+        .order_by("position")
+        .values_list("event_id", "event__event_hash")
+    ]
+    return InclusionProof(
+        event_id=event.pk,
+        event_hash=event.event_hash,
+        batch_number=seal.batch.number,
+        batch_hash=seal.batch.batch_hash,
+        previous_hash=seal.batch.previous_hash,
+        merkle_root=seal.batch.merkle_root,
+        path=merkle_path(leaves, seal.position),
+    )
+
+
+def verify_inclusion_proof(proof: InclusionProof, *, event_payload_hash: str) -> bool:
+    """Check a proof without the database: the event's hash climbs to the root and the batch hash.
+
+    `event_payload_hash` is the hash the checker computed from the event's content itself.
+    """
+    if event_payload_hash != proof.event_hash:
+        return False
+    node = leaf_hash(proof.event_id, proof.event_hash)
+    for side, sibling_hex in proof.path:
+        sibling = bytes.fromhex(sibling_hex)
+        node = _node_hash(sibling, node) if side == "L" else _node_hash(node, sibling)
+    if node.hex() != proof.merkle_root:
+        return False
+    return chain_hash(proof.previous_hash, proof.merkle_root) == proof.batch_hash
+
+
+# --- Verification -----------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class ChainReport:
+    events_checked: int = 0
+    batches_checked: int = 0
+    problems: list[str] = dataclasses.field(default_factory=list)
+    unsealed_overdue: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems and not self.unsealed_overdue
+
+
+def verify_chain(*, unsealed_grace_seconds: int | None = None) -> ChainReport:
+    """Recompute every event hash, every batch root and the chain; report the first break.
+
+    It reads the chain batch by batch so a long history does not have to fit in memory.
+    """
+    from django.conf import settings
+
+    grace = (
+        settings.AUDIT_UNSEALED_GRACE_SECONDS
+        if unsealed_grace_seconds is None
+        else unsealed_grace_seconds
+    )
+    report = ChainReport()
+    previous_hash = GENESIS_HASH
+    expected_number = 1
+    for batch in AuditBatch.objects.order_by("number").iterator(chunk_size=200):
+        if batch.number != expected_number:
+            report.problems.append(
+                f"batch #{expected_number} is missing (found #{batch.number} next)"
+            )
+            return report
+        if batch.previous_hash != previous_hash:
+            report.problems.append(
+                f"batch #{batch.number} does not follow the previous batch's hash"
+            )
+            return report
+        events = list(AuditEvent.objects.filter(seal__batch=batch).order_by("seal__position"))
+        if len(events) != batch.event_count:
+            report.problems.append(
+                f"batch #{batch.number} should hold {batch.event_count} events, holds {len(events)}"
+            )
+            return report
+        for event in events:
+            report.events_checked += 1
+            if compute_event_hash(event) != event.event_hash:
+                report.problems.append(
+                    f"event #{event.pk} ({event.action}) does not match its hash: "
+                    "it was changed after it was written"
+                )
+                return report
+        root = merkle_root([leaf_hash(e.pk, e.event_hash) for e in events]).hex()
+        if root != batch.merkle_root:
+            report.problems.append(f"batch #{batch.number} Merkle root does not match its events")
+            return report
+        if chain_hash(batch.previous_hash, root) != batch.batch_hash:
+            report.problems.append(f"batch #{batch.number} hash does not match")
+            return report
+        report.batches_checked += 1
+        previous_hash = batch.batch_hash
+        expected_number += 1
+    for publication in AuditHeadPublication.objects.select_related("batch"):
+        if publication.batch.batch_hash != publication.batch_hash:
+            report.problems.append(
+                f"the head published for {publication.day} no longer matches batch "
+                f"#{publication.batch.number}"
+            )
+            return report
+    cutoff = clock.now() - clock.dt.timedelta(seconds=grace)
+    report.unsealed_overdue = AuditEvent.objects.filter(
+        seal__isnull=True, occurred_at__lt=cutoff
+    ).count()
+    return report
+
+
+def publish_head(*, as_of: clock.dt.datetime | None = None) -> AuditHeadPublication | None:
+    """Record the chain head for the local day of `as_of` (once a day; re-running is a no-op)."""
+    as_of = as_of or clock.now()
+    day = clock.local_date(as_of)
+    head = AuditBatch.objects.filter(sealed_at__lte=as_of).order_by("-number").first()
+    if head is None:
+        return None
+    publication, _created = AuditHeadPublication.objects.get_or_create(
+        day=day,
+        defaults={"batch": head, "batch_hash": head.batch_hash, "published_at": clock.now()},
+    )
+    return publication

@@ -1,0 +1,20 @@
+"""Thin Celery tasks: each calls one service."""
+
+from celery import shared_task
+
+from core import audit, visits
+
+
+@shared_task
+def seal_audit() -> int:
+    return sum(batch.event_count for batch in audit.seal_all())
+
+
+@shared_task
+def publish_audit_head() -> None:
+    audit.publish_head()
+
+
+@shared_task
+def flush_visit_counters() -> int:
+    return visits.flush_pending()

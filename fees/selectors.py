@@ -1,0 +1,97 @@
+"""Fee quotes (R2, R3): what a service costs on a date, in MRP and in tenge."""
+
+import dataclasses
+import datetime as dt
+from decimal import Decimal
+
+from django.utils.translation import gettext as _
+
+from core.errors import ApplicationError
+from core.money import mrp_to_tenge
+from fees.models import FeeSchedule, MrpRate, Service
+
+
+@dataclasses.dataclass(frozen=True)
+class Quote:
+    service: str
+    on: dt.date
+    mrp: int
+    mrp_value: Decimal
+    amount: Decimal
+    schedule_id: int
+
+
+def mrp_value(on: dt.date) -> Decimal:
+    """The MRP of the calendar year of `on` (R2)."""
+    rate = MrpRate.objects.filter(year=on.year).first()
+    if rate is None:
+        raise ApplicationError(
+            "mrp_not_set",
+            _("The MRP for %(year)s has not been set yet.") % {"year": on.year},
+            status=409,
+        )
+    return rate.value
+
+
+def schedule_on(on: dt.date) -> FeeSchedule:
+    schedule = (
+        FeeSchedule.objects.filter(effective_from__lte=on)
+        .prefetch_related("items")
+        .order_by("-effective_from")
+        .first()
+    )
+    if schedule is None:
+        raise ApplicationError(
+            "no_fee_schedule",
+            _("No fee schedule is in force on %(date)s.") % {"date": on.isoformat()},
+            status=409,
+        )
+    return schedule
+
+
+@dataclasses.dataclass(frozen=True)
+class FeeTable:
+    """Every fee in force on a date: the schedule, the year's MRP and one quote per service."""
+
+    on: dt.date
+    schedule: FeeSchedule
+    mrp_value: Decimal
+    quotes: list[Quote]
+
+
+def fee_table(on: dt.date) -> FeeTable:
+    schedule = schedule_on(on)
+    value = mrp_value(on)
+    items = {item.service: item.mrp for item in schedule.items.all()}
+    quotes = [
+        Quote(
+            service=service,
+            on=on,
+            mrp=items[service],
+            mrp_value=value,
+            amount=mrp_to_tenge(items[service], value),
+            schedule_id=schedule.pk,
+        )
+        for service in Service.values
+        if service in items
+    ]
+    return FeeTable(on=on, schedule=schedule, mrp_value=value, quotes=quotes)
+
+
+def quote(service: str, *, on: dt.date) -> Quote:
+    """The fee for `service` on the date `on`, at the MRP of that date's year (R2)."""
+    if service not in Service.values:
+        raise ApplicationError(
+            "validation_error",
+            _("Unknown service %(service)s.") % {"service": service},
+            fields={"service": [_("Choose one of: %s.") % ", ".join(Service.values)]},
+        )
+    for item in fee_table(on).quotes:
+        if item.service == service:
+            return item
+    raise ApplicationError(
+        "no_fee_schedule",
+        _("The fee schedule in force on %(date)s has no fee for this service.")
+        % {"date": on.isoformat()},
+        status=409,
+    )

@@ -1,0 +1,5 @@
+from django.urls import path
+
+from fees import views
+
+urlpatterns = [path("", views.fees_page, name="fees")]

@@ -1,0 +1,40 @@
+import os
+import shutil
+import uuid
+
+import pytest
+from django.db import connection
+
+
+def _redis_available() -> bool:
+    url = os.environ.get("REDIS_URL")
+    if not url:
+        return False
+    import redis
+
+    try:
+        return bool(redis.Redis.from_url(url, socket_connect_timeout=1).ping())
+    except redis.RedisError:
+        return False
+
+
+def pytest_runtest_setup(item):
+    if item.get_closest_marker("postgres") and connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL: set DATABASE_URL=postgres://… (CI does)")
+    if item.get_closest_marker("redis") and not _redis_available():
+        pytest.skip("needs Redis: set REDIS_URL=redis://… (CI does)")
+    if item.get_closest_marker("browser") and not shutil.which("chromium"):
+        pytest.skip("needs Chromium at /usr/bin/chromium (apt-get install chromium)")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache(request, settings):
+    """Each test gets an empty cache of its own; tests marked `redis` keep the real Redis."""
+    if request.node.get_closest_marker("redis"):
+        return
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "LOCATION": f"test-{uuid.uuid4()}",
+        }
+    }
