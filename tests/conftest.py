@@ -28,6 +28,15 @@ def pytest_runtest_setup(item):
 
 
 @pytest.fixture(autouse=True)
+def _plain_static_files(settings):
+    """Production's manifest storage needs `collectstatic`; tests read the sources directly."""
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+
+
+@pytest.fixture(autouse=True)
 def _isolated_cache(request, settings):
     """Each test gets an empty cache of its own; tests marked `redis` keep the real Redis."""
     if request.node.get_closest_marker("redis"):
