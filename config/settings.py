@@ -9,6 +9,7 @@ import secrets
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -168,7 +169,7 @@ CELERY_BEAT_SCHEDULE = {
     "seal-audit": {"task": "core.tasks.seal_audit", "schedule": 5.0},
     "publish-audit-head": {
         "task": "core.tasks.publish_audit_head",
-        "schedule": 24 * 3600.0,
+        "schedule": crontab(hour=0, minute=5),
     },
     "flush-visit-counters": {"task": "core.tasks.flush_visit_counters", "schedule": 60.0},
 }
