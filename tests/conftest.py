@@ -47,3 +47,19 @@ def _isolated_cache(request, settings):
             "LOCATION": f"test-{uuid.uuid4()}",
         }
     }
+
+
+@pytest.fixture
+def fake_twilio(settings):
+    """SMS go to a fake Twilio server on 127.0.0.1; `fake_twilio.messages` lists what was sent."""
+    from tests.fakes.twilio_server import start_fake_twilio
+
+    state, server = start_fake_twilio()
+    settings.SMS_BACKEND = "twilio"
+    settings.TWILIO_API_BASE = state.base_url
+    settings.TWILIO_ACCOUNT_SID = state.account_sid
+    settings.TWILIO_AUTH_TOKEN = state.auth_token
+    settings.TWILIO_FROM = "+77000000000"
+    yield state
+    server.shutdown()
+    server.server_close()
