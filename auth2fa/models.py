@@ -1,8 +1,15 @@
+import datetime as dt
+import hashlib
+import hmac
+import secrets
+
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django_otp.models import Device, TimestampMixin
 
 
 class UserManager(BaseUserManager):
@@ -47,6 +54,7 @@ class User(AbstractBaseUser, PermissionsMixin):
     is_active = models.BooleanField(_("active"), default=True)
     is_staff = models.BooleanField(_("staff status"), default=False)
     date_joined = models.DateTimeField(_("date joined"), default=timezone.now)
+    sign_in_locked_until = models.DateTimeField(_("sign-in locked until"), null=True, blank=True)
 
     objects = UserManager()
 
@@ -67,3 +75,177 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     def get_short_name(self) -> str:
         return self.full_name.split(" ")[0] if self.full_name else self.email
+
+
+class CodeDevice(TimestampMixin, Device):
+    """A second factor that delivers a one-time code (A3): 6 digits, valid 5 minutes, single use,
+    stored as an HMAC (never in clear), at most 5 wrong tries per code.
+
+    Callers hold the row lock (select_for_update) while issuing or checking a code, so parallel
+    guesses are counted one by one.
+    """
+
+    CODE_TTL = dt.timedelta(minutes=5)
+    MAX_TRIES_PER_CODE = 5
+
+    code_hash = models.CharField(max_length=64, blank=True)
+    code_expires_at = models.DateTimeField(null=True, blank=True)
+    code_failures = models.PositiveSmallIntegerField(default=0)
+    last_sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        abstract = True
+
+    def _code_hmac(self, code: str) -> str:
+        key = f"{settings.SECRET_KEY}:otp:{self.persistent_id}".encode()
+        return hmac.new(key, code.encode(), hashlib.sha256).hexdigest()
+
+    def issue_code(self, *, now: dt.datetime) -> str:
+        """A fresh code replaces any earlier one; the caller saves the device and sends the code."""
+        code = f"{secrets.randbelow(1_000_000):06d}"
+        self.code_hash = self._code_hmac(code)
+        self.code_expires_at = now + self.CODE_TTL
+        self.code_failures = 0
+        self.last_sent_at = now
+        return code
+
+    def check_code(self, code: str, *, now: dt.datetime) -> "CodeCheck":
+        """Compare `code` with the current one and update the counters; the caller saves."""
+        if not self.code_hash:
+            return CodeCheck.NO_CODE
+        if self.code_failures >= self.MAX_TRIES_PER_CODE:
+            return CodeCheck.TOO_MANY_TRIES
+        if self.code_expires_at is None or now >= self.code_expires_at:
+            return CodeCheck.EXPIRED
+        if not hmac.compare_digest(self._code_hmac(code.strip()), self.code_hash):
+            self.code_failures += 1
+            return CodeCheck.WRONG
+        # Single use: the code is gone once it has worked.
+        self.code_hash = ""
+        self.code_expires_at = None
+        self.code_failures = 0
+        self.last_used_at = now
+        return CodeCheck.OK
+
+    def verify_token(self, token) -> bool:
+        """django-otp's entry point; sign-in goes through auth2fa.services, which locks the row."""
+        return False
+
+
+class CodeCheck(models.TextChoices):
+    OK = "ok"
+    WRONG = "wrong"
+    EXPIRED = "expired"
+    NO_CODE = "no_code"
+    TOO_MANY_TRIES = "too_many_tries"
+
+
+class SmsDevice(CodeDevice):
+    """Codes by SMS to the person's confirmed phone."""
+
+    phone = models.CharField(_("phone"), max_length=16, unique=True)
+
+    class Meta:
+        verbose_name = _("SMS device")
+        verbose_name_plural = _("SMS devices")
+
+
+class SmsSent(models.Model):
+    """Every code SMS, counted for the per-phone limits (A3: 5 an hour, 20 a day)."""
+
+    phone = models.CharField(max_length=16)
+    sent_at = models.DateTimeField()
+    purpose = models.CharField(max_length=20)
+
+    class Meta:
+        indexes = [models.Index(fields=["phone", "sent_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.phone} {self.sent_at:%Y-%m-%d %H:%M} {self.purpose}"
+
+
+class SignIn(models.Model):
+    """A sign-in between its two factors (A2): the first factor passed, the second not yet.
+
+    The client holds `challenge` (shown once; only its SHA-256 is stored) for 10 minutes.
+    """
+
+    TTL = dt.timedelta(minutes=10)
+
+    class FirstFactor(models.TextChoices):
+        PASSWORD = "password", _("Password")
+        EDS = "eds", _("Electronic digital signature")
+
+    token_hash = models.CharField(max_length=64, unique=True)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="sign_ins")
+    first_factor = models.CharField(max_length=10, choices=FirstFactor.choices)
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    last_code_sent_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("sign-in")
+        verbose_name_plural = _("sign-ins")
+
+    def __str__(self) -> str:
+        return f"{self.user} {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class SignInFailure(models.Model):
+    """A wrong password or code, counted for the account lock (A3: 10 in an hour → 15 minutes)."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="sign_in_failures")
+    at = models.DateTimeField()
+    reason = models.CharField(max_length=30)
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "at"])]
+
+    def __str__(self) -> str:
+        return f"{self.user} {self.at:%Y-%m-%d %H:%M} {self.reason}"
+
+
+class ApiToken(models.Model):
+    """A bearer token for the API (A4). Only its SHA-256 is stored; the token is shown once."""
+
+    class Kind(models.TextChoices):
+        SIGN_IN = "sign_in", _("Sign-in (12 hours)")
+        PERSONAL = "personal", _("Personal, long-lived")
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_tokens")
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
+    name = models.CharField(_("name"), max_length=100, blank=True)
+    token_hash = models.CharField(max_length=64, unique=True)
+    prefix = models.CharField(_("starts with"), max_length=12)
+    created_at = models.DateTimeField(_("created at"))
+    expires_at = models.DateTimeField(_("expires at"), null=True, blank=True)
+    last_used_at = models.DateTimeField(_("last used at"), null=True, blank=True)
+    revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("API token")
+        verbose_name_plural = _("API tokens")
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… ({self.get_kind_display()})"
+
+
+class UserSession(models.Model):
+    """A signed-in browser session, listed on the security page so the person can end it."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="web_sessions")
+    session_key = models.CharField(max_length=40, unique=True)
+    created_at = models.DateTimeField()
+    last_seen_at = models.DateTimeField()
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=300, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("session")
+        verbose_name_plural = _("sessions")
+
+    def __str__(self) -> str:
+        return f"{self.user} {self.created_at:%Y-%m-%d %H:%M}"

@@ -32,8 +32,9 @@ class Member(models.Model):
         ACCOUNTANT = "accountant", _("Accountant")
 
     carrier = models.ForeignKey(Carrier, on_delete=models.PROTECT, related_name="members")
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="memberships"
+    # A person acts for one carrier (the API's /me names one carrier and role).
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="membership"
     )
     role = models.CharField(_("role"), max_length=12, choices=Role.choices)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
@@ -41,9 +42,6 @@ class Member(models.Model):
     class Meta:
         verbose_name = _("carrier member")
         verbose_name_plural = _("carrier members")
-        constraints = [
-            models.UniqueConstraint(fields=["carrier", "user"], name="member_once_per_carrier")
-        ]
 
     def __str__(self) -> str:
         return f"{self.user} — {self.get_role_display()} @ {self.carrier}"

@@ -3,6 +3,7 @@
 from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from auth2fa import api as auth_api
 from checkpoints import api as checkpoints_api
 from core import api as core_api
 from core.api_errors import ApiNotFound
@@ -11,6 +12,13 @@ from fees import api as fees_api
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("auth/register", auth_api.RegisterApi.as_view(), name="api-register"),
+    path("auth/register/verify", auth_api.RegisterVerifyApi.as_view(), name="api-register-verify"),
+    path("auth/register/resend", auth_api.RegisterResendApi.as_view(), name="api-register-resend"),
+    path("auth/login", auth_api.LoginApi.as_view(), name="api-login"),
+    path("auth/otp/send", auth_api.OtpSendApi.as_view(), name="api-otp-send"),
+    path("auth/otp/verify", auth_api.OtpVerifyApi.as_view(), name="api-otp-verify"),
+    path("me", auth_api.MeApi.as_view(), name="api-me"),
     path("countries", checkpoints_api.CountryListApi.as_view(), name="api-countries"),
     path("checkpoints", checkpoints_api.CheckpointListApi.as_view(), name="api-checkpoints"),
     path("fees", fees_api.FeesApi.as_view(), name="api-fees"),

@@ -52,6 +52,8 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_celery_beat",
     "pgtrigger",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "core",
     "auth2fa",
     "carriers",
@@ -73,6 +75,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "core.visits.VisitCounterMiddleware",
@@ -182,6 +185,12 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 PASSWORD_LOGIN = env.bool("PASSWORD_LOGIN", default=True)
+OTP_TOTP_ISSUER = "Kezek"
+# Sessions (issue: sign-in): 30 minutes idle, 12 hours at most from sign-in (auth2fa middleware).
+SESSION_COOKIE_AGE = 30 * 60
+SESSION_SAVE_EVERY_REQUEST = True
+SESSION_ABSOLUTE_SECONDS = 12 * 3600
+API_SIGN_IN_TOKEN_HOURS = 12
 LOGIN_URL = "admin:login"
 
 # --- Internationalisation (W1) --------------------------------------------------------------
@@ -212,13 +221,17 @@ MEDIA_ROOT = VAR_DIR / "media"
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "core.api_errors.exception_handler",
-    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "auth2fa.authentication.BearerTokenAuthentication",
+        "auth2fa.authentication.VerifiedSessionAuthentication",
+    ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_THROTTLE_RATES": {
         "public_read": env.str("THROTTLE_PUBLIC_READ", default="600/min"),
+        "registration": env.str("THROTTLE_REGISTRATION", default="10/hour"),
     },
 }
 SPECTACULAR_SETTINGS = {
@@ -270,5 +283,9 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # It logs every request's headers at INFO.
+        "twilio.http_client": {"level": "WARNING"},
+    },
 }

@@ -1,0 +1,267 @@
+"""Sign-in endpoints of API.md: register, verify, login, otp/send, otp/verify, me."""
+
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from auth2fa import services
+from auth2fa.models import ApiToken
+from carriers.selectors import membership_of
+from core.middleware import client_ip
+from core.throttles import SettingsRateThrottle
+
+
+class RegistrationThrottle(SettingsRateThrottle):
+    """Registration: 10 per IP per hour (API.md)."""
+
+    scope = "registration"
+
+    def get_cache_key(self, request, view):
+        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+
+
+class CarrierInput(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=["company", "individual"])
+    iin_bin = serializers.CharField(max_length=12)
+    name = serializers.CharField(max_length=300)
+
+
+class PersonInput(serializers.Serializer):
+    full_name = serializers.CharField(max_length=200)
+    iin = serializers.CharField(max_length=12)
+    phone = serializers.CharField(max_length=32)
+    email = serializers.EmailField(max_length=254)
+    password = serializers.CharField(max_length=128, write_only=True)
+    language = serializers.ChoiceField(choices=["kk", "ru", "en"], required=False)
+
+
+class RegisterApi(APIView):
+    authentication_classes = []
+    throttle_classes = [RegistrationThrottle]
+
+    class Input(serializers.Serializer):
+        carrier = CarrierInput()
+        person = PersonInput()
+
+    @extend_schema(
+        request=Input,
+        responses={
+            201: inline_serializer(
+                "Registered",
+                {
+                    "user_id": serializers.IntegerField(),
+                    "carrier_id": serializers.IntegerField(),
+                    "phone_verification": serializers.CharField(),
+                },
+            )
+        },
+    )
+    def post(self, request):
+        data = self.Input(data=request.data)
+        data.is_valid(raise_exception=True)
+        carrier, person = data.validated_data["carrier"], data.validated_data["person"]
+        registration = services.registration_create(
+            carrier_kind=carrier["kind"],
+            carrier_iin_bin=carrier["iin_bin"],
+            carrier_name=carrier["name"],
+            full_name=person["full_name"],
+            iin=person["iin"],
+            phone=person["phone"],
+            email=person["email"],
+            password=person["password"],
+            language=person.get("language") or request.LANGUAGE_CODE,
+        )
+        return Response(
+            {
+                "user_id": registration.user.pk,
+                "carrier_id": registration.carrier.pk,
+                "phone_verification": "sent",
+            },
+            status=status.HTTP_201_CREATED,
+        )
+
+
+class RegisterVerifyApi(APIView):
+    authentication_classes = []
+    throttle_classes = [RegistrationThrottle]
+
+    class Input(serializers.Serializer):
+        phone = serializers.CharField(max_length=32)
+        code = serializers.RegexField(
+            r"^\s*\d{6}\s*$", error_messages={"invalid": _("The code is 6 digits.")}
+        )
+
+    @extend_schema(
+        request=Input,
+        responses=inline_serializer("Verified", {"verified": serializers.BooleanField()}),
+    )
+    def post(self, request):
+        data = self.Input(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.registration_verify(**data.validated_data)
+        return Response({"verified": True})
+
+
+class RegisterResendApi(APIView):
+    authentication_classes = []
+    throttle_classes = [RegistrationThrottle]
+
+    class Input(serializers.Serializer):
+        phone = serializers.CharField(max_length=32)
+
+    @extend_schema(
+        request=Input,
+        responses={
+            202: inline_serializer(
+                "RegistrationCodeSent",
+                {"sent": serializers.BooleanField(), "retry_after": serializers.IntegerField()},
+            )
+        },
+    )
+    def post(self, request):
+        data = self.Input(data=request.data)
+        data.is_valid(raise_exception=True)
+        retry_after = services.registration_code_resend(phone=data.validated_data["phone"])
+        return Response({"sent": True, "retry_after": retry_after}, status=202)
+
+
+ChallengeOutput = inline_serializer(
+    "SignInChallenge",
+    {
+        "challenge": serializers.CharField(),
+        "factors": serializers.ListField(child=serializers.CharField()),
+    },
+)
+
+
+def challenge_response(started: services.SignInStarted) -> Response:
+    return Response({"challenge": started.challenge, "factors": started.factors})
+
+
+class LoginApi(APIView):
+    authentication_classes = []
+
+    class Input(serializers.Serializer):
+        username = serializers.CharField(max_length=254)
+        password = serializers.CharField(max_length=128)
+
+    @extend_schema(request=Input, responses=ChallengeOutput)
+    def post(self, request):
+        data = self.Input(data=request.data)
+        data.is_valid(raise_exception=True)
+        started = services.sign_in_with_password(**data.validated_data, ip=client_ip(request))
+        return challenge_response(started)
+
+
+class OtpSendApi(APIView):
+    authentication_classes = []
+
+    class Input(serializers.Serializer):
+        challenge = serializers.CharField(max_length=100)
+        factor = serializers.CharField(max_length=20)
+
+    @extend_schema(
+        request=Input,
+        responses={
+            202: inline_serializer(
+                "CodeSent",
+                {"sent": serializers.BooleanField(), "retry_after": serializers.IntegerField()},
+            )
+        },
+    )
+    def post(self, request):
+        data = self.Input(data=request.data)
+        data.is_valid(raise_exception=True)
+        retry_after = services.sign_in_code_send(**data.validated_data)
+        return Response({"sent": True, "retry_after": retry_after}, status=202)
+
+
+class OtpVerifyApi(APIView):
+    authentication_classes = []
+
+    class Input(serializers.Serializer):
+        challenge = serializers.CharField(max_length=100)
+        factor = serializers.CharField(max_length=20)
+        code = serializers.CharField(max_length=20)
+
+    @extend_schema(
+        request=Input,
+        responses=inline_serializer(
+            "SignInToken",
+            {"token": serializers.CharField(), "expires_at": serializers.DateTimeField()},
+        ),
+    )
+    def post(self, request):
+        data = self.Input(data=request.data)
+        data.is_valid(raise_exception=True)
+        signed_in = services.sign_in_verify(**data.validated_data)
+        issued = services.api_token_issue(user=signed_in.user, kind=ApiToken.Kind.SIGN_IN)
+        return Response(
+            {
+                "token": issued.secret,
+                "expires_at": serializers.DateTimeField().to_representation(
+                    issued.token.expires_at
+                ),
+            }
+        )
+
+
+class MeApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        responses=inline_serializer(
+            "Me",
+            {
+                "user": inline_serializer(
+                    "MeUser",
+                    {
+                        "id": serializers.IntegerField(),
+                        "full_name": serializers.CharField(),
+                        "email": serializers.CharField(),
+                        "phone": serializers.CharField(),
+                        "language": serializers.CharField(),
+                    },
+                ),
+                "carrier": inline_serializer(
+                    "MeCarrier",
+                    {
+                        "id": serializers.IntegerField(),
+                        "kind": serializers.CharField(),
+                        "iin_bin": serializers.CharField(),
+                        "name": serializers.CharField(),
+                    },
+                    allow_null=True,
+                ),
+                "role": serializers.CharField(allow_null=True),
+            },
+        )
+    )
+    def get(self, request):
+        user = request.user
+        member = membership_of(user)
+        return Response(
+            {
+                "user": {
+                    "id": user.pk,
+                    "full_name": user.full_name,
+                    "email": user.email,
+                    "phone": user.phone,
+                    "language": user.language,
+                },
+                "carrier": (
+                    {
+                        "id": member.carrier.pk,
+                        "kind": member.carrier.kind,
+                        "iin_bin": member.carrier.iin_bin,
+                        "name": member.carrier.name,
+                    }
+                    if member
+                    else None
+                ),
+                "role": member.role if member else None,
+            }
+        )

@@ -1,0 +1,32 @@
+"""People and carriers ready to sign in, made through the real services."""
+
+from auth2fa.models import User
+from auth2fa.services import registration_create, registration_verify
+
+PASSWORD = "correct horse battery"
+
+
+def registered_person(
+    fake_twilio,
+    *,
+    iin_bin: str = "230140012340",
+    iin: str = "850512300119",
+    phone: str = "+77011234567",
+    email: str = "aigerim@steppe.kz",
+    name: str = "Steppe Freight LLP",
+) -> User:
+    """A carrier's owner whose phone is confirmed: password + SMS work."""
+    registration = registration_create(
+        carrier_kind="company",
+        carrier_iin_bin=iin_bin,
+        carrier_name=name,
+        full_name="Aigerim Nurlanovna",
+        iin=iin,
+        phone=phone,
+        email=email,
+        password=PASSWORD,
+    )
+    code = fake_twilio.codes_sent_to(phone)[-1]
+    registration_verify(phone=phone, code=code)
+    fake_twilio.messages.clear()
+    return registration.user

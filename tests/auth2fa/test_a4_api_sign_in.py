@@ -1,0 +1,144 @@
+import datetime as dt
+import hashlib
+
+import pytest
+import time_machine
+
+from auth2fa import services
+from auth2fa.models import ApiToken
+from tests.auth2fa.factories import PASSWORD, registered_person
+
+pytestmark = pytest.mark.django_db
+
+REGISTRATION = {
+    "carrier": {"kind": "company", "iin_bin": "230140012340", "name": "Steppe Freight LLP"},
+    "person": {
+        "full_name": "Aigerim Nurlanovna",
+        "iin": "850512300119",
+        "phone": "+77011234567",
+        "email": "aigerim@steppe.kz",
+        "password": PASSWORD,
+    },
+}
+
+
+def test_a1_a2_a4_api_register_verify_login_otp_token_me(client, fake_twilio):
+    registered = client.post("/api/v1/auth/register", REGISTRATION, content_type="application/json")
+    assert registered.status_code == 201, registered.json()
+    body = registered.json()
+    assert body["phone_verification"] == "sent"
+    code = fake_twilio.codes_sent_to("+77011234567")[-1]
+    verified = client.post(
+        "/api/v1/auth/register/verify",
+        {"phone": "+77011234567", "code": code},
+        content_type="application/json",
+    )
+    assert verified.json() == {"verified": True}
+
+    login = client.post(
+        "/api/v1/auth/login",
+        {"username": "aigerim@steppe.kz", "password": PASSWORD},
+        content_type="application/json",
+    )
+    assert login.status_code == 200
+    challenge = login.json()["challenge"]
+    assert login.json()["factors"] == ["sms"]
+    sent = client.post(
+        "/api/v1/auth/otp/send",
+        {"challenge": challenge, "factor": "sms"},
+        content_type="application/json",
+    )
+    assert sent.status_code == 202 and sent.json() == {"sent": True, "retry_after": 60}
+    code = fake_twilio.codes_sent_to("+77011234567")[-1]
+    token = client.post(
+        "/api/v1/auth/otp/verify",
+        {"challenge": challenge, "factor": "sms", "code": code},
+        content_type="application/json",
+    ).json()
+    assert token["token"].startswith("kzk_")
+    assert dt.datetime.fromisoformat(token["expires_at"]).utcoffset() == dt.timedelta(hours=5)
+
+    me = client.get("/api/v1/me", HTTP_AUTHORIZATION=f"Bearer {token['token']}").json()
+    assert me["carrier"] == {
+        "id": body["carrier_id"],
+        "kind": "company",
+        "iin_bin": "230140012340",
+        "name": "Steppe Freight LLP",
+    }
+    assert me["role"] == "owner"
+    assert me["user"]["id"] == body["user_id"]
+
+
+def test_a4_me_needs_a_token(client):
+    response = client.get("/api/v1/me")
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "not_authenticated"
+
+
+@pytest.mark.parametrize("header", ["Bearer kzk_unknown", "Bearer", "Bearer a b"])
+def test_a4_bad_tokens_are_refused(client, header):
+    response = client.get("/api/v1/me", HTTP_AUTHORIZATION=header)
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "not_authenticated"
+
+
+def test_a4_token_is_stored_hashed_and_shown_once(fake_twilio):
+    person = registered_person(fake_twilio)
+    issued = services.api_token_issue(user=person, kind=ApiToken.Kind.PERSONAL, name="fleet")
+    stored = ApiToken.objects.get()
+    assert issued.secret not in {stored.token_hash, stored.prefix, stored.name}
+    assert stored.token_hash == hashlib.sha256(issued.secret.encode()).hexdigest()
+    assert stored.expires_at is None
+
+
+def test_a4_sign_in_token_lasts_12_hours(client, fake_twilio):
+    person = registered_person(fake_twilio)
+    with time_machine.travel("2026-11-25 09:00 +0500", tick=False) as clock:
+        issued = services.api_token_issue(user=person, kind=ApiToken.Kind.SIGN_IN)
+        auth = {"HTTP_AUTHORIZATION": f"Bearer {issued.secret}"}
+        clock.shift(dt.timedelta(hours=11, minutes=59))
+        assert client.get("/api/v1/me", **auth).status_code == 200
+        clock.shift(dt.timedelta(minutes=1))
+        assert client.get("/api/v1/me", **auth).status_code == 401
+
+
+def test_a4_revoked_token_stops_working(client, fake_twilio):
+    person = registered_person(fake_twilio)
+    issued = services.api_token_issue(user=person, kind=ApiToken.Kind.PERSONAL)
+    auth = {"HTTP_AUTHORIZATION": f"Bearer {issued.secret}"}
+    assert client.get("/api/v1/me", **auth).status_code == 200
+    services.api_token_revoke(token=issued.token, actor=person)
+    assert client.get("/api/v1/me", **auth).status_code == 401
+
+
+def test_a1_api_registration_errors_name_the_fields(client, fake_twilio):
+    bad = {
+        "carrier": {**REGISTRATION["carrier"], "iin_bin": "123"},
+        "person": {**REGISTRATION["person"], "phone": "call me"},
+    }
+    response = client.post("/api/v1/auth/register", bad, content_type="application/json")
+    assert response.status_code == 400
+    fields = response.json()["error"]["fields"]
+    assert "carrier.iin_bin" in fields and "person.phone" in fields
+
+
+def test_a1_registration_is_limited_to_10_per_ip_per_hour(client, fake_twilio):
+    for _ in range(10):
+        client.post("/api/v1/auth/register", {}, content_type="application/json")
+    response = client.post("/api/v1/auth/register", {}, content_type="application/json")
+    assert response.status_code == 429
+    assert response.json()["error"]["code"] == "throttled"
+    assert int(response["Retry-After"]) > 0
+
+
+def test_a3_api_locked_sign_in_is_429_with_retry_after(client, fake_twilio):
+    person = registered_person(fake_twilio)
+    for _ in range(10):
+        response = client.post(
+            "/api/v1/auth/login",
+            {"username": person.email, "password": "nope"},
+            content_type="application/json",
+        )
+    assert response.status_code == 429
+    assert response.json()["error"]["code"] == "sign_in_locked"
+    assert int(response["Retry-After"]) == 15 * 60
