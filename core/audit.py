@@ -13,13 +13,16 @@ from __future__ import annotations
 import contextvars
 import dataclasses
 import hashlib
+import ipaddress
 import json
 from collections.abc import Sequence
+from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Model
+from django.db.models import Model, OuterRef, Subquery
 
 from core import clock
 from core.models import AuditBatch, AuditEvent, AuditHeadPublication, AuditSeal
@@ -30,11 +33,61 @@ GENESIS_HASH = "0" * 64
 current_ip: contextvars.ContextVar[str | None] = contextvars.ContextVar("audit_ip", default=None)
 
 
+def _parse_json_float(text: str) -> int | float:
+    # PostgreSQL's jsonb keeps numbers as `numeric` and prints them back positionally: 1e20 comes
+    # back as 100000000000000000000 (an int to json.loads) and -0.0 as 0.0, so the event would no
+    # longer match its hash. A whole number is therefore stored as an int, exactly as its decimal
+    # text says (not int(float): 1.5e300 must become 15 and 299 zeros, as PostgreSQL reads it).
+    # Other floats come back from either database as the same float.
+    number = Decimal(text)
+    if number == number.to_integral_value():
+        return int(number)
+    return float(text)
+
+
 def _json_safe(value: Any) -> Any:
-    """The value exactly as a JSON column gives it back (Decimal → str, dates → ISO)."""
+    """The value exactly as a JSON column gives it back (Decimal → str, dates → ISO, whole
+    floats → int). NaN and infinities are refused here, before any database sees them."""
     if value is None:
         return None
-    return json.loads(json.dumps(value, cls=DjangoJSONEncoder))
+    return json.loads(
+        json.dumps(value, cls=DjangoJSONEncoder, allow_nan=False), parse_float=_parse_json_float
+    )
+
+
+def _canonical_ip(value: str) -> str:
+    """One text form per address; ValueError when it is not one.
+
+    PostgreSQL's inet prints addresses its own way (`::1.2.3.4` where Python writes `::102:304`),
+    so the hash uses this form, not whatever the column gives back. IPv4-mapped IPv6 becomes plain
+    IPv4 (Python versions print it differently) and an IPv6 zone (`%eth0`) is dropped (inet
+    refuses it)."""
+    address = ipaddress.ip_address(value.strip())
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return ipaddress.IPv6Address(address.packed).compressed
+    return str(address)
+
+
+def _ip_for_storage(value: str | None) -> str | None:
+    # The address comes from the request (a proxy header may carry anything). An unusable one is
+    # dropped rather than failing the caller's transaction: PostgreSQL's inet would refuse it.
+    if not value:
+        return None
+    try:
+        return _canonical_ip(str(value))
+    except ValueError:
+        return None
+
+
+def _ip_for_hash(value: str | None) -> str | None:
+    if not value:
+        return None
+    try:
+        return _canonical_ip(str(value))
+    except ValueError:
+        return str(value)  # not an address (edited?): hashed as it stands, so it will not match
 
 
 def canonical_json(payload: dict[str, Any]) -> bytes:
@@ -54,7 +107,7 @@ def event_payload(event: AuditEvent) -> dict[str, Any]:
         "object_repr": event.object_repr,
         "before": event.before,
         "after": event.after,
-        "ip": event.ip,
+        "ip": _ip_for_hash(event.ip),
     }
 
 
@@ -78,6 +131,9 @@ def record(
 
     `target` fills the object fields from a model instance; `actor` is a user or None for the
     system. The IP defaults to that of the request being served.
+
+    It reads no other row (no "previous hash" lookup): that is what lets every service call it
+    inside its own transaction without queueing behind other writers. Chaining is the sealer's job.
     """
     if target is not None:
         object_type = object_type or target._meta.label_lower
@@ -91,11 +147,11 @@ def record(
         actor_label=str(actor)[:300] if actor is not None else "system",
         action=action,
         object_type=object_type,
-        object_id=str(object_id) if object_id != "" else "",
+        object_id="" if object_id is None or object_id == "" else str(object_id),
         object_repr=str(object_repr)[:300],
         before=_json_safe(before),
         after=_json_safe(after),
-        ip=ip if ip is not None else current_ip.get(),
+        ip=_ip_for_storage(ip if ip is not None else current_ip.get()),
     )
     event.event_hash = compute_event_hash(event)
     event.save(force_insert=True)
@@ -161,9 +217,11 @@ def _take_sealer_lock() -> None:
 
 
 def seal_pending(*, limit: int | None = None) -> AuditBatch | None:
-    """Seal the events that have no seal yet into one new batch; None when there are none."""
-    from django.conf import settings
+    """Seal the events that have no seal yet into one new batch; None when there are none.
 
+    Events are picked by "has no seal", not "id above the last sealed id": an event whose
+    transaction commits after a higher id was already sealed is simply taken by a later batch.
+    """
     limit = limit or settings.AUDIT_SEAL_BATCH_SIZE
     for _attempt in range(5):
         try:
@@ -230,37 +288,52 @@ def inclusion_proof(event: AuditEvent) -> InclusionProof | None:
     seal = AuditSeal.objects.select_related("batch").filter(event_id=event.pk).first()
     if seal is None:
         return None
-    leaves = [
-        leaf_hash(pk, h)
-        for pk, h in AuditSeal.objects.filter(batch=seal.batch)
+    sealed = list(
+        AuditSeal.objects.filter(batch=seal.batch)
         .order_by("position")
         .values_list("event_id", "event__event_hash")
-    ]
+    )
     return InclusionProof(
         event_id=event.pk,
-        event_hash=event.event_hash,
+        # The hash as stored and sealed, not the caller's copy of the event, which may be stale.
+        event_hash=sealed[seal.position][1],
         batch_number=seal.batch.number,
         batch_hash=seal.batch.batch_hash,
         previous_hash=seal.batch.previous_hash,
         merkle_root=seal.batch.merkle_root,
-        path=merkle_path(leaves, seal.position),
+        path=merkle_path([leaf_hash(pk, h) for pk, h in sealed], seal.position),
     )
 
 
-def verify_inclusion_proof(proof: InclusionProof, *, event_payload_hash: str) -> bool:
+def verify_inclusion_proof(
+    proof: InclusionProof, *, event_payload_hash: str, expected_batch_hash: str | None = None
+) -> bool:
     """Check a proof without the database: the event's hash climbs to the root and the batch hash.
 
-    `event_payload_hash` is the hash the checker computed from the event's content itself.
+    `event_payload_hash` is the hash the checker computed from the event's content itself. A proof
+    is only self-consistent: to trust it, also pass `expected_batch_hash` taken from somewhere the
+    prover does not control (a published head and the chain up to it, or the checker's own copy of
+    the batch). A malformed proof is simply not valid.
     """
     if event_payload_hash != proof.event_hash:
         return False
-    node = leaf_hash(proof.event_id, proof.event_hash)
-    for side, sibling_hex in proof.path:
-        sibling = bytes.fromhex(sibling_hex)
-        node = _node_hash(sibling, node) if side == "L" else _node_hash(node, sibling)
-    if node.hex() != proof.merkle_root:
+    if expected_batch_hash is not None and expected_batch_hash != proof.batch_hash:
         return False
-    return chain_hash(proof.previous_hash, proof.merkle_root) == proof.batch_hash
+    try:
+        node = leaf_hash(proof.event_id, proof.event_hash)
+        for side, sibling_hex in proof.path:
+            sibling = bytes.fromhex(sibling_hex)
+            if side == "L":
+                node = _node_hash(sibling, node)
+            elif side == "R":
+                node = _node_hash(node, sibling)
+            else:
+                return False
+        if node.hex() != proof.merkle_root:
+            return False
+        return chain_hash(proof.previous_hash, proof.merkle_root) == proof.batch_hash
+    except (TypeError, ValueError):
+        return False
 
 
 # --- Verification -----------------------------------------------------------------------------
@@ -272,6 +345,8 @@ class ChainReport:
     batches_checked: int = 0
     problems: list[str] = dataclasses.field(default_factory=list)
     unsealed_overdue: int = 0
+    oldest_unsealed_id: int | None = None
+    unsealed_grace_seconds: int = 60
 
     @property
     def ok(self) -> bool:
@@ -279,76 +354,89 @@ class ChainReport:
 
 
 def verify_chain(*, unsealed_grace_seconds: int | None = None) -> ChainReport:
-    """Recompute every event hash, every batch root and the chain; report the first break.
+    """Recompute every event hash, every batch root and the chain; report the first break, and
+    also how many events have waited longer than the grace period to be sealed.
 
     It reads the chain batch by batch so a long history does not have to fit in memory.
     """
-    from django.conf import settings
-
     grace = (
         settings.AUDIT_UNSEALED_GRACE_SECONDS
         if unsealed_grace_seconds is None
         else unsealed_grace_seconds
     )
-    report = ChainReport()
+    report = ChainReport(unsealed_grace_seconds=grace)
+    problem = _first_break(report)
+    if problem is not None:
+        report.problems.append(problem)
+    # Counted even when the chain is broken: a break and a stalled sealer are separate alarms, and
+    # cutting off the newest batch shows up exactly as old events without a seal.
+    cutoff = clock.now() - clock.dt.timedelta(seconds=grace)
+    overdue = AuditEvent.objects.filter(seal__isnull=True, occurred_at__lt=cutoff)
+    report.unsealed_overdue = overdue.count()
+    if report.unsealed_overdue:
+        report.oldest_unsealed_id = overdue.order_by("id").values_list("id", flat=True).first()
+    return report
+
+
+def _first_break(report: ChainReport) -> str | None:
     previous_hash = GENESIS_HASH
     expected_number = 1
     for batch in AuditBatch.objects.order_by("number").iterator(chunk_size=200):
         if batch.number != expected_number:
-            report.problems.append(
-                f"batch #{expected_number} is missing (found #{batch.number} next)"
-            )
-            return report
+            return f"batch #{expected_number} is missing (found #{batch.number} next)"
         if batch.previous_hash != previous_hash:
-            report.problems.append(
-                f"batch #{batch.number} does not follow the previous batch's hash"
-            )
-            return report
+            return f"batch #{batch.number} does not follow the previous batch's hash"
         events = list(AuditEvent.objects.filter(seal__batch=batch).order_by("seal__position"))
         if len(events) != batch.event_count:
-            report.problems.append(
+            return (
                 f"batch #{batch.number} should hold {batch.event_count} events, holds {len(events)}"
             )
-            return report
         for event in events:
             report.events_checked += 1
             if compute_event_hash(event) != event.event_hash:
-                report.problems.append(
+                return (
                     f"event #{event.pk} ({event.action}) does not match its hash: "
                     "it was changed after it was written"
                 )
-                return report
         root = merkle_root([leaf_hash(e.pk, e.event_hash) for e in events]).hex()
         if root != batch.merkle_root:
-            report.problems.append(f"batch #{batch.number} Merkle root does not match its events")
-            return report
+            return f"batch #{batch.number} Merkle root does not match its events"
         if chain_hash(batch.previous_hash, root) != batch.batch_hash:
-            report.problems.append(f"batch #{batch.number} hash does not match")
-            return report
+            return f"batch #{batch.number} hash does not match"
         report.batches_checked += 1
         previous_hash = batch.batch_hash
         expected_number += 1
-    for publication in AuditHeadPublication.objects.select_related("batch"):
-        if publication.batch.batch_hash != publication.batch_hash:
-            report.problems.append(
-                f"the head published for {publication.day} no longer matches batch "
-                f"#{publication.batch.number}"
-            )
-            return report
-    cutoff = clock.now() - clock.dt.timedelta(seconds=grace)
-    report.unsealed_overdue = AuditEvent.objects.filter(
-        seal__isnull=True, occurred_at__lt=cutoff
-    ).count()
-    return report
+    # A published head must still be the hash of its batch: a chain rebuilt after an edit links up
+    # again, but not to what was published. The batch is read by subquery (a join on the non-null
+    # foreign key would be INNER and silently skip a publication whose batch has gone).
+    batch = AuditBatch.objects.filter(pk=OuterRef("batch_id"))
+    publications = (
+        AuditHeadPublication.objects.order_by("day")
+        .annotate(
+            current_number=Subquery(batch.values("number")[:1]),
+            current_hash=Subquery(batch.values("batch_hash")[:1]),
+        )
+        .values_list("day", "batch_hash", "current_number", "current_hash")
+    )
+    for day, published_hash, number, current_hash in publications.iterator(chunk_size=200):
+        if current_hash is None:
+            return f"the head published for {day} names a batch that no longer exists"
+        if current_hash != published_hash:
+            return f"the head published for {day} no longer matches batch #{number}"
+    return None
 
 
 def publish_head(*, as_of: clock.dt.datetime | None = None) -> AuditHeadPublication | None:
-    """Record the chain head for the local day of `as_of` (once a day; re-running is a no-op)."""
+    """Record the chain head for the local day of `as_of` (once a day; re-running is a no-op).
+
+    The head is the newest batch sealed by `as_of`; a day already published keeps what it had.
+    """
     as_of = as_of or clock.now()
     day = clock.local_date(as_of)
     head = AuditBatch.objects.filter(sealed_at__lte=as_of).order_by("-number").first()
     if head is None:
         return None
+    # get_or_create on the unique day: two runs at once still leave one publication.
     publication, _created = AuditHeadPublication.objects.get_or_create(
         day=day,
         defaults={"batch": head, "batch_hash": head.batch_hash, "published_at": clock.now()},

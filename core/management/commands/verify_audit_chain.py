@@ -16,10 +16,13 @@ class Command(BaseCommand):
         )
         problems = list(report.problems)
         if report.unsealed_overdue:
+            count = report.unsealed_overdue
             problems.append(
-                f"{report.unsealed_overdue} events have waited more than a minute to be sealed "
-                "(is the worker running seal_audit?)"
+                f"{count} event{'s' if count != 1 else ''} waited more than "
+                f"{report.unsealed_grace_seconds} s to be sealed, the oldest #"
+                f"{report.oldest_unsealed_id} (is the worker running seal_audit?)"
             )
         if problems:
+            # CommandError: `manage.py` exits non-zero, so cron and CI see the break.
             raise CommandError("audit chain is NOT intact: " + "; ".join(problems))
         self.stdout.write(self.style.SUCCESS("audit chain intact"))
