@@ -33,6 +33,7 @@ from auth2fa.models import (
     SmsDevice,
     SmsSent,
     User,
+    UserSession,
 )
 from auth2fa.phones import normalize_phone
 from carriers.models import Carrier, Member
@@ -297,7 +298,8 @@ def _code_refusal(result: str, device: CodeDevice) -> ApplicationError:
 
 def _record_failure(user: User, *, reason: str, now: dt.datetime) -> None:
     """Count a failure under the person's row lock; the 10th in an hour locks sign-in 15 min."""
-    locked = User.objects.select_for_update().get(pk=user.pk)
+    # NO KEY UPDATE: audit rows naming this person (a foreign key) need not wait on it.
+    locked = User.objects.select_for_update(no_key=True).get(pk=user.pk)
     SignInFailure.objects.create(user=locked, at=now, reason=reason)
     recent = SignInFailure.objects.filter(user=locked, at__gt=now - FAILURE_WINDOW).count()
     audit.record("auth.sign_in_failed", actor=None, target=locked, after={"reason": reason})
@@ -594,3 +596,39 @@ def api_token_revoke(*, token: ApiToken, actor: User) -> None:
         )
         if updated:
             audit.record("auth.token_revoked", actor=actor, target=token)
+
+
+# --- Browser sessions -----------------------------------------------------------------------------
+
+
+def web_session_start(
+    *, user: User, session_key: str, ip: str | None, user_agent: str
+) -> UserSession:
+    """Remember a signed-in browser session so the person can see and end it."""
+    now = clock.now()
+    with transaction.atomic():
+        session = UserSession.objects.create(
+            user=user,
+            session_key=session_key,
+            created_at=now,
+            last_seen_at=now,
+            ip=ip,
+            user_agent=user_agent[:300],
+        )
+        audit.record("auth.session_started", actor=user, target=session, after={"ip": ip})
+    return session
+
+
+def web_session_end(*, session: UserSession, actor: User) -> None:
+    """End a browser session: it is signed out on its next request (and its data deleted)."""
+    from importlib import import_module
+
+    with transaction.atomic():
+        updated = UserSession.objects.filter(pk=session.pk, ended_at__isnull=True).update(
+            ended_at=clock.now()
+        )
+        if updated:
+            audit.record("auth.session_ended", actor=actor, target=session)
+    if updated:
+        store = import_module(settings.SESSION_ENGINE).SessionStore
+        store(session_key=session.session_key).delete()

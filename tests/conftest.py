@@ -69,3 +69,45 @@ def fake_twilio(settings):
     yield state
     server.shutdown()
     server.server_close()
+
+
+@pytest.fixture
+def sign_in_browser():
+    """Sign a test client in the way the sign-in page does, with a verified second factor.
+
+    `sign_in_browser(client, user)` gives the person a confirmed TOTP device unless `device` is
+    passed; the session passes the session guard (12-hour limit, listed on the security page).
+    """
+    from django_otp import DEVICE_ID_SESSION_KEY
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from auth2fa.middleware import SIGNED_IN_AT
+    from auth2fa.services import web_session_start
+    from core import clock
+
+    def sign_in(client, user, device=None):
+        device = device or TOTPDevice.objects.create(user=user, name="test app", confirmed=True)
+        client.force_login(user)
+        session = client.session
+        session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+        session[SIGNED_IN_AT] = clock.now().isoformat()
+        session.save()
+        web_session_start(
+            user=user, session_key=session.session_key, ip="127.0.0.1", user_agent="test client"
+        )
+        return client
+
+    return sign_in
+
+
+@pytest.fixture
+def fake_telegram(settings):
+    """Telegram messages go to a fake Bot API on 127.0.0.1; `fake_telegram.messages` lists them."""
+    from tests.fakes.telegram_server import start_fake_telegram
+
+    state, server = start_fake_telegram()
+    settings.TELEGRAM_BOT_TOKEN = state.token
+    settings.TELEGRAM_API_BASE = state.base_url
+    yield state
+    server.shutdown()
+    server.server_close()

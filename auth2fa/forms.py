@@ -1,0 +1,94 @@
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from carriers.models import Carrier
+
+
+class RegistrationForm(forms.Form):
+    carrier_kind = forms.ChoiceField(label=_("The carrier is"), choices=Carrier.Kind.choices)
+    carrier_iin_bin = forms.CharField(
+        label=_("BIN of the company or IIN of the entrepreneur"),
+        max_length=12,
+        min_length=12,
+        widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "off"}),
+    )
+    carrier_name = forms.CharField(label=_("Carrier's name"), max_length=300)
+    full_name = forms.CharField(
+        label=_("Your full name"), max_length=200, widget=forms.TextInput({"autocomplete": "name"})
+    )
+    iin = forms.CharField(
+        label=_("Your IIN"),
+        max_length=12,
+        min_length=12,
+        widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "off"}),
+    )
+    phone = forms.CharField(
+        label=_("Mobile phone"),
+        max_length=32,
+        help_text=_("An SMS code will be sent to it, e.g. +7 701 123 45 67."),
+        widget=forms.TextInput(attrs={"type": "tel", "autocomplete": "tel"}),
+    )
+    email = forms.EmailField(
+        label=_("E-mail"), max_length=254, widget=forms.EmailInput({"autocomplete": "email"})
+    )
+    password = forms.CharField(
+        label=_("Password"),
+        max_length=128,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+    password_again = forms.CharField(
+        label=_("Password again"),
+        max_length=128,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+
+    # Field names of the registration service → fields of this form.
+    SERVICE_FIELDS = {
+        "carrier.kind": "carrier_kind",
+        "carrier.iin_bin": "carrier_iin_bin",
+        "carrier.name": "carrier_name",
+        "person.full_name": "full_name",
+        "person.iin": "iin",
+        "person.phone": "phone",
+        "person.email": "email",
+        "person.password": "password",
+    }
+
+    def clean(self):
+        data = super().clean()
+        if data.get("password") and data.get("password") != data.get("password_again"):
+            self.add_error("password_again", _("The two passwords differ."))
+        return data
+
+
+class CodeForm(forms.Form):
+    code = forms.RegexField(
+        label=_("Code"),
+        regex=r"^\s*[0-9A-Za-z-]{6,12}\s*$",
+        max_length=20,
+        error_messages={"invalid": _("Type the code you received.")},
+        widget=forms.TextInput(
+            attrs={"inputmode": "numeric", "autocomplete": "one-time-code", "autofocus": True}
+        ),
+    )
+
+
+class SignInForm(forms.Form):
+    username = forms.CharField(
+        label=_("E-mail or phone"),
+        max_length=254,
+        widget=forms.TextInput(attrs={"autocomplete": "username", "autofocus": True}),
+    )
+    password = forms.CharField(
+        label=_("Password"),
+        max_length=128,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+    )
+
+
+class TokenForm(forms.Form):
+    name = forms.CharField(
+        label=_("What the token is for"),
+        max_length=100,
+        help_text=_("For example: fleet system, plate camera integration."),
+    )

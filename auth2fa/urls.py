@@ -1,0 +1,12 @@
+from django.urls import path
+
+from auth2fa import views
+
+urlpatterns = [
+    path("register/", views.register, name="register"),
+    path("register/verify/", views.register_verify, name="register-verify"),
+    path("signin/", views.signin, name="signin"),
+    path("signin/factor/", views.signin_factor, name="signin-factor"),
+    path("signout/", views.signout, name="signout"),
+    path("account/security/", views.security, name="security"),
+]
