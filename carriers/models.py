@@ -45,3 +45,39 @@ class Member(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} — {self.get_role_display()} @ {self.carrier}"
+
+
+class Invitation(models.Model):
+    """An owner's invitation to a person, by phone, to act for the carrier with a role.
+
+    The link in the SMS carries a token of which only the SHA-256 is stored; it works once and
+    for 7 days, and only for the person who confirmed that phone number.
+    """
+
+    TTL_DAYS = 7
+
+    carrier = models.ForeignKey(Carrier, on_delete=models.PROTECT, related_name="invitations")
+    phone = models.CharField(_("phone"), max_length=16)
+    role = models.CharField(_("role"), max_length=12, choices=Member.Role.choices)
+    token_hash = models.CharField(max_length=64, unique=True)
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(_("created at"))
+    expires_at = models.DateTimeField(_("expires at"))
+    accepted_at = models.DateTimeField(_("accepted at"), null=True, blank=True)
+    accepted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        null=True,
+        blank=True,
+    )
+    revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("invitation")
+        verbose_name_plural = _("invitations")
+
+    def __str__(self) -> str:
+        return f"{self.phone} → {self.carrier} ({self.get_role_display()})"

@@ -1,17 +1,90 @@
+from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
 
 from auth2fa.decorators import verified_login_required
-from carriers.selectors import membership_of
+from carriers import services
+from carriers.forms import InviteForm
+from carriers.models import Member
+from carriers.selectors import membership_of, open_invitations_of
+from core.errors import ApplicationError
+from core.forms import show_refusal
 
 
 @verified_login_required
 def cabinet(request: HttpRequest) -> HttpResponse:
     """The personal account's front page: whom the person acts for and what they can do."""
-    member = membership_of(request.user)
-    members = (
-        member.carrier.members.select_related("user").order_by("role", "user__full_name")
-        if member
-        else []
+    return render(request, "carriers/cabinet.html", {"member": membership_of(request.user)})
+
+
+@verified_login_required
+def members(request: HttpRequest) -> HttpResponse:
+    """The carrier's people: everyone sees them; the owner invites and changes roles."""
+    me = membership_of(request.user)
+    if me is None:
+        return redirect("cabinet")
+    form = InviteForm(request.POST if request.POST.get("action") == "invite" else None)
+    if request.method == "POST" and request.POST.get("action") == "invite" and form.is_valid():
+        try:
+            issued = services.member_invite(by=me, **form.cleaned_data)
+        except ApplicationError as refusal:
+            show_refusal(form, refusal)
+        else:
+            if issued.sms_sent:
+                messages.success(request, _("The invitation has been sent by SMS."))
+            else:
+                messages.warning(
+                    request,
+                    _("The SMS could not be sent. Give the person this link: %(link)s")
+                    % {"link": issued.link},
+                )
+            return redirect("members")
+    elif request.method == "POST" and request.POST.get("action") == "role":
+        member = get_object_or_404(Member, pk=request.POST.get("member"), carrier=me.carrier)
+        try:
+            services.member_role_change(by=me, member=member, role=request.POST.get("role", ""))
+        except ApplicationError as refusal:
+            messages.error(request, refusal.message)
+        else:
+            messages.success(request, _("The role has been changed."))
+        return redirect("members")
+    return render(
+        request,
+        "carriers/members.html",
+        {
+            "me": me,
+            "members": me.carrier.members.select_related("user").order_by("user__full_name"),
+            "invitations": open_invitations_of(me.carrier) if me.role == Member.Role.OWNER else [],
+            "roles": Member.Role.choices,
+            "form": form,
+        },
     )
-    return render(request, "carriers/cabinet.html", {"member": member, "members": members})
+
+
+def invitation(request: HttpRequest, token: str) -> HttpResponse:
+    """Where the SMS link leads: the invited person accepts once signed in with that phone."""
+    try:
+        found = services.invitation_for_token(token)
+    except ApplicationError as refusal:
+        return render(request, "carriers/invitation.html", {"error": refusal.message}, status=404)
+    user = request.user
+    signed_in = user.is_authenticated and user.is_verified()
+    return render(
+        request,
+        "carriers/invitation.html",
+        {"invitation": found, "token": token, "signed_in": signed_in},
+    )
+
+
+@require_POST
+@verified_login_required
+def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
+    try:
+        member = services.invitation_accept(token=token, user=request.user)
+    except ApplicationError as refusal:
+        messages.error(request, refusal.message)
+        return redirect("invitation", token=token)
+    messages.success(request, _("You now act for %(carrier)s.") % {"carrier": member.carrier.name})
+    return redirect("cabinet")

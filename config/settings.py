@@ -249,6 +249,8 @@ SPECTACULAR_SETTINGS = {
 
 # --- Domain settings --------------------------------------------------------------------------
 BOOKING_WINDOW_DAYS = env.int("BOOKING_WINDOW_DAYS", default=30)
+# The portal's public address, for links sent by SMS or Telegram.
+SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
 REGISTRAR_IBAN = env.str("REGISTRAR_IBAN", default="KZ86125KZT5004100100")
 # Seconds an audit event may stay unsealed before verify_audit_chain reports it (A6).
 AUDIT_UNSEALED_GRACE_SECONDS = env.int("AUDIT_UNSEALED_GRACE_SECONDS", default=60)

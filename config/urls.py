@@ -16,7 +16,7 @@ urlpatterns = [
     path("", include("core.urls")),
     path("fees/", include("fees.urls")),
     path("", include("auth2fa.urls")),
-    path("cabinet/", include("carriers.urls")),
+    path("", include("carriers.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
     path("admin/", admin.site.urls),

@@ -29,4 +29,5 @@ def registered_person(
     code = fake_twilio.codes_sent_to(phone)[-1]
     registration_verify(phone=phone, code=code)
     fake_twilio.messages.clear()
+    registration.user.refresh_from_db()
     return registration.user

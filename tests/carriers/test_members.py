@@ -1,0 +1,156 @@
+import datetime as dt
+
+import pytest
+import time_machine
+from django.test import Client
+
+from carriers import services
+from carriers.models import Invitation, Member
+from core.errors import ApplicationError
+from core.models import AuditEvent
+from tests.auth2fa.factories import registered_person
+
+pytestmark = pytest.mark.django_db
+
+EN = {"HTTP_ACCEPT_LANGUAGE": "en"}
+
+
+@pytest.fixture
+def owner(fake_twilio):
+    return registered_person(fake_twilio)
+
+
+@pytest.fixture
+def other_person(fake_twilio):
+    """Registered with a carrier of their own; used to join another only in the tests below
+    after leaving theirs is not possible, so we make a person without a membership."""
+    person = registered_person(
+        fake_twilio,
+        iin_bin="377835337400",
+        iin="377835337400",
+        phone="+77017654321",
+        email="dispatcher@steppe.kz",
+        name="Other Carrier",
+    )
+    Member.objects.filter(user=person).delete()
+    return person
+
+
+def invite(owner, phone="+77017654321", role="dispatcher"):
+    return services.member_invite(by=Member.objects.get(user=owner), phone=phone, role=role)
+
+
+def token_of(fake_twilio, phone="+77017654321") -> str:
+    body = [m["Body"] for m in fake_twilio.messages if m["To"] == phone][-1]
+    return body.rstrip("/").rsplit("/", 1)[-1]
+
+
+def test_owner_invites_by_phone_and_the_person_joins(owner, other_person, fake_twilio):
+    issued = invite(owner)
+    assert issued.sms_sent
+    token = token_of(fake_twilio)
+    assert Invitation.objects.get().token_hash != token  # stored hashed
+    member = services.invitation_accept(token=token, user=other_person)
+    assert (member.carrier, member.role) == (Member.objects.get(user=owner).carrier, "dispatcher")
+    assert AuditEvent.objects.filter(action="carrier.member_joined").exists()
+    with pytest.raises(ApplicationError):
+        services.invitation_accept(token=token, user=other_person)
+
+
+def test_an_invitation_works_only_for_the_invited_phone(owner, other_person, fake_twilio):
+    invite(owner, phone="+77019999999")
+    with pytest.raises(ApplicationError) as refusal:
+        services.invitation_accept(token=token_of(fake_twilio, "+77019999999"), user=other_person)
+    assert refusal.value.status == 403
+    assert not Member.objects.filter(user=other_person).exists()
+
+
+def test_an_invitation_expires_after_7_days(owner, other_person, fake_twilio):
+    with time_machine.travel(dt.datetime.now(dt.UTC), tick=False) as clock:
+        invite(owner)
+        clock.shift(dt.timedelta(days=7, seconds=1))
+        with pytest.raises(ApplicationError) as refusal:
+            services.invitation_accept(token=token_of(fake_twilio), user=other_person)
+    assert refusal.value.status == 404
+
+
+def test_only_the_owner_invites(owner, other_person, fake_twilio):
+    invite(owner, role="dispatcher")
+    dispatcher = services.invitation_accept(token=token_of(fake_twilio), user=other_person)
+    with pytest.raises(ApplicationError) as refusal:
+        services.member_invite(by=dispatcher, phone="+77015550000", role="accountant")
+    assert refusal.value.status == 403
+
+
+def test_a_member_of_a_carrier_cannot_be_invited_again(owner, fake_twilio):
+    with pytest.raises(ApplicationError) as refusal:
+        invite(owner, phone=owner.phone)
+    assert "phone" in refusal.value.fields
+
+
+def test_owner_changes_roles_but_the_last_owner_stays(owner, other_person, fake_twilio):
+    invite(owner)
+    member = services.invitation_accept(token=token_of(fake_twilio), user=other_person)
+    me = Member.objects.get(user=owner)
+    services.member_role_change(by=me, member=member, role="accountant")
+    assert Member.objects.get(pk=member.pk).role == "accountant"
+    with pytest.raises(ApplicationError) as refusal:
+        services.member_role_change(by=me, member=me, role="dispatcher")
+    assert "owner" in str(refusal.value.message)
+    services.member_role_change(by=me, member=member, role="owner")
+    services.member_role_change(by=me, member=me, role="dispatcher")
+    assert Member.objects.get(pk=me.pk).role == "dispatcher"
+
+
+def test_a5_an_owner_cannot_touch_another_carriers_people(owner, fake_twilio):
+    stranger = registered_person(
+        fake_twilio,
+        iin_bin="377835337400",
+        iin="377835337400",
+        phone="+77017654321",
+        email="stranger@other.kz",
+        name="Other Carrier",
+    )
+    with pytest.raises(ApplicationError) as refusal:
+        services.member_role_change(
+            by=Member.objects.get(user=owner),
+            member=Member.objects.get(user=stranger),
+            role="accountant",
+        )
+    assert refusal.value.status == 404
+
+
+def test_members_page_invite_and_accept_through_the_browser(
+    owner, other_person, fake_twilio, sign_in_browser
+):
+    owner_browser = sign_in_browser(Client(), owner)
+    page = owner_browser.get("/cabinet/members/", **EN).content.decode()
+    assert "Invite a person" in page and owner.full_name in page
+    response = owner_browser.post(
+        "/cabinet/members/",
+        {"action": "invite", "phone": "+7 701 765 43 21", "role": "accountant"},
+        **EN,
+    )
+    assert response.status_code == 302
+    token = token_of(fake_twilio)
+    invitee = Client()
+    assert "Sign in" in invitee.get(f"/invite/{token}/", **EN).content.decode()
+    sign_in_browser(invitee, other_person)
+    assert "Accept the invitation" in invitee.get(f"/invite/{token}/", **EN).content.decode()
+    response = invitee.post(f"/invite/{token}/accept/")
+    assert response["Location"] == "/cabinet/"
+    assert Member.objects.get(user=other_person).role == "accountant"
+    assert invitee.get(f"/invite/{token}/").status_code == 404
+
+
+def test_a5_members_page_of_a_dispatcher_has_no_owner_controls(
+    owner, other_person, fake_twilio, sign_in_browser
+):
+    invite(owner)
+    services.invitation_accept(token=token_of(fake_twilio), user=other_person)
+    browser = sign_in_browser(Client(), other_person)
+    page = browser.get("/cabinet/members/", **EN).content.decode()
+    assert "Invite a person" not in page
+    me = Member.objects.get(user=owner)
+    browser.post("/cabinet/members/", {"action": "role", "member": me.pk, "role": "accountant"})
+    assert Member.objects.get(pk=me.pk).role == "owner"
