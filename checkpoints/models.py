@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.core.validators import RegexValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -89,3 +90,36 @@ class Checkpoint(models.Model):
     @property
     def is_open_around_the_clock(self) -> bool:
         return self.opens_at is None
+
+
+class StaffAssignment(models.Model):
+    """A checkpoint staff member works at this checkpoint (A5): they see and act only here.
+
+    Operators assign and unassign people in the admin; both are audited. Neither side cascades:
+    a person or checkpoint with assignments is unassigned first, so every removal is recorded.
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("person"),
+        on_delete=models.PROTECT,
+        related_name="checkpoint_assignments",
+    )
+    checkpoint = models.ForeignKey(
+        Checkpoint,
+        verbose_name=_("checkpoint"),
+        on_delete=models.PROTECT,
+        related_name="staff_assignments",
+    )
+    created_at = models.DateTimeField(_("assigned at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("staff assignment")
+        verbose_name_plural = _("staff assignments")
+        ordering = ["checkpoint", "user"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "checkpoint"], name="staff_assignment_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} @ {self.checkpoint}"

@@ -1,5 +1,8 @@
+from typing import Any
+
 from django.db.models import Prefetch, QuerySet
 
+from auth2fa.roles import OPERATORS, has_role
 from checkpoints.models import Checkpoint, Country
 
 
@@ -22,3 +25,20 @@ def active_checkpoints(*, country: str | None = None) -> QuerySet[Checkpoint]:
     if country:
         checkpoints = checkpoints.filter(country_id=country.upper())
     return checkpoints.order_by("country_id", "name_en")
+
+
+def sees_every_checkpoint(user: Any) -> bool:
+    """Superusers and registrar operators work at every checkpoint (A5)."""
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return False
+    return user.is_superuser or has_role(user, OPERATORS)
+
+
+def checkpoints_of_staff(user: Any) -> QuerySet[Checkpoint]:
+    """The checkpoints where `user` sees and acts (A5): all for superusers and operators, the
+    assigned ones for checkpoint staff, none for anyone else (auditors, carriers, the public)."""
+    if sees_every_checkpoint(user):
+        return Checkpoint.objects.all()
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return Checkpoint.objects.none()
+    return Checkpoint.objects.filter(staff_assignments__user=user)

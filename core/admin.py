@@ -31,11 +31,45 @@ class AuditedAdmin(admin.ModelAdmin):
         super().delete_queryset(request, queryset)
 
     def save_formset(self, request, form, formset, change):
+        # A deleted row has no pk any more once saved: note which one it was before.
+        doomed = {
+            id(inline_form.instance): (inline_form.instance.pk, model_to_dict(inline_form.instance))
+            for inline_form in getattr(formset, "deleted_forms", [])
+            if inline_form.instance.pk is not None
+        }
         super().save_formset(request, form, formset, change)
         for obj in formset.new_objects + [o for o, _fields in formset.changed_objects]:
             audit.record("admin.changed", actor=request.user, target=obj, after=model_to_dict(obj))
         for obj in formset.deleted_objects:
-            audit.record("admin.deleted", actor=request.user, target=obj)
+            pk, before = doomed.get(id(obj), (obj.pk, None))
+            audit.record(
+                "admin.deleted", actor=request.user, target=obj, object_id=pk, before=before
+            )
+
+
+class CheckpointScopedAdmin:
+    """Rows limited to the checkpoints the person works at (A5).
+
+    Put it before the ModelAdmin base and name the path from a row to its checkpoint in
+    `checkpoint_field`: "checkpoint", "booking__checkpoint", or "pk" on checkpoints themselves.
+    Superusers and registrar operators see every row, checkpoint staff the rows of their own
+    checkpoints, auditors every row (they only read), anyone else none. It narrows which rows
+    exist for the person (lists, change pages, autocomplete); permissions still decide what they
+    may do with them.
+    """
+
+    checkpoint_field = "checkpoint"
+
+    def get_queryset(self, request):
+        # Imported here: the shared kernel does not import the apps when it is loaded.
+        from auth2fa.roles import AUDITORS, has_role
+        from checkpoints.selectors import checkpoints_of_staff, sees_every_checkpoint
+
+        queryset = super().get_queryset(request)
+        user = request.user
+        if sees_every_checkpoint(user) or has_role(user, AUDITORS):
+            return queryset
+        return queryset.filter(**{f"{self.checkpoint_field}__in": checkpoints_of_staff(user)})
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):

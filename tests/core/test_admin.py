@@ -41,12 +41,16 @@ def test_r1_a6_operator_edits_a_checkpoint_and_the_change_is_audited(operator_cl
     reference_checkpoints_load()
     checkpoint = Checkpoint.objects.get(code="KALZHAT")
     url = reverse("admin:checkpoints_checkpoint_change", args=[checkpoint.pk])
-    form = operator_client.get(url).context["adminform"].form
+    page = operator_client.get(url)
+    form = page.context["adminform"].form
     data = {
         name: ("" if value is None else value)
         for name, value in form.initial.items()
         if name in form.fields
     }
+    for inline in page.context["inline_admin_formsets"]:  # e.g. staff assignments (A5)
+        management = inline.formset.management_form
+        data.update({management.add_prefix(k): v for k, v in management.initial.items()})
     data.update(daily_capacity=350, country="CN", is_active="on", serves_trucks="on")
     data = {key: value for key, value in data.items() if value is not False}
     response = operator_client.post(url, data)
