@@ -156,6 +156,49 @@ class LoginApi(APIView):
         return challenge_response(started)
 
 
+class EdsChallengeApi(APIView):
+    authentication_classes = []
+
+    @extend_schema(
+        request=None,
+        responses=inline_serializer(
+            "EdsChallenge",
+            {"nonce": serializers.CharField(), "expires_at": serializers.DateTimeField()},
+        ),
+    )
+    def post(self, request):
+        issued = services.eds_nonce_issue()
+        return Response(
+            {
+                "nonce": issued.nonce,
+                "expires_at": serializers.DateTimeField().to_representation(issued.expires_at),
+            }
+        )
+
+
+class EdsLoginApi(APIView):
+    authentication_classes = []
+
+    class Input(serializers.Serializer):
+        nonce = serializers.CharField(max_length=100)
+        certificate = serializers.CharField(max_length=65536, required=False, allow_blank=True)
+        signature = serializers.CharField(max_length=262144)
+        signature_format = serializers.ChoiceField(choices=["raw", "cms"])
+
+    @extend_schema(request=Input, responses=ChallengeOutput)
+    def post(self, request):
+        data = self.Input(data=request.data)
+        data.is_valid(raise_exception=True)
+        started = services.sign_in_with_eds_signature(
+            nonce=data.validated_data["nonce"],
+            certificate=data.validated_data.get("certificate", ""),
+            signature=data.validated_data["signature"],
+            signature_format=data.validated_data["signature_format"],
+            ip=client_ip(request),
+        )
+        return challenge_response(started)
+
+
 class OtpSendApi(APIView):
     authentication_classes = []
 

@@ -92,3 +92,23 @@ class TokenForm(forms.Form):
         max_length=100,
         help_text=_("For example: fleet system, plate camera integration."),
     )
+
+
+class EdsForm(forms.Form):
+    signature_format = forms.ChoiceField(
+        label=_("Signature format"),
+        choices=[("cms", _("CMS (NCALayer, most programs)")), ("raw", _("Raw RSA or ECDSA"))],
+        initial="cms",
+    )
+    signature = forms.CharField(
+        label=_("Signature (base64)"),
+        max_length=262144,
+        widget=forms.Textarea(attrs={"rows": 4, "spellcheck": "false"}),
+    )
+    certificate = forms.CharField(
+        label=_("Certificate (PEM or base64)"),
+        help_text=_("Not needed for a CMS signature that carries the certificate."),
+        max_length=65536,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4, "spellcheck": "false"}),
+    )

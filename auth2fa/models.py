@@ -249,3 +249,116 @@ class UserSession(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class TelegramDevice(CodeDevice):
+    """Codes by Telegram to a private chat with the bot (A2), linked through a deep link.
+
+    Linking: a signed-in person asks for a link, `https://t.me/<bot>?start=<token>`; the token is
+    shown once (only its SHA-256 is kept) and works for 15 minutes. When the person presses Start,
+    Telegram sends `/start <token>` from their chat to our webhook and the chat is linked: the
+    device is confirmed from then on. A person has at most one; linking again moves it to the new
+    chat. A chat belongs to one account at most, so the row lock on the device also serialises
+    everything sent to that chat.
+    """
+
+    LINK_TTL = dt.timedelta(minutes=15)
+
+    chat_id = models.BigIntegerField(_("Telegram chat"), null=True, blank=True)
+    link_token_hash = models.CharField(max_length=64, blank=True)
+    link_expires_at = models.DateTimeField(null=True, blank=True)
+    # When the current link token was used: a second press of the same link is told so.
+    link_used_at = models.DateTimeField(null=True, blank=True)
+    linked_at = models.DateTimeField(_("linked at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("Telegram device")
+        verbose_name_plural = _("Telegram devices")
+        constraints = [
+            models.UniqueConstraint(fields=["user"], name="telegram_device_one_per_user"),
+            models.UniqueConstraint(fields=["chat_id"], name="telegram_device_chat_unique"),
+            models.UniqueConstraint(
+                fields=["link_token_hash"],
+                condition=~models.Q(link_token_hash=""),
+                name="telegram_device_link_token_unique",
+            ),
+        ]
+
+
+class TelegramSent(models.Model):
+    """Every code sent by Telegram, counted for the per-chat limits (5 an hour, 20 a day).
+
+    A table of its own rather than SmsSent rows keyed `telegram:<chat id>`: SmsSent.phone holds 16
+    characters (a chat id with that prefix does not fit), and the SMS limits of A3 must keep
+    counting SMS only.
+    """
+
+    chat_id = models.BigIntegerField()
+    sent_at = models.DateTimeField()
+    purpose = models.CharField(max_length=20)
+
+    class Meta:
+        indexes = [models.Index(fields=["chat_id", "sent_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.chat_id} {self.sent_at:%Y-%m-%d %H:%M} {self.purpose}"
+
+
+class BackupCodeDevice(TimestampMixin, Device):
+    """Backup codes (A2): ten single-use codes shown once, for when the other factors are out of
+    reach. Unlike django-otp's static tokens, codes are stored as an HMAC, never in clear (A3).
+
+    Callers hold the row lock (select_for_update) while checking a code, so one code cannot be
+    used twice in parallel.
+    """
+
+    COUNT = 10
+    # No 0/o, 1/l/i: a code read off paper is typed back without guessing.
+    ALPHABET = "23456789abcdefghjkmnpqrstuvwxyz"
+    LENGTH = 10
+
+    class Meta:
+        verbose_name = _("backup codes")
+        verbose_name_plural = _("backup codes")
+        constraints = [
+            models.UniqueConstraint(fields=["user"], name="backup_code_device_one_per_user")
+        ]
+
+    @classmethod
+    def new_code(cls) -> str:
+        """A fresh code as people see it: `xxxx-xxxx-xx`."""
+        raw = "".join(secrets.choice(cls.ALPHABET) for _ in range(cls.LENGTH))
+        return f"{raw[:4]}-{raw[4:8]}-{raw[8:]}"
+
+    @staticmethod
+    def normalize(code: str) -> str:
+        """What is compared: lower case, without the dashes and spaces people type or copy."""
+        return "".join(ch for ch in (code or "").lower() if ch not in "- \t\r\n")
+
+    def code_hmac(self, code: str) -> str:
+        key = f"{settings.SECRET_KEY}:backup:{self.persistent_id}".encode()
+        return hmac.new(key, self.normalize(code).encode(), hashlib.sha256).hexdigest()
+
+    def verify_token(self, token) -> bool:
+        """django-otp's entry point; sign-in goes through auth2fa.services, which locks the row."""
+        return False
+
+
+class BackupCode(models.Model):
+    """One backup code: only its HMAC is kept; `used_at` is set when it signs someone in."""
+
+    device = models.ForeignKey(BackupCodeDevice, on_delete=models.CASCADE, related_name="codes")
+    code_hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("backup code")
+        verbose_name_plural = _("backup codes")
+        constraints = [
+            models.UniqueConstraint(fields=["device", "code_hash"], name="backup_code_unique")
+        ]
+
+    def __str__(self) -> str:
+        state = f"used {self.used_at:%Y-%m-%d %H:%M}" if self.used_at else "unused"
+        return f"{self.device} ({state})"

@@ -8,30 +8,43 @@ Locking: a code is issued and checked under a row lock on its device, and failur
 under a row lock on the person, so parallel guesses are counted one by one (A3).
 """
 
+import base64
 import dataclasses
 import datetime as dt
+import enum
+import functools
 import hashlib
+import hmac
+import logging
 import math
 import secrets
 from typing import Any
 
+import segno
 from django.conf import settings
 from django.contrib.auth import password_validation
 from django.contrib.auth.hashers import make_password
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Q
+from django.utils import translation
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from auth2fa.models import (
     ApiToken,
+    BackupCode,
+    BackupCodeDevice,
     CodeCheck,
     CodeDevice,
     SignIn,
     SignInFailure,
     SmsDevice,
     SmsSent,
+    TelegramDevice,
+    TelegramSent,
     User,
     UserSession,
 )
@@ -41,6 +54,7 @@ from carriers.validators import is_valid_iin_bin
 from core import audit, clock
 from core.errors import ApplicationError
 from notify.sms import SmsDeliveryError, send_sms
+from notify.telegram import TelegramDeliveryError, send_telegram
 
 RESEND_AFTER = dt.timedelta(seconds=60)
 SMS_PER_PHONE_HOUR = 5
@@ -50,8 +64,8 @@ FAILURE_WINDOW = dt.timedelta(hours=1)
 LOCK_FOR = dt.timedelta(minutes=15)
 
 # Second factors a person can use, in the order they are offered.
-CODE_FACTORS = ("sms",)
-FACTORS = ("sms", "totp")
+CODE_FACTORS = ("sms", "telegram")
+FACTORS = ("sms", "telegram", "totp", "backup")
 
 
 def _hash_secret(secret: str) -> str:
@@ -250,9 +264,11 @@ def _deliver_code(device: CodeDevice, code: str) -> None:
     try:
         if isinstance(device, SmsDevice):
             send_sms(to=device.phone, body=message)
+        elif isinstance(device, TelegramDevice):
+            send_telegram(device.chat_id, message)
         else:
             device.deliver(message)
-    except SmsDeliveryError as exc:
+    except (SmsDeliveryError, TelegramDeliveryError) as exc:
         raise ApplicationError(
             "delivery_failed",
             _("The code could not be sent just now. Please try again in a minute."),
@@ -344,8 +360,14 @@ def factors_of(user: User) -> list[str]:
     available = []
     if SmsDevice.objects.filter(user=user, confirmed=True).exists():
         available.append("sms")
+    if TelegramDevice.objects.filter(user=user, confirmed=True, chat_id__isnull=False).exists():
+        available.append("telegram")
     if TOTPDevice.objects.filter(user=user, confirmed=True).exists():
         available.append("totp")
+    if BackupCode.objects.filter(
+        device__user=user, device__confirmed=True, used_at__isnull=True
+    ).exists():
+        available.append("backup")
     return available
 
 
@@ -444,6 +466,8 @@ def _open_sign_in(challenge: str, now: dt.datetime, *, lock: bool = False) -> Si
 def _code_device(user: User, factor: str, *, lock: bool) -> CodeDevice:
     if factor == "sms":
         devices = SmsDevice.objects.filter(user=user, confirmed=True)
+    elif factor == "telegram":
+        devices = TelegramDevice.objects.filter(user=user, confirmed=True, chat_id__isnull=False)
     else:
         raise _invalid("factor", _("Choose one of your factors: %s.") % ", ".join(factors_of(user)))
     if lock:
@@ -466,7 +490,7 @@ def sign_in_code_send(*, challenge: str, factor: str) -> int:
         _refuse_if_locked(sign_in.user, now)
         _refuse_early_resend(sign_in.last_code_sent_at, now)
         device = _code_device(sign_in.user, factor, lock=True)
-        code = _issue_sms_code(device, purpose="sign_in", now=now)
+        code = _issue_device_code(device, purpose="sign_in", now=now)
         sign_in.last_code_sent_at = now
         sign_in.save(update_fields=["last_code_sent_at"])
         audit.record(
@@ -509,6 +533,15 @@ def sign_in_verify(*, challenge: str, factor: str, code: str) -> SignedIn:
                 refusal = ApplicationError(
                     "invalid_code",
                     _("The code from your authenticator app is not right."),
+                    status=401,
+                    fields={"code": [_("Wrong code.")]},
+                )
+        elif factor == "backup":
+            device, used = _use_backup_code(user, code or "", now=now)
+            if not used:
+                refusal = ApplicationError(
+                    "invalid_code",
+                    _("This backup code is not right or was already used."),
                     status=401,
                     fields={"code": [_("Wrong code.")]},
                 )
@@ -632,3 +665,596 @@ def web_session_end(*, session: UserSession, actor: User) -> None:
     if updated:
         store = import_module(settings.SESSION_ENGINE).SessionStore
         store(session_key=session.session_key).delete()
+
+
+# --- EDS first factor (A2) --------------------------------------------------------------------
+
+EDS_NONCE_TTL = dt.timedelta(minutes=5)
+
+
+@dataclasses.dataclass(frozen=True)
+class EdsNonce:
+    nonce: str
+    expires_at: dt.datetime
+
+
+def eds_nonce_issue() -> EdsNonce:
+    """A fresh server challenge to sign, valid 5 minutes and usable once.
+
+    Nonces live in the shared cache (Redis in production): nothing to clean up, and deleting one
+    is atomic, so the same nonce never signs two people in."""
+    nonce = "kezek-" + secrets.token_urlsafe(24)
+    expires_at = clock.now() + EDS_NONCE_TTL
+    cache.set(f"eds:nonce:{nonce}", expires_at.isoformat(), timeout=EDS_NONCE_TTL.seconds)
+    return EdsNonce(nonce=nonce, expires_at=expires_at)
+
+
+def _eds_nonce_consume(nonce: str) -> None:
+    key = f"eds:nonce:{nonce}"
+    expires_at = cache.get(key)
+    if (
+        not nonce
+        or expires_at is None
+        or dt.datetime.fromisoformat(expires_at) <= clock.now()
+        or not cache.delete(key)
+    ):
+        raise ApplicationError(
+            "eds_invalid_nonce",
+            _("The challenge to sign has expired or was already used. Ask for a new one."),
+            status=401,
+        )
+
+
+def sign_in_with_eds_signature(
+    *,
+    nonce: str,
+    certificate: str,
+    signature: str,
+    signature_format: str,
+    ip: str | None = None,
+) -> SignInStarted:
+    """First factor by EDS: the nonce we issued, signed with a trusted certificate (A2)."""
+    from auth2fa.eds import verify_eds_signature
+
+    _eds_nonce_consume(nonce)
+    identity = verify_eds_signature(
+        nonce=nonce,
+        certificate=certificate,
+        signature=signature,
+        signature_format=signature_format,
+    )
+    return sign_in_with_eds(iin=identity.iin, ip=ip)
+
+
+# --- Second factors: Telegram, authenticator app, backup codes (A2) -----------------------------
+#
+# Adding, replacing or removing a factor is audited in its transaction (`auth.factor_added`,
+# `auth.factor_removed`) and told to the person after commit, by SMS to their confirmed phone and
+# in their linked Telegram chat, in their language: a change they did not make is their cue to call
+# the registrar. A notification that cannot be sent is logged; it never undoes the change.
+#
+# Locking: factor_remove locks every second-factor device of the person, always in the order of
+# PRIMARY_FACTORS then backup, so two removals at once cannot both leave the person without a
+# factor. Other services here lock one device at most, so no lock cycle can form with them.
+
+logger = logging.getLogger(__name__)
+
+TELEGRAM_PER_CHAT_HOUR = 5
+TELEGRAM_PER_CHAT_DAY = 20
+# The factors that alone let a person in. Backup codes are a spare that runs out, so they do not
+# count as the second factor that A2 always requires.
+PRIMARY_FACTORS = ("sms", "telegram", "totp")
+
+FACTOR_NAMES = {
+    "sms": gettext_lazy("SMS codes"),
+    "telegram": gettext_lazy("Telegram codes"),
+    "totp": gettext_lazy("authenticator app"),
+    "backup": gettext_lazy("backup codes"),
+}
+FACTOR_CHANGE_MESSAGES = {
+    "added": gettext_lazy(
+        "Kezek: a sign-in factor was added to your account: %(factor)s (%(when)s). "
+        "If it was not you, contact the registrar at once."
+    ),
+    "replaced": gettext_lazy(
+        "Kezek: a sign-in factor of your account was replaced: %(factor)s (%(when)s). "
+        "If it was not you, contact the registrar at once."
+    ),
+    "removed": gettext_lazy(
+        "Kezek: a sign-in factor was removed from your account: %(factor)s (%(when)s). "
+        "If it was not you, contact the registrar at once."
+    ),
+}
+
+
+def _wait_for_send_cap(
+    sent_at: list[dt.datetime], now: dt.datetime, *, per_hour: int, per_day: int
+) -> int | None:
+    """Seconds until one more message fits under the caps, or None when it fits now."""
+    in_day = sorted(at for at in sent_at if at > now - dt.timedelta(days=1))
+    in_hour = [at for at in in_day if at > now - dt.timedelta(hours=1)]
+    if len(in_day) >= per_day:
+        return _seconds_until(in_day[len(in_day) - per_day] + dt.timedelta(days=1), now)
+    if len(in_hour) >= per_hour:
+        return _seconds_until(in_hour[len(in_hour) - per_hour] + dt.timedelta(hours=1), now)
+    return None
+
+
+def _issue_telegram_code(device: TelegramDevice, *, purpose: str, now: dt.datetime) -> str:
+    """Check the per-chat limits and issue a code; the caller holds the device's row lock, and a
+    chat belongs to one device, so the limits hold under concurrency (as for SMS)."""
+    sent = TelegramSent.objects.filter(
+        chat_id=device.chat_id, sent_at__gt=now - dt.timedelta(days=1)
+    ).values_list("sent_at", flat=True)
+    wait = _wait_for_send_cap(
+        list(sent), now, per_hour=TELEGRAM_PER_CHAT_HOUR, per_day=TELEGRAM_PER_CHAT_DAY
+    )
+    if wait is not None:
+        raise ApplicationError(
+            "throttled",
+            _("Too many codes were sent to this Telegram chat. Try again in %(minutes)s min.")
+            % {"minutes": (wait + 59) // 60},
+            status=429,
+            retry_after=wait,
+        )
+    code = device.issue_code(now=now)
+    device.save()
+    TelegramSent.objects.create(chat_id=device.chat_id, sent_at=now, purpose=purpose)
+    return code
+
+
+def _issue_device_code(device: CodeDevice, *, purpose: str, now: dt.datetime) -> str:
+    """A code for an SMS or a Telegram device, each under its own sending limits."""
+    if isinstance(device, TelegramDevice):
+        return _issue_telegram_code(device, purpose=purpose, now=now)
+    return _issue_sms_code(device, purpose=purpose, now=now)
+
+
+def _use_backup_code(user: User, code: str, *, now: dt.datetime) -> tuple[BackupCodeDevice, bool]:
+    """Spend a backup code; the caller's transaction holds the device's row lock from here on, so
+    one code cannot sign in twice in parallel. Every unused code is compared, in constant time."""
+    device = BackupCodeDevice.objects.select_for_update().filter(user=user, confirmed=True).first()
+    if device is None:
+        raise _invalid("factor", _("You have not set up this factor."))
+    wanted = device.code_hmac(code)
+    match = None
+    for pk, code_hash in device.codes.filter(used_at__isnull=True).values_list("pk", "code_hash"):
+        if hmac.compare_digest(code_hash, wanted) and match is None:
+            match = pk
+    if match is None or not BackupCode.objects.filter(pk=match, used_at__isnull=True).update(
+        used_at=now
+    ):
+        return device, False
+    device.last_used_at = now
+    device.save(update_fields=["last_used_at"])
+    return device, True
+
+
+def _send_quietly(*, chat_id: int | None = None, phone: str | None = None, text: str) -> None:
+    """A notification: a delivery failure is logged, never raised (the change stands)."""
+    try:
+        if phone:
+            send_sms(to=phone, body=text)
+        if chat_id is not None:
+            send_telegram(chat_id, text)
+    except (SmsDeliveryError, TelegramDeliveryError) as exc:
+        logger.warning("A notification could not be delivered: %s", exc)
+
+
+def _notify_factor_change(
+    user_id: int,
+    *,
+    factor: str,
+    change: str,
+    at: dt.datetime,
+    also_chats: tuple[int, ...] = (),
+    skip_chats: tuple[int, ...] = (),
+) -> None:
+    """Tell the person that a second factor changed (run after commit): SMS to the confirmed
+    phone, and a message to the linked Telegram chat (and to a chat that was just unlinked)."""
+    user = User.objects.filter(pk=user_id).first()
+    if user is None:
+        return
+    with translation.override(user.language):
+        text = str(FACTOR_CHANGE_MESSAGES[change]) % {
+            "factor": FACTOR_NAMES[factor],
+            "when": at.astimezone(clock.ALMATY).strftime("%d.%m.%Y %H:%M"),
+        }
+    if user.phone and user.phone_verified_at is not None:
+        _send_quietly(phone=user.phone, text=text)
+    linked = TelegramDevice.objects.filter(user=user, confirmed=True, chat_id__isnull=False)
+    chats = (set(linked.values_list("chat_id", flat=True)) | set(also_chats)) - set(skip_chats)
+    for chat_id in sorted(chats):
+        _send_quietly(chat_id=chat_id, text=text)
+
+
+# --- Telegram ---
+
+
+@dataclasses.dataclass(frozen=True)
+class TelegramLink:
+    device: TelegramDevice
+    url: str
+    expires_at: dt.datetime
+
+
+def telegram_link_start(*, user: User) -> TelegramLink:
+    """A deep link to the bot, shown once and valid 15 minutes: pressing Start in Telegram links
+    that chat (`telegram_link_complete`). A new link replaces an unused one; completing it while
+    Telegram is already linked moves Telegram to the new chat."""
+    now = clock.now()
+    token = secrets.token_urlsafe(24)  # 32 characters of [A-Za-z0-9_-], as Telegram's start takes
+    try:
+        with transaction.atomic():
+            device = TelegramDevice.objects.select_for_update().filter(user=user).first()
+            if device is None:
+                device = TelegramDevice(user=user, name="Telegram", confirmed=False)
+            device.link_token_hash = _hash_secret(token)
+            device.link_expires_at = now + TelegramDevice.LINK_TTL
+            device.link_used_at = None
+            device.save()
+            audit.record(
+                "auth.telegram_link_started",
+                actor=user,
+                target=user,
+                after={"device": device.pk, "expires_at": device.link_expires_at},
+            )
+    except IntegrityError as exc:
+        # The same person asked twice at the same moment: the other request made the device.
+        raise ApplicationError(
+            "request_in_progress", _("Another request is in progress. Try again."), status=409
+        ) from exc
+    username = settings.TELEGRAM_BOT_USERNAME.lstrip("@")
+    return TelegramLink(
+        device=device,
+        url=f"https://t.me/{username}?start={token}",
+        expires_at=device.link_expires_at,
+    )
+
+
+class TelegramLinkOutcome(enum.StrEnum):
+    LINKED = "linked"
+    ALREADY_LINKED = "already_linked"  # the same chat pressed Start under the same link again
+    USED = "used"  # another chat already used this link
+    EXPIRED = "expired"
+    UNKNOWN = "unknown"
+    PLAIN_START = "plain_start"  # /start without a link
+    CHAT_TAKEN = "chat_taken"  # the chat is linked to another account
+    NOT_PRIVATE = "not_private"  # codes go to a private chat with the bot only
+
+
+TELEGRAM_REPLIES = {
+    TelegramLinkOutcome.ALREADY_LINKED: gettext_lazy(
+        "This chat is already linked to your Kezek account. Sign-in codes come here."
+    ),
+    TelegramLinkOutcome.USED: gettext_lazy(
+        "This link has already been used. Open Kezek and ask for a new Telegram link."
+    ),
+    TelegramLinkOutcome.EXPIRED: gettext_lazy(
+        "Sorry, this link has expired: a link works for 15 minutes. "
+        "Open Kezek and ask for a new Telegram link."
+    ),
+    TelegramLinkOutcome.UNKNOWN: gettext_lazy(
+        "Sorry, this link is not valid. Open Kezek and ask for a new Telegram link."
+    ),
+    TelegramLinkOutcome.PLAIN_START: gettext_lazy(
+        "Hello! This is the Kezek bot. To get your sign-in codes here, open the security page "
+        "in Kezek and choose to link Telegram."
+    ),
+    TelegramLinkOutcome.CHAT_TAKEN: gettext_lazy(
+        "This Telegram chat is already linked to another Kezek account. Remove it there first, "
+        "then ask for a new link."
+    ),
+    TelegramLinkOutcome.NOT_PRIVATE: gettext_lazy(
+        "For your safety, Kezek sends codes to a private chat with the bot only. Open the link "
+        "on your phone and press Start there."
+    ),
+}
+
+
+def _telegram_reply(chat_id: int, language: str, outcome: TelegramLinkOutcome) -> None:
+    with translation.override(language):
+        text = str(TELEGRAM_REPLIES[outcome])
+    _send_quietly(chat_id=chat_id, text=text)
+
+
+def _telegram_linked(
+    user_id: int, *, chat_id: int, previous_chat_id: int | None, at: dt.datetime
+) -> None:
+    """After commit: confirm in the new chat, and tell the person by SMS (and the old chat)."""
+    user = User.objects.filter(pk=user_id).first()
+    if user is None:
+        return
+    with translation.override(user.language):
+        text = _(
+            "Done: this chat is linked to the Kezek account of %(name)s. Sign-in codes will "
+            "come here. Never tell them to anyone."
+        ) % {"name": user.full_name}
+    _send_quietly(chat_id=chat_id, text=text)
+    _notify_factor_change(
+        user_id,
+        factor="telegram",
+        change="replaced" if previous_chat_id else "added",
+        at=at,
+        also_chats=(previous_chat_id,) if previous_chat_id else (),
+        skip_chats=(chat_id,),
+    )
+
+
+def _telegram_link(
+    token: str, chat_id: int, now: dt.datetime
+) -> tuple[TelegramLinkOutcome, str | None]:
+    """Link the chat if the token allows it; returns the outcome and the person's language."""
+    with transaction.atomic():
+        device = (
+            TelegramDevice.objects.select_for_update(of=("self",))
+            .select_related("user")
+            .filter(link_token_hash=_hash_secret(token))
+            .first()
+        )
+        if device is None:
+            return TelegramLinkOutcome.UNKNOWN, None
+        user = device.user
+        if device.link_used_at is not None:
+            if device.confirmed and device.chat_id == chat_id:
+                return TelegramLinkOutcome.ALREADY_LINKED, user.language
+            return TelegramLinkOutcome.USED, user.language
+        if device.link_expires_at is None or device.link_expires_at <= now:
+            return TelegramLinkOutcome.EXPIRED, user.language
+        if TelegramDevice.objects.filter(chat_id=chat_id).exclude(pk=device.pk).exists():
+            return TelegramLinkOutcome.CHAT_TAKEN, user.language
+        moved = device.confirmed and device.chat_id != chat_id
+        previous_chat_id = device.chat_id if moved else None
+        device.chat_id = chat_id
+        device.confirmed = True
+        device.link_used_at = now
+        device.linked_at = now
+        # A code sent to the previous chat is void.
+        device.code_hash, device.code_expires_at, device.code_failures = "", None, 0
+        device.save()
+        audit.record(
+            "auth.factor_added",
+            actor=user,
+            target=user,
+            before=({"factor": "telegram", "chat_id": previous_chat_id} if moved else None),
+            after={"factor": "telegram", "device": device.pk, "chat_id": chat_id},
+        )
+        transaction.on_commit(
+            functools.partial(
+                _telegram_linked,
+                user.pk,
+                chat_id=chat_id,
+                previous_chat_id=previous_chat_id,
+                at=now,
+            ),
+            robust=True,
+        )
+    return TelegramLinkOutcome.LINKED, user.language
+
+
+def telegram_link_complete(
+    *, token: str, chat_id: int, chat_type: str = "private", language: str = ""
+) -> TelegramLinkOutcome:
+    """The person pressed Start under a deep link (the webhook calls this with `/start <token>`):
+    link the chat once, confirm the device, audit it, and answer the chat after commit. A link
+    that cannot be used gets a polite answer in the person's language, or in the chat's own
+    `language` when the link names nobody."""
+    now = clock.now()
+    token = (token or "").strip()
+    reply_language = language if language in dict(settings.LANGUAGES) else settings.LANGUAGE_CODE
+    if chat_type != "private":
+        outcome = TelegramLinkOutcome.NOT_PRIVATE
+    elif not token:
+        outcome = TelegramLinkOutcome.PLAIN_START
+    else:
+        try:
+            outcome, person_language = _telegram_link(token, chat_id, now)
+        except IntegrityError:
+            # Another account linked this chat at the same moment.
+            outcome, person_language = TelegramLinkOutcome.CHAT_TAKEN, None
+        reply_language = person_language or reply_language
+    if outcome != TelegramLinkOutcome.LINKED:
+        transaction.on_commit(
+            functools.partial(_telegram_reply, chat_id, reply_language, outcome), robust=True
+        )
+    return outcome
+
+
+# --- Authenticator app (TOTP) ---
+
+
+@dataclasses.dataclass(frozen=True)
+class TotpEnrollment:
+    device: TOTPDevice
+    otpauth_url: str
+    secret: str  # base32, for typing into the app by hand
+    qr_svg: str  # an inline <svg> of the otpauth URL, made here: no outside service sees the key
+
+
+def totp_enroll_start(*, user: User) -> TotpEnrollment:
+    """An unconfirmed authenticator app: the person scans the QR code, then confirms with a code
+    from the app (`totp_enroll_confirm`). An earlier unfinished set-up is dropped."""
+    with transaction.atomic():
+        TOTPDevice.objects.filter(user=user, confirmed=False).delete()
+        device = TOTPDevice.objects.create(user=user, name="Authenticator app", confirmed=False)
+        audit.record(
+            "auth.totp_enroll_started", actor=user, target=user, after={"device": device.pk}
+        )
+    url = device.config_url
+    return TotpEnrollment(
+        device=device,
+        otpauth_url=url,
+        secret=base64.b32encode(device.bin_key).decode().rstrip("="),
+        qr_svg=segno.make(url, error="m").svg_inline(scale=4),
+    )
+
+
+def totp_enroll_confirm(*, user: User, device_id: int, code: str) -> TOTPDevice:
+    """Confirm the app with its current code; it then signs in. It replaces an app confirmed
+    before (sign-in checks one app per person)."""
+    now = clock.now()
+    with transaction.atomic():
+        device = (
+            TOTPDevice.objects.select_for_update()
+            .filter(pk=device_id, user=user, confirmed=False)
+            .first()
+        )
+        if device is None:
+            raise ApplicationError(
+                "not_found",
+                _("This set-up of an authenticator app was finished or replaced. Start again."),
+                status=404,
+            )
+        # django-otp throttles wrong tries (and keeps the count: the refusal is raised below).
+        verified = device.verify_token((code or "").strip())
+        if verified:
+            replaced = list(
+                TOTPDevice.objects.select_for_update()
+                .filter(user=user, confirmed=True)
+                .values_list("pk", flat=True)
+            )
+            TOTPDevice.objects.filter(pk__in=replaced).delete()
+            device.confirmed = True
+            device.save(update_fields=["confirmed"])
+            audit.record(
+                "auth.factor_added",
+                actor=user,
+                target=user,
+                before={"factor": "totp", "devices": replaced} if replaced else None,
+                after={"factor": "totp", "device": device.pk},
+            )
+            transaction.on_commit(
+                functools.partial(
+                    _notify_factor_change,
+                    user.pk,
+                    factor="totp",
+                    change="replaced" if replaced else "added",
+                    at=now,
+                ),
+                robust=True,
+            )
+    if not verified:
+        raise ApplicationError(
+            "invalid_code",
+            _("The code from your authenticator app is not right. Check the time on your phone."),
+            status=400,
+            fields={"code": [_("Wrong code.")]},
+        )
+    return device
+
+
+# --- Backup codes ---
+
+
+def backup_codes_generate(*, user: User) -> list[str]:
+    """Ten new backup codes, shown this once (only their HMAC is kept); the unused codes made
+    before stop working."""
+    now = clock.now()
+    try:
+        with transaction.atomic():
+            device = BackupCodeDevice.objects.select_for_update().filter(user=user).first()
+            if device is None:
+                device = BackupCodeDevice.objects.create(
+                    user=user, name="Backup codes", confirmed=True
+                )
+            elif not device.confirmed:
+                device.confirmed = True
+                device.save(update_fields=["confirmed"])
+            dropped, _by_model = device.codes.filter(used_at__isnull=True).delete()
+            codes: list[str] = []
+            while len(codes) < BackupCodeDevice.COUNT:
+                new = BackupCodeDevice.new_code()
+                if new not in codes:
+                    codes.append(new)
+            BackupCode.objects.bulk_create(
+                BackupCode(device=device, code_hash=device.code_hmac(code), created_at=now)
+                for code in codes
+            )
+            audit.record(
+                "auth.factor_added",
+                actor=user,
+                target=user,
+                before={"factor": "backup", "unused_codes": dropped} if dropped else None,
+                after={"factor": "backup", "device": device.pk, "codes": len(codes)},
+            )
+            transaction.on_commit(
+                functools.partial(
+                    _notify_factor_change,
+                    user.pk,
+                    factor="backup",
+                    change="replaced" if dropped else "added",
+                    at=now,
+                ),
+                robust=True,
+            )
+    except IntegrityError as exc:
+        raise ApplicationError(
+            "request_in_progress", _("Another request is in progress. Try again."), status=409
+        ) from exc
+    return codes
+
+
+# --- Removing a factor ---
+
+
+def _lock_factor_devices(user: User) -> dict[str, list[Any]]:
+    """Lock all the person's second-factor devices, always in this order; the set-up ones."""
+    found: dict[str, list[Any]] = {}
+    for factor, model in (
+        ("sms", SmsDevice),
+        ("telegram", TelegramDevice),
+        ("totp", TOTPDevice),
+        ("backup", BackupCodeDevice),
+    ):
+        devices = list(model.objects.select_for_update().filter(user=user).order_by("pk"))
+        found[factor] = [
+            device
+            for device in devices
+            if device.confirmed and (factor != "telegram" or device.chat_id is not None)
+        ]
+    return found
+
+
+def factor_remove(*, user: User, factor: str, device_id: int | None = None) -> None:
+    """Remove a second factor (all its devices, or the one `device_id`). The last of SMS,
+    Telegram and the authenticator app cannot go: sign-in always needs a second factor (A2)."""
+    if factor not in FACTORS:
+        raise _invalid("factor", _("Choose one of your factors: %s.") % ", ".join(factors_of(user)))
+    now = clock.now()
+    with transaction.atomic():
+        devices = _lock_factor_devices(user)
+        chosen = [d for d in devices[factor] if device_id is None or d.pk == device_id]
+        if not chosen:
+            raise ApplicationError("not_found", _("You have not set up this factor."), status=404)
+        if factor in PRIMARY_FACTORS and not any(
+            d not in chosen for name in PRIMARY_FACTORS for d in devices[name]
+        ):
+            raise ApplicationError(
+                "last_factor",
+                _(
+                    "This is your last second factor, and sign-in always needs one. "
+                    "Add another factor first, then remove this one."
+                ),
+                status=409,
+            )
+        removed = [d.pk for d in chosen]
+        unlinked_chats = tuple(d.chat_id for d in chosen if isinstance(d, TelegramDevice))
+        for device in chosen:
+            device.delete()
+        audit.record(
+            "auth.factor_removed",
+            actor=user,
+            target=user,
+            before={"factor": factor, "devices": removed},
+        )
+        transaction.on_commit(
+            functools.partial(
+                _notify_factor_change,
+                user.pk,
+                factor=factor,
+                change="removed",
+                at=now,
+                also_chats=unlinked_chats,
+            ),
+            robust=True,
+        )

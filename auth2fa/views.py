@@ -13,7 +13,7 @@ from django.views.decorators.http import require_POST
 
 from auth2fa import services
 from auth2fa.decorators import verified_login_required
-from auth2fa.forms import CodeForm, RegistrationForm, SignInForm, TokenForm
+from auth2fa.forms import CodeForm, EdsForm, RegistrationForm, SignInForm, TokenForm
 from auth2fa.middleware import SIGNED_IN_AT
 from auth2fa.models import ApiToken, UserSession
 from auth2fa.selectors import sessions_of, tokens_of
@@ -102,13 +102,41 @@ def signin(request: HttpRequest) -> HttpResponse:
         except ApplicationError as refusal:
             show_refusal(form, refusal)
         else:
-            request.session[PENDING_SIGN_IN] = {
-                "challenge": started.challenge,
-                "factors": started.factors,
-                "next": next_url,
-            }
-            return redirect("signin-factor")
+            return _begin_second_step(request, started, next_url)
     return render(request, "auth2fa/signin.html", {"form": form, "next": next_url})
+
+
+def _begin_second_step(request: HttpRequest, started: services.SignInStarted, next_url: str):
+    request.session[PENDING_SIGN_IN] = {
+        "challenge": started.challenge,
+        "factors": started.factors,
+        "next": next_url,
+    }
+    return redirect("signin-factor")
+
+
+def signin_eds(request: HttpRequest) -> HttpResponse:
+    """First factor by EDS: NCALayer signs the nonce in the page (static/js/eds-ncalayer.js),
+    or the person pastes a signature made elsewhere."""
+    next_url = _safe_next(request, reverse("cabinet"))
+    form = EdsForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            started = services.sign_in_with_eds_signature(
+                nonce=request.POST.get("nonce", ""),
+                certificate=form.cleaned_data["certificate"],
+                signature=form.cleaned_data["signature"],
+                signature_format=form.cleaned_data["signature_format"],
+                ip=client_ip(request),
+            )
+        except ApplicationError as refusal:
+            show_refusal(form, refusal)
+        else:
+            return _begin_second_step(request, started, next_url)
+    nonce = services.eds_nonce_issue().nonce
+    return render(
+        request, "auth2fa/signin_eds.html", {"form": form, "nonce": nonce, "next": next_url}
+    )
 
 
 def signin_factor(request: HttpRequest) -> HttpResponse:

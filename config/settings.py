@@ -264,6 +264,10 @@ TWILIO_FROM = env.str("TWILIO_FROM", default="")
 TWILIO_API_BASE = env.str("TWILIO_API_BASE", default="https://api.twilio.com")
 TELEGRAM_BOT_TOKEN = env.str("TELEGRAM_BOT_TOKEN", default="")
 TELEGRAM_API_BASE = env.str("TELEGRAM_API_BASE", default="https://api.telegram.org")
+TELEGRAM_BOT_USERNAME = env.str("TELEGRAM_BOT_USERNAME", default="KezekBot")
+# The webhook is POST /telegram/webhook/<secret>; register it with the same value as
+# `secret_token` so Telegram also sends it in X-Telegram-Bot-Api-Secret-Token. Empty: webhook off.
+TELEGRAM_WEBHOOK_SECRET = env.str("TELEGRAM_WEBHOOK_SECRET", default="")
 EDS_TRUSTED_CA_FILE = env.str("EDS_TRUSTED_CA_FILE", default="")
 
 # --- Security -----------------------------------------------------------------------------------
