@@ -8,7 +8,6 @@ Locking: a code is issued and checked under a row lock on its device, and failur
 under a row lock on the person, so parallel guesses are counted one by one (A3).
 """
 
-import base64
 import dataclasses
 import datetime as dt
 import enum
@@ -20,7 +19,6 @@ import math
 import secrets
 from typing import Any
 
-import segno
 from django.conf import settings
 from django.contrib.auth import password_validation
 from django.contrib.auth.hashers import make_password
@@ -49,6 +47,7 @@ from auth2fa.models import (
     UserSession,
 )
 from auth2fa.phones import normalize_phone
+from auth2fa.selectors import TotpEnrollment, totp_enrollment
 from carriers.models import Carrier, Member
 from carriers.validators import is_valid_iin_bin
 from core import audit, clock
@@ -1063,14 +1062,6 @@ def telegram_link_complete(
 # --- Authenticator app (TOTP) ---
 
 
-@dataclasses.dataclass(frozen=True)
-class TotpEnrollment:
-    device: TOTPDevice
-    otpauth_url: str
-    secret: str  # base32, for typing into the app by hand
-    qr_svg: str  # an inline <svg> of the otpauth URL, made here: no outside service sees the key
-
-
 def totp_enroll_start(*, user: User) -> TotpEnrollment:
     """An unconfirmed authenticator app: the person scans the QR code, then confirms with a code
     from the app (`totp_enroll_confirm`). An earlier unfinished set-up is dropped."""
@@ -1080,13 +1071,7 @@ def totp_enroll_start(*, user: User) -> TotpEnrollment:
         audit.record(
             "auth.totp_enroll_started", actor=user, target=user, after={"device": device.pk}
         )
-    url = device.config_url
-    return TotpEnrollment(
-        device=device,
-        otpauth_url=url,
-        secret=base64.b32encode(device.bin_key).decode().rstrip("="),
-        qr_svg=segno.make(url, error="m").svg_inline(scale=4),
-    )
+    return totp_enrollment(device)
 
 
 def totp_enroll_confirm(*, user: User, device_id: int, code: str) -> TOTPDevice:

@@ -16,7 +16,12 @@ from auth2fa.decorators import verified_login_required
 from auth2fa.forms import CodeForm, EdsForm, RegistrationForm, SignInForm, TokenForm
 from auth2fa.middleware import SIGNED_IN_AT
 from auth2fa.models import ApiToken, UserSession
-from auth2fa.selectors import sessions_of, tokens_of
+from auth2fa.selectors import (
+    factor_overview,
+    pending_totp_enrollment,
+    sessions_of,
+    tokens_of,
+)
 from core import clock
 from core.errors import ApplicationError
 from core.forms import show_refusal
@@ -216,41 +221,91 @@ def signout(request: HttpRequest) -> HttpResponse:
     return redirect("home")
 
 
+TOTP_ENROLMENT = "kezek_totp_enrolment"
+
+
+def _factor_action(request: HttpRequest, action: str, context: dict) -> HttpResponse | None:
+    """The second-factor buttons of the security page. Returns a redirect when done, or None to
+    show the page with what `context` gained (a link, a QR code, codes shown once)."""
+    user = request.user
+    try:
+        if action == "telegram_link":
+            context["telegram_link"] = services.telegram_link_start(user=user)
+        elif action == "totp_start":
+            enrollment = services.totp_enroll_start(user=user)
+            request.session[TOTP_ENROLMENT] = enrollment.device.pk
+            context["totp_enrollment"] = enrollment
+        elif action == "totp_confirm":
+            context["totp_form"] = form = CodeForm(request.POST)
+            context["totp_enrollment"] = pending_totp_enrollment(
+                user, request.session.get(TOTP_ENROLMENT)
+            )
+            if form.is_valid():
+                try:
+                    services.totp_enroll_confirm(
+                        user=user,
+                        device_id=request.session.get(TOTP_ENROLMENT) or 0,
+                        code=form.cleaned_data["code"],
+                    )
+                except ApplicationError as refusal:
+                    show_refusal(form, refusal)
+                    return None
+                request.session.pop(TOTP_ENROLMENT, None)
+                messages.success(request, _("The authenticator app is set up."))
+                return redirect("security")
+        elif action == "backup_generate":
+            context["backup_codes"] = services.backup_codes_generate(user=user)
+        elif action == "factor_remove":
+            services.factor_remove(
+                user=user,
+                factor=request.POST.get("factor", ""),
+                device_id=int(request.POST["device"]) if request.POST.get("device") else None,
+            )
+            messages.success(request, _("The factor has been removed."))
+            return redirect("security")
+    except ApplicationError as refusal:
+        messages.error(request, refusal.message)
+        return redirect("security")
+    return None
+
+
 @verified_login_required
 def security(request: HttpRequest) -> HttpResponse:
     new_token = None
-    form = TokenForm(request.POST if request.POST.get("action") == "create_token" else None)
-    if request.method == "POST":
-        action = request.POST.get("action")
-        if action == "create_token" and form.is_valid():
-            issued = services.api_token_issue(
-                user=request.user, kind=ApiToken.Kind.PERSONAL, name=form.cleaned_data["name"]
-            )
-            new_token = issued.secret
-            form = TokenForm()
-        elif action == "revoke_token":
-            token = get_object_or_404(ApiToken, pk=request.POST.get("token"), user=request.user)
-            services.api_token_revoke(token=token, actor=request.user)
-            messages.success(request, _("The token has been revoked."))
-            return redirect("security")
-        elif action == "end_session":
-            session = get_object_or_404(
-                UserSession, pk=request.POST.get("session"), user=request.user
-            )
-            services.web_session_end(session=session, actor=request.user)
-            messages.success(request, _("The session has been ended."))
-            return redirect("security")
+    action = request.POST.get("action", "") if request.method == "POST" else ""
+    form = TokenForm(request.POST if action == "create_token" else None)
+    context: dict = {}
+    if action == "create_token" and form.is_valid():
+        issued = services.api_token_issue(
+            user=request.user, kind=ApiToken.Kind.PERSONAL, name=form.cleaned_data["name"]
+        )
+        new_token = issued.secret
+        form = TokenForm()
+    elif action == "revoke_token":
+        token = get_object_or_404(ApiToken, pk=request.POST.get("token"), user=request.user)
+        services.api_token_revoke(token=token, actor=request.user)
+        messages.success(request, _("The token has been revoked."))
+        return redirect("security")
+    elif action == "end_session":
+        session = get_object_or_404(UserSession, pk=request.POST.get("session"), user=request.user)
+        services.web_session_end(session=session, actor=request.user)
+        messages.success(request, _("The session has been ended."))
+        return redirect("security")
+    elif action:
+        done = _factor_action(request, action, context)
+        if done is not None:
+            return done
+    context.setdefault("totp_form", CodeForm())
     return render(
         request,
         "auth2fa/security.html",
         {
+            **context,
             "sessions": sessions_of(request.user),
             "current_session_key": request.session.session_key,
             "tokens": tokens_of(request.user),
             "token_form": form,
             "new_token": new_token,
-            "factors": [
-                FACTOR_LABELS.get(name, name) for name in services.factors_of(request.user)
-            ],
+            "factors": factor_overview(request.user),
         },
     )
