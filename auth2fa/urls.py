@@ -1,6 +1,6 @@
-from django.urls import path
+from django.urls import include, path
 
-from auth2fa import views
+from auth2fa import passkey_views, views
 
 urlpatterns = [
     path("register/", views.register, name="register"),
@@ -10,4 +10,5 @@ urlpatterns = [
     path("signin/factor/", views.signin_factor, name="signin-factor"),
     path("signout/", views.signout, name="signout"),
     path("account/security/", views.security, name="security"),
+    path("", include(passkey_views.urlpatterns)),
 ]

@@ -33,6 +33,7 @@ FACTOR_LABELS = {
     "sms": gettext_lazy("SMS code"),
     "telegram": gettext_lazy("Code in Telegram"),
     "totp": gettext_lazy("Authenticator app"),
+    "passkey": gettext_lazy("Passkey"),
     "backup": gettext_lazy("Backup code"),
 }
 
@@ -307,5 +308,6 @@ def security(request: HttpRequest) -> HttpResponse:
             "token_form": form,
             "new_token": new_token,
             "factors": factor_overview(request.user),
+            "passkeys": services.passkeys_of(request.user),
         },
     )

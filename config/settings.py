@@ -5,8 +5,10 @@ and Celery transport under `var/`. Production sets DATABASE_URL, REDIS_URL and S
 A variable already set in the environment always wins.
 """
 
+import ipaddress
 import secrets
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import environ
 from celery.schedules import crontab
@@ -54,6 +56,7 @@ INSTALLED_APPS = [
     "pgtrigger",
     "django_otp",
     "django_otp.plugins.otp_totp",
+    "django_otp_webauthn",
     "core",
     "auth2fa",
     "carriers",
@@ -176,6 +179,10 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(hour=0, minute=5),
     },
     "flush-visit-counters": {"task": "core.tasks.flush_visit_counters", "schedule": 60.0},
+    "purge-idempotency-keys": {
+        "task": "core.tasks.purge_idempotency_keys",
+        "schedule": crontab(minute=20),
+    },
 }
 
 # --- Auth -----------------------------------------------------------------------------------
@@ -255,6 +262,37 @@ REGISTRAR_IBAN = env.str("REGISTRAR_IBAN", default="KZ86125KZT5004100100")
 # Seconds an audit event may stay unsealed before verify_audit_chain reports it (A6).
 AUDIT_UNSEALED_GRACE_SECONDS = env.int("AUDIT_UNSEALED_GRACE_SECONDS", default=60)
 AUDIT_SEAL_BATCH_SIZE = env.int("AUDIT_SEAL_BATCH_SIZE", default=1000)
+
+# --- Passkeys (A2: a WebAuthn second factor, django-otp-webauthn) -------------------------------
+# The relying party id is the portal's host name: a passkey works on that domain (and its
+# subdomains) only, so changing it later orphans every passkey made before. WebAuthn takes a
+# domain, never an IP address, and a secure origin (https://, or http://localhost): with the
+# default SITE_URL (http://127.0.0.1:8000) passkeys work at http://localhost:8000.
+_site = urlsplit(SITE_URL)
+
+
+def _webauthn_host(host: str) -> str:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return host
+    return "localhost"
+
+
+_site_host = _webauthn_host(_site.hostname or "localhost")
+_site_origin = f"{_site.scheme}://{_site_host}" + (f":{_site.port}" if _site.port else "")
+WEBAUTHN_RP_ID = env.str("WEBAUTHN_RP_ID", default=_site_host)
+WEBAUTHN_RP_NAME = env.str("WEBAUTHN_RP_NAME", default="Kezek")
+# The origins the browser may run a ceremony on (clientDataJSON.origin must be one of them).
+WEBAUTHN_ALLOWED_ORIGINS = env.list("WEBAUTHN_ALLOWED_ORIGINS", default=[_site_origin])
+# django-otp-webauthn's own names (its system checks read them); auth2fa.services reads the
+# WEBAUTHN_* settings above at each ceremony. A passkey is a second factor only: sign-in always
+# starts with EDS or a password, and the package's own views (passkey alone) are not routed.
+OTP_WEBAUTHN_RP_ID = WEBAUTHN_RP_ID
+OTP_WEBAUTHN_RP_NAME = WEBAUTHN_RP_NAME
+OTP_WEBAUTHN_ALLOWED_ORIGINS = WEBAUTHN_ALLOWED_ORIGINS
+OTP_WEBAUTHN_ALLOW_PASSWORDLESS_LOGIN = False
+OTP_WEBAUTHN_HELPER_CLASS = "auth2fa.services.PasskeyHelper"
 
 # --- Outside services (later issues use them; defaults keep `make run` offline) ----------------
 SMS_BACKEND = env.str("SMS_BACKEND", default="console")
