@@ -2,7 +2,14 @@ from django.contrib import admin
 from django.forms.models import model_to_dict
 
 from core import audit
-from core.models import AuditBatch, AuditEvent, AuditHeadPublication, CalendarDay, VisitDay
+from core.models import (
+    AuditBatch,
+    AuditEvent,
+    AuditHeadPublication,
+    CalendarDay,
+    IdempotencyRecord,
+    VisitDay,
+)
 
 
 class AuditedAdmin(admin.ModelAdmin):
@@ -114,3 +121,12 @@ class CalendarDayAdmin(AuditedAdmin):
 class VisitDayAdmin(ReadOnlyAdmin):
     list_display = ["date", "visits"]
     date_hierarchy = "date"
+
+
+@admin.register(IdempotencyRecord)
+class IdempotencyRecordAdmin(ReadOnlyAdmin):
+    list_display = ["key", "user", "method", "path", "status", "response_status", "created_at"]
+    list_filter = ["status", "method"]
+    search_fields = ["key", "path", "user__email"]
+    date_hierarchy = "created_at"
+    list_select_related = ["user"]

@@ -139,3 +139,47 @@ class VisitDay(models.Model):
 
     def __str__(self) -> str:
         return f"{self.date}: {self.visits}"
+
+
+class IdempotencyRecord(models.Model):
+    """One `Idempotency-Key` of one person (API.md "Conventions", core.idempotency).
+
+    The first request with the key inserts the row as in progress; its answer is stored when it
+    ends and replayed to every retry with the same request for 24 h. The unique (user, key) row is
+    what makes a concurrent duplicate fail instead of running the view a second time.
+    """
+
+    class Status(models.TextChoices):
+        IN_PROGRESS = "in_progress", _("In progress")
+        DONE = "done", _("Done")
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("person"),
+        on_delete=models.CASCADE,
+        related_name="+",
+    )
+    key = models.CharField(_("idempotency key"), max_length=255)
+    method = models.CharField(_("method"), max_length=10)
+    path = models.CharField(_("path"), max_length=500)
+    request_fingerprint = models.CharField(_("request fingerprint"), max_length=64)
+    # Changes each time a request takes the row (first insert, or over an expired or stale one):
+    # only the request holding the current claim may store its answer or release the row.
+    claim = models.UUIDField(_("claim"))
+    status = models.CharField(_("status"), max_length=12, choices=Status.choices)
+    response_status = models.PositiveSmallIntegerField(_("response status"), null=True, blank=True)
+    response_body = models.JSONField(_("response body"), null=True, blank=True)
+    response_headers = models.JSONField(_("response headers"), default=dict, blank=True)
+    created_at = models.DateTimeField(_("created at"))
+    completed_at = models.DateTimeField(_("completed at"), null=True, blank=True)
+    expires_at = models.DateTimeField(_("expires at"), db_index=True)
+
+    class Meta:
+        verbose_name = _("idempotency key")
+        verbose_name_plural = _("idempotency keys")
+        constraints = [
+            models.UniqueConstraint(fields=["user", "key"], name="idempotency_user_key_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key} ({self.method} {self.path})"

@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from core import audit, visits
+from core import audit, idempotency, visits
 
 
 @shared_task
@@ -18,3 +18,8 @@ def publish_audit_head() -> None:
 @shared_task
 def flush_visit_counters() -> int:
     return visits.flush_pending()
+
+
+@shared_task
+def purge_idempotency_keys() -> int:
+    return idempotency.idempotency_purge_expired()
