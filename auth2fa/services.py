@@ -59,6 +59,7 @@ from carriers.models import Carrier, Member
 from carriers.validators import is_valid_iin_bin
 from core import audit, clock
 from core.errors import ApplicationError
+from deposits.services import personal_account_open
 from notify.sms import SmsDeliveryError, send_sms
 from notify.telegram import TelegramDeliveryError, send_telegram
 
@@ -154,6 +155,7 @@ def registration_create(
                 kind=carrier_kind, iin_bin=carrier_iin_bin, name=carrier_name.strip()
             )
             Member.objects.create(carrier=carrier, user=user, role=Member.Role.OWNER)
+            personal_account_open(carrier=carrier)
             device = SmsDevice.objects.create(
                 user=user, name=_("Phone"), phone=phone, confirmed=False
             )

@@ -16,6 +16,7 @@ from auth2fa.phones import normalize_phone
 from carriers.models import Carrier, Invitation, Member
 from core import audit, clock
 from core.errors import ApplicationError
+from deposits.services import personal_account_open
 from notify.sms import SmsDeliveryError, send_sms
 
 logger = logging.getLogger(__name__)
@@ -64,6 +65,7 @@ def demo_data_load() -> dict[str, Any]:
         Member.objects.get_or_create(
             carrier=carrier, user=owner, defaults={"role": Member.Role.OWNER}
         )
+        personal_account_open(carrier=carrier)
     return {"operator": operator, "owner": owner, "carrier": carrier}
 
 

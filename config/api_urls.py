@@ -7,6 +7,7 @@ from auth2fa import api as auth_api
 from checkpoints import api as checkpoints_api
 from core import api as core_api
 from core.api_errors import ApiNotFound
+from deposits import api as deposits_api
 from fees import api as fees_api
 
 urlpatterns = [
@@ -21,6 +22,9 @@ urlpatterns = [
     path("auth/otp/send", auth_api.OtpSendApi.as_view(), name="api-otp-send"),
     path("auth/otp/verify", auth_api.OtpVerifyApi.as_view(), name="api-otp-verify"),
     path("me", auth_api.MeApi.as_view(), name="api-me"),
+    path("account", deposits_api.AccountApi.as_view(), name="api-account"),
+    path("account/entries", deposits_api.AccountEntriesApi.as_view(), name="api-account-entries"),
+    path("account/refunds", deposits_api.AccountRefundsApi.as_view(), name="api-account-refunds"),
     path("countries", checkpoints_api.CountryListApi.as_view(), name="api-countries"),
     path("checkpoints", checkpoints_api.CheckpointListApi.as_view(), name="api-checkpoints"),
     path("fees", fees_api.FeesApi.as_view(), name="api-fees"),

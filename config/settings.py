@@ -259,6 +259,7 @@ BOOKING_WINDOW_DAYS = env.int("BOOKING_WINDOW_DAYS", default=30)
 # The portal's public address, for links sent by SMS or Telegram.
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
 REGISTRAR_IBAN = env.str("REGISTRAR_IBAN", default="KZ86125KZT5004100100")
+REGISTRAR_NAME = env.str("REGISTRAR_NAME", default='JSC "Information and Accounting Center"')
 # Seconds an audit event may stay unsealed before verify_audit_chain reports it (A6).
 AUDIT_UNSEALED_GRACE_SECONDS = env.int("AUDIT_UNSEALED_GRACE_SECONDS", default=60)
 AUDIT_SEAL_BATCH_SIZE = env.int("AUDIT_SEAL_BATCH_SIZE", default=1000)

@@ -17,6 +17,7 @@ urlpatterns = [
     path("fees/", include("fees.urls")),
     path("", include("auth2fa.urls")),
     path("", include("carriers.urls")),
+    path("", include("deposits.urls")),
     path("telegram/", include("auth2fa.telegram_urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),

@@ -1,0 +1,454 @@
+"""Writes of the ledger (P1–P3, P6; D1–D5). Every function owns its transaction (a savepoint when
+the caller already has one, e.g. a booking) and writes its audit event in it.
+
+Locking: a transfer changes at most two carrier balance rows, in account-id order, each with one
+conditional UPDATE (`balance >= amount` when it decreases), so a balance never goes negative and
+no two transfers wait on each other in opposite orders. System accounts are never updated.
+
+Idempotency: every transfer carries a key built from what caused it (`fee:booking:42`,
+`top_up:bank:REF123`); doing the same thing again returns the first transfer and moves nothing.
+"""
+
+import dataclasses
+import uuid
+from decimal import Decimal
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils.translation import gettext as _
+
+from carriers.models import Carrier
+from core import audit, clock
+from core.errors import ApplicationError
+from core.money import format_tenge, tenge
+from deposits.models import (
+    Account,
+    Hold,
+    HoldResolution,
+    PersonalAccount,
+    RefundRequest,
+    Transfer,
+)
+
+Kind = Account.Kind
+
+
+def _amount(value: Decimal | int | str) -> Decimal:
+    amount = tenge(value)
+    if amount != Decimal(value) or amount <= 0:
+        raise ApplicationError(
+            "validation_error",
+            _("An amount is a positive number of tenge with at most 2 decimals."),
+            fields={"amount": [_("Not a valid amount.")]},
+        )
+    return amount
+
+
+# --- Accounts ---------------------------------------------------------------------------------
+
+
+def personal_account_open(*, carrier: Carrier) -> PersonalAccount:
+    """The carrier's personal account with its number and its three ledger accounts (P1).
+    Opening it again returns the same account."""
+    from deposits.statements import personal_account_number
+
+    with transaction.atomic():
+        existing = PersonalAccount.objects.filter(carrier=carrier).first()
+        if existing is not None:
+            return existing
+        personal = PersonalAccount.objects.create(
+            carrier=carrier, number=personal_account_number(carrier.pk), opened_at=clock.now()
+        )
+        for kind in Account.CARRIER_KINDS:
+            Account.objects.create(carrier=carrier, kind=kind)
+        audit.record("account.opened", target=personal, after={"number": personal.number})
+    return personal
+
+
+def system_account(kind: str) -> Account:
+    """One of the registrar's accounts; made on first use (they are never updated after)."""
+    account = Account.objects.filter(carrier__isnull=True, kind=kind).first()
+    if account is None:
+        try:
+            with transaction.atomic():
+                account = Account.objects.create(kind=kind)
+        except IntegrityError:
+            account = Account.objects.get(carrier__isnull=True, kind=kind)
+    return account
+
+
+def _carrier_account(carrier: Carrier, kind: str) -> Account:
+    account = Account.objects.filter(carrier=carrier, kind=kind).first()
+    if account is None:
+        personal_account_open(carrier=carrier)
+        account = Account.objects.get(carrier=carrier, kind=kind)
+    return account
+
+
+class InsufficientFunds(ApplicationError):
+    status = 409
+
+    def __init__(self, *, required: Decimal, available: Decimal) -> None:
+        super().__init__(
+            "insufficient_funds",
+            _("Not enough money on the personal account: %(missing)s more is needed.")
+            % {"missing": format_tenge(required - available)},
+            fields={"required": str(required), "available": str(available)},
+        )
+
+
+def available_balance(carrier: Carrier) -> Decimal:
+    return Account.objects.filter(carrier=carrier, kind=Kind.AVAILABLE).values_list(
+        "balance", flat=True
+    ).first() or Decimal("0.00")
+
+
+@dataclasses.dataclass(frozen=True)
+class Movement:
+    debit: Account
+    credit: Account
+    amount: Decimal
+    kind: str
+    idempotency_key: str
+    carrier: Carrier | None = None
+    reference: tuple[str, str] = ("", "")
+    description: str = ""
+
+
+def _apply(movement: Movement) -> tuple[Transfer, bool]:
+    """Record one transfer and move the carrier balances; returns (transfer, created).
+
+    Runs in a savepoint: when the key was used already (also by a concurrent request that
+    committed first), nothing moves and the first transfer is returned."""
+    existing = Transfer.objects.filter(idempotency_key=movement.idempotency_key).first()
+    if existing is not None:
+        return existing, False
+    try:
+        with transaction.atomic():
+            for account in sorted((movement.debit, movement.credit), key=lambda a: a.pk):
+                if not account.is_carrier_account:
+                    continue
+                if account.pk == movement.debit.pk:
+                    moved = Account.objects.filter(
+                        pk=account.pk, balance__gte=movement.amount
+                    ).update(balance=F("balance") - movement.amount)
+                    if not moved:
+                        current = Account.objects.get(pk=account.pk).balance
+                        raise InsufficientFunds(required=movement.amount, available=current)
+                else:
+                    Account.objects.filter(pk=account.pk).update(
+                        balance=F("balance") + movement.amount
+                    )
+            transfer = Transfer.objects.create(
+                debit=movement.debit,
+                credit=movement.credit,
+                amount=movement.amount,
+                kind=movement.kind,
+                carrier=movement.carrier,
+                reference_type=movement.reference[0],
+                reference_id=str(movement.reference[1]),
+                description=movement.description[:300],
+                idempotency_key=movement.idempotency_key,
+                created_at=clock.now(),
+            )
+    except IntegrityError:
+        existing = Transfer.objects.filter(idempotency_key=movement.idempotency_key).first()
+        if existing is None:
+            raise
+        return existing, False
+    return transfer, True
+
+
+def _audit_transfer(transfer: Transfer, *, actor: Any = None) -> None:
+    audit.record(
+        f"ledger.{transfer.kind}",
+        actor=actor,
+        target=transfer,
+        after={
+            "amount": transfer.amount,
+            "debit": transfer.debit_id,
+            "credit": transfer.credit_id,
+            "carrier": transfer.carrier_id,
+            "reference": f"{transfer.reference_type}:{transfer.reference_id}",
+        },
+    )
+
+
+def _move(movement: Movement, *, actor: Any = None) -> Transfer:
+    with transaction.atomic():
+        transfer, created = _apply(movement)
+        if created:
+            _audit_transfer(transfer, actor=actor)
+    return transfer
+
+
+# --- Top-ups, fees --------------------------------------------------------------------------------
+
+
+def top_up(
+    *,
+    carrier: Carrier,
+    amount: Decimal,
+    bank_reference: str,
+    description: str = "",
+    actor: Any = None,
+) -> Transfer:
+    """Money that arrived at the registrar's bank account for this carrier (P1)."""
+    return _move(
+        Movement(
+            debit=system_account(Kind.BANK_INCOMING),
+            credit=_carrier_account(carrier, Kind.AVAILABLE),
+            amount=_amount(amount),
+            kind=Transfer.Kind.TOP_UP,
+            idempotency_key=f"top_up:bank:{bank_reference}",
+            carrier=carrier,
+            reference=("bank", bank_reference),
+            description=description,
+        ),
+        actor=actor,
+    )
+
+
+def charge_fee(
+    *,
+    carrier: Carrier,
+    amount: Decimal,
+    reference: tuple[str, str],
+    kind: str = Transfer.Kind.FEE,
+    idempotency_key: str | None = None,
+    description: str = "",
+    actor: Any = None,
+) -> Transfer:
+    """Take a fee (or a re-booking fee) from the available balance (B8); refuses when short."""
+    if kind not in (Transfer.Kind.FEE, Transfer.Kind.REBOOKING_FEE):
+        raise ValueError(f"not a fee kind: {kind}")
+    return _move(
+        Movement(
+            debit=_carrier_account(carrier, Kind.AVAILABLE),
+            credit=system_account(Kind.FEES_PAYABLE),
+            amount=_amount(amount),
+            kind=kind,
+            idempotency_key=idempotency_key or f"{kind}:{reference[0]}:{reference[1]}",
+            carrier=carrier,
+            reference=reference,
+            description=description,
+        ),
+        actor=actor,
+    )
+
+
+def refund_fee(
+    *,
+    transfer: Transfer,
+    reason: str,
+    actor: Any = None,
+) -> Transfer:
+    """Give a fee back to the available balance (operator cancellations, C3/D4), once per fee.
+    A fee already transferred to the budget is refunded through a claim on the budget."""
+    if transfer.kind not in (Transfer.Kind.FEE, Transfer.Kind.REBOOKING_FEE):
+        raise ValueError("only fees are refunded this way")
+    return _move(
+        Movement(
+            debit=system_account(Kind.FEES_PAYABLE),
+            credit=_carrier_account(transfer.carrier, Kind.AVAILABLE),
+            amount=transfer.amount,
+            kind=Transfer.Kind.FEE_REFUND,
+            idempotency_key=f"fee_refund:{transfer.pk}",
+            carrier=transfer.carrier,
+            reference=(transfer.reference_type, transfer.reference_id),
+            description=reason,
+        ),
+        actor=actor,
+    )
+
+
+# --- Deposits (D1–D5) ---------------------------------------------------------------------------
+
+
+def hold_deposit(
+    *,
+    carrier: Carrier,
+    amount: Decimal,
+    reference: tuple[str, str],
+    idempotency_key: str | None = None,
+    actor: Any = None,
+) -> Hold:
+    """Block a guarantee deposit on the carrier's account (D1)."""
+    key = idempotency_key or f"deposit_hold:{reference[0]}:{reference[1]}"
+    with transaction.atomic():
+        transfer, created = _apply(
+            Movement(
+                debit=_carrier_account(carrier, Kind.AVAILABLE),
+                credit=_carrier_account(carrier, Kind.HELD),
+                amount=_amount(amount),
+                kind=Transfer.Kind.DEPOSIT_HOLD,
+                idempotency_key=key,
+                carrier=carrier,
+                reference=reference,
+            )
+        )
+        if not created:
+            return Hold.objects.get(transfer=transfer)
+        hold = Hold.objects.create(
+            carrier=carrier,
+            amount=transfer.amount,
+            transfer=transfer,
+            reference_type=reference[0],
+            reference_id=str(reference[1]),
+            created_at=transfer.created_at,
+        )
+        _audit_transfer(transfer, actor=actor)
+    return hold
+
+
+def _resolve(hold: Hold, outcome: str, *, reason: str, actor: Any) -> HoldResolution:
+    existing = HoldResolution.objects.filter(hold=hold).first()
+    if existing is not None:
+        return existing
+    if outcome == HoldResolution.Outcome.RELEASED:
+        credit, kind = _carrier_account(hold.carrier, Kind.AVAILABLE), Transfer.Kind.DEPOSIT_RELEASE
+    else:
+        credit, kind = system_account(Kind.FORFEITS_PAYABLE), Transfer.Kind.DEPOSIT_FORFEIT
+    try:
+        with transaction.atomic():
+            # The key is per hold, not per outcome: a release and a forfeit of the same hold
+            # racing each other collide here, and the one-to-one on the resolution backs it.
+            transfer, created = _apply(
+                Movement(
+                    debit=_carrier_account(hold.carrier, Kind.HELD),
+                    credit=credit,
+                    amount=hold.amount,
+                    kind=kind,
+                    idempotency_key=f"hold_resolution:{hold.pk}",
+                    carrier=hold.carrier,
+                    reference=(hold.reference_type, hold.reference_id),
+                    description=reason,
+                )
+            )
+            if not created:
+                return HoldResolution.objects.get(hold=hold)
+            resolution = HoldResolution.objects.create(
+                hold=hold,
+                outcome=outcome,
+                transfer=transfer,
+                resolved_at=transfer.created_at,
+                reason=reason[:200],
+            )
+            _audit_transfer(transfer, actor=actor)
+    except IntegrityError:
+        return HoldResolution.objects.get(hold=hold)
+    return resolution
+
+
+def release_hold(*, hold: Hold, reason: str = "", actor: Any = None) -> HoldResolution:
+    """Give the deposit back to the available balance (D2, D3 forgiven, D4). A second call,
+    or a call after a forfeit, changes nothing and returns the first outcome."""
+    return _resolve(hold, HoldResolution.Outcome.RELEASED, reason=reason, actor=actor)
+
+
+def forfeit_hold(*, hold: Hold, reason: str = "", actor: Any = None) -> HoldResolution:
+    """Forfeit the deposit to the state budget (D3). Exactly once, like `release_hold`."""
+    return _resolve(hold, HoldResolution.Outcome.FORFEITED, reason=reason, actor=actor)
+
+
+# --- Refunds to the carrier's bank account (P3) ----------------------------------------------
+
+
+def _validate_iban(iban: str) -> str:
+    from deposits.iban import normalize_iban
+
+    return normalize_iban(iban)
+
+
+def refund_request(
+    *, carrier: Carrier, amount: Decimal, iban: str, requested_by: Any
+) -> RefundRequest:
+    """The carrier asks for available money to be paid to its bank account: the amount moves to
+    `refund_pending` until an operator pays or rejects it."""
+    iban = _validate_iban(iban)
+    amount = _amount(amount)
+    now = clock.now()
+    with transaction.atomic():
+        transfer = _move(
+            Movement(
+                debit=_carrier_account(carrier, Kind.AVAILABLE),
+                credit=_carrier_account(carrier, Kind.REFUND_PENDING),
+                amount=amount,
+                kind=Transfer.Kind.REFUND_REQUEST,
+                idempotency_key=f"refund_request:{uuid.uuid4()}",
+                carrier=carrier,
+                reference=("iban", iban),
+            ),
+            actor=requested_by,
+        )
+        refund = RefundRequest.objects.create(
+            carrier=carrier,
+            amount=amount,
+            iban=iban,
+            requested_by=requested_by,
+            requested_at=now,
+            request_transfer=transfer,
+        )
+        audit.record(
+            "ledger.refund_requested",
+            actor=requested_by,
+            target=refund,
+            after={"amount": amount, "iban": iban},
+        )
+    return refund
+
+
+def _refund_resolve(
+    refund: RefundRequest, *, paid: bool, actor: Any, note: str = ""
+) -> RefundRequest:
+    with transaction.atomic():
+        refund = RefundRequest.objects.select_for_update().get(pk=refund.pk)
+        if refund.status != RefundRequest.Status.REQUESTED:
+            raise ApplicationError(
+                "not_changeable",
+                _("This refund was already %(status)s.")
+                % {"status": refund.get_status_display().lower()},
+                status=409,
+            )
+        transfer = _move(
+            Movement(
+                debit=_carrier_account(refund.carrier, Kind.REFUND_PENDING),
+                credit=(
+                    system_account(Kind.BANK_PAYOUTS)
+                    if paid
+                    else _carrier_account(refund.carrier, Kind.AVAILABLE)
+                ),
+                amount=refund.amount,
+                kind=Transfer.Kind.REFUND_PAID if paid else Transfer.Kind.REFUND_REJECTED,
+                idempotency_key=f"refund_resolution:{refund.pk}",
+                carrier=refund.carrier,
+                reference=("refund", str(refund.pk)),
+                description=note,
+            ),
+            actor=actor,
+        )
+        refund.status = RefundRequest.Status.PAID if paid else RefundRequest.Status.REJECTED
+        refund.resolved_by = actor
+        refund.resolved_at = transfer.created_at
+        refund.resolution_transfer = transfer
+        refund.note = note[:300]
+        refund.save()
+        audit.record(
+            "ledger.refund_paid" if paid else "ledger.refund_rejected",
+            actor=actor,
+            target=refund,
+            before={"status": RefundRequest.Status.REQUESTED},
+            after={"status": refund.status, "note": note},
+        )
+    return refund
+
+
+def refund_mark_paid(*, refund: RefundRequest, actor: Any, note: str = "") -> RefundRequest:
+    """The operator paid the refund out from the registrar's bank account."""
+    return _refund_resolve(refund, paid=True, actor=actor, note=note)
+
+
+def refund_reject(*, refund: RefundRequest, actor: Any, note: str) -> RefundRequest:
+    """The operator refuses the refund; the money goes back to the available balance."""
+    return _refund_resolve(refund, paid=False, actor=actor, note=note)

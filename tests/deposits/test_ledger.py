@@ -1,0 +1,250 @@
+from decimal import Decimal
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from carriers.models import Carrier
+from core.errors import ApplicationError
+from core.models import AuditEvent
+from deposits import services
+from deposits.models import Account, HoldResolution, RefundRequest, Transfer
+from deposits.selectors import balances_of, ledger_check, system_balance
+
+pytestmark = pytest.mark.django_db
+
+D = Decimal
+
+
+@pytest.fixture
+def carrier(django_user_model):
+    carrier = Carrier.objects.create(kind="company", iin_bin="230140012340", name="Steppe LLP")
+    services.personal_account_open(carrier=carrier)
+    return carrier
+
+
+@pytest.fixture
+def person(django_user_model):
+    return django_user_model.objects.create_user("acc@steppe.kz", "x", full_name="Accountant")
+
+
+def assert_clean():
+    report = ledger_check()
+    assert report.ok, report.problems
+    assert report.total == 0
+
+
+def test_p1_personal_account_has_a_number_and_three_accounts(carrier):
+    personal = services.personal_account_open(carrier=carrier)
+    assert personal.number == services.personal_account_open(carrier=carrier).number
+    assert set(Account.objects.filter(carrier=carrier).values_list("kind", flat=True)) == {
+        "available",
+        "held",
+        "refund_pending",
+    }
+
+
+def test_p1_top_up_credits_once_per_bank_reference(carrier):
+    services.top_up(carrier=carrier, amount=D("100000.00"), bank_reference="BANK-1")
+    services.top_up(carrier=carrier, amount=D("100000.00"), bank_reference="BANK-1")
+    assert balances_of(carrier).available == D("100000.00")
+    assert system_balance("bank_incoming") == D("-100000.00")
+    assert_clean()
+
+
+def test_b8_charge_refused_when_short_with_required_and_available(carrier):
+    services.top_up(carrier=carrier, amount=D("1000.00"), bank_reference="B")
+    with pytest.raises(ApplicationError) as refusal:
+        services.charge_fee(carrier=carrier, amount=D("4325.00"), reference=("booking", "1"))
+    assert refusal.value.code == "insufficient_funds"
+    assert refusal.value.status == 409
+    assert refusal.value.fields == {"required": "4325.00", "available": "1000.00"}
+    assert balances_of(carrier).available == D("1000.00")
+    assert not Transfer.objects.filter(kind="fee").exists()
+
+
+def test_p6_a_fee_is_charged_once_per_key(carrier):
+    services.top_up(carrier=carrier, amount=D("10000.00"), bank_reference="B")
+    first = services.charge_fee(carrier=carrier, amount=D("4325.00"), reference=("booking", "7"))
+    again = services.charge_fee(carrier=carrier, amount=D("4325.00"), reference=("booking", "7"))
+    assert first.pk == again.pk
+    assert balances_of(carrier).available == D("5675.00")
+    assert system_balance("fees_payable") == D("4325.00")
+    assert AuditEvent.objects.filter(action="ledger.fee").count() == 1
+
+
+def test_d1_d2_hold_then_release_gives_the_deposit_back(carrier):
+    services.top_up(carrier=carrier, amount=D("100000.00"), bank_reference="B")
+    hold = services.hold_deposit(carrier=carrier, amount=D("86500.00"), reference=("booking", "1"))
+    assert balances_of(carrier) == balances_of(carrier).__class__(
+        number=balances_of(carrier).number,
+        available=D("13500.00"),
+        held=D("86500.00"),
+        refund_pending=D("0.00"),
+    )
+    resolution = services.release_hold(hold=hold)
+    assert resolution.outcome == "released"
+    assert balances_of(carrier).available == D("100000.00")
+    assert balances_of(carrier).held == D("0.00")
+    assert_clean()
+
+
+def test_d3_forfeit_sends_the_deposit_to_the_budget_side(carrier):
+    services.top_up(carrier=carrier, amount=D("100000.00"), bank_reference="B")
+    hold = services.hold_deposit(carrier=carrier, amount=D("86500.00"), reference=("booking", "1"))
+    services.forfeit_hold(hold=hold, reason="second no-show in 90 days")
+    assert balances_of(carrier).held == D("0.00")
+    assert balances_of(carrier).available == D("13500.00")
+    assert system_balance("forfeits_payable") == D("86500.00")
+    assert_clean()
+
+
+def test_d5_a_hold_is_resolved_exactly_once(carrier):
+    services.top_up(carrier=carrier, amount=D("100000.00"), bank_reference="B")
+    hold = services.hold_deposit(carrier=carrier, amount=D("86500.00"), reference=("booking", "1"))
+    released = services.release_hold(hold=hold)
+    assert services.release_hold(hold=hold).pk == released.pk
+    # A forfeit after the release returns the release: the deposit is not taken twice.
+    assert services.forfeit_hold(hold=hold).outcome == "released"
+    assert HoldResolution.objects.count() == 1
+    assert balances_of(carrier).available == D("100000.00")
+    assert_clean()
+
+
+def test_c3_operator_cancellation_refunds_the_fee_once(carrier):
+    services.top_up(carrier=carrier, amount=D("10000.00"), bank_reference="B")
+    fee = services.charge_fee(carrier=carrier, amount=D("4325.00"), reference=("booking", "1"))
+    services.refund_fee(transfer=fee, reason="checkpoint closed")
+    services.refund_fee(transfer=fee, reason="checkpoint closed")
+    assert balances_of(carrier).available == D("10000.00")
+    assert system_balance("fees_payable") == D("0.00")
+    assert_clean()
+
+
+def test_p3_refund_requested_then_paid(carrier, person):
+    services.top_up(carrier=carrier, amount=D("10000.00"), bank_reference="B")
+    refund = services.refund_request(
+        carrier=carrier, amount=D("2500.50"), iban="KZ86 125K ZT50 0410 0100", requested_by=person
+    )
+    assert refund.iban == "KZ86125KZT5004100100"
+    assert balances_of(carrier).refund_pending == D("2500.50")
+    assert balances_of(carrier).available == D("7499.50")
+    services.refund_mark_paid(refund=refund, actor=person)
+    assert balances_of(carrier).refund_pending == D("0.00")
+    assert system_balance("bank_payouts") == D("2500.50")
+    with pytest.raises(ApplicationError) as refusal:
+        services.refund_reject(refund=refund, actor=person, note="late")
+    assert refusal.value.code == "not_changeable"
+    assert_clean()
+
+
+def test_p3_rejected_refund_comes_back_to_available(carrier, person):
+    services.top_up(carrier=carrier, amount=D("10000.00"), bank_reference="B")
+    refund = services.refund_request(
+        carrier=carrier, amount=D("10000.00"), iban="KZ86125KZT5004100100", requested_by=person
+    )
+    services.refund_reject(refund=refund, actor=person, note="the IBAN belongs to someone else")
+    assert balances_of(carrier).available == D("10000.00")
+    assert RefundRequest.objects.get().status == "rejected"
+    assert_clean()
+
+
+@pytest.mark.parametrize(
+    "iban", ["KZ87125KZT5004100100", "KZ86125KZT500410010", "86125KZT5004100100", ""]
+)
+def test_p3_a_bad_iban_is_refused_and_moves_nothing(carrier, person, iban):
+    services.top_up(carrier=carrier, amount=D("10000.00"), bank_reference="B")
+    with pytest.raises(ApplicationError) as refusal:
+        services.refund_request(carrier=carrier, amount=D("1"), iban=iban, requested_by=person)
+    assert "iban" in refusal.value.fields
+    assert balances_of(carrier).available == D("10000.00")
+
+
+def test_p3_refund_cannot_exceed_the_available_money(carrier, person):
+    services.top_up(carrier=carrier, amount=D("100.00"), bank_reference="B")
+    with pytest.raises(ApplicationError) as refusal:
+        services.refund_request(
+            carrier=carrier, amount=D("100.01"), iban="KZ86125KZT5004100100", requested_by=person
+        )
+    assert refusal.value.code == "insufficient_funds"
+
+
+@pytest.mark.parametrize("amount", ["0", "-5", "1.001", "NaN"])
+def test_p6_amounts_are_positive_with_two_decimals(carrier, amount):
+    with pytest.raises((ApplicationError, ArithmeticError)):
+        services.top_up(carrier=carrier, amount=D(amount), bank_reference=f"B{amount}")
+    assert not Transfer.objects.exists()
+
+
+def test_p6_verify_ledger_flags_a_balance_changed_behind_its_back(carrier):
+    services.top_up(carrier=carrier, amount=D("100.00"), bank_reference="B")
+    call_command("verify_ledger")
+    Account.objects.filter(carrier=carrier, kind="available").update(balance=D("1000.00"))
+    with pytest.raises(CommandError, match="NOT consistent"):
+        call_command("verify_ledger")
+
+
+OPERATIONS = st.lists(
+    st.tuples(
+        st.sampled_from(["top_up", "fee", "hold", "release", "forfeit", "refund", "pay", "reject"]),
+        st.decimals(min_value=D("0.01"), max_value=D("50000"), places=2),
+        st.integers(min_value=0, max_value=10),
+    ),
+    max_size=30,
+)
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(operations=OPERATIONS)
+def test_p2_p6_any_sequence_keeps_balances_non_negative_and_summing_to_zero(
+    operations, django_user_model
+):
+    carrier, _ = Carrier.objects.get_or_create(
+        iin_bin="850512300119", defaults={"kind": "individual", "name": "Prop"}
+    )
+    person, _ = django_user_model.objects.get_or_create(
+        email="prop@steppe.kz", defaults={"full_name": "Prop"}
+    )
+    services.personal_account_open(carrier=carrier)
+    holds, refunds = [], []
+    for step, (operation, amount, pick) in enumerate(operations):
+        try:
+            if operation == "top_up":
+                services.top_up(carrier=carrier, amount=amount, bank_reference=f"P{step}-{amount}")
+            elif operation == "fee":
+                services.charge_fee(carrier=carrier, amount=amount, reference=("prop", f"{step}"))
+            elif operation == "hold":
+                holds.append(
+                    services.hold_deposit(
+                        carrier=carrier, amount=amount, reference=("prop", f"h{step}")
+                    )
+                )
+            elif operation in ("release", "forfeit") and holds:
+                hold = holds[pick % len(holds)]
+                (services.release_hold if operation == "release" else services.forfeit_hold)(
+                    hold=hold
+                )
+            elif operation == "refund":
+                refunds.append(
+                    services.refund_request(
+                        carrier=carrier,
+                        amount=amount,
+                        iban="KZ86125KZT5004100100",
+                        requested_by=person,
+                    )
+                )
+            elif operation in ("pay", "reject") and refunds:
+                refund = refunds[pick % len(refunds)]
+                if operation == "pay":
+                    services.refund_mark_paid(refund=refund, actor=person)
+                else:
+                    services.refund_reject(refund=refund, actor=person, note="no")
+        except ApplicationError as refusal:
+            assert refusal.code in ("insufficient_funds", "not_changeable")
+        balances = balances_of(carrier)
+        assert min(balances.available, balances.held, balances.refund_pending) >= 0
+    assert_clean()
