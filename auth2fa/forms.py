@@ -4,7 +4,17 @@ from django.utils.translation import gettext_lazy as _
 from carriers.models import Carrier
 
 
-class RegistrationForm(forms.Form):
+class PasswordTwiceMixin:
+    """The password typed twice must match."""
+
+    def clean(self):
+        data = super().clean()
+        if data.get("password") and data.get("password") != data.get("password_again"):
+            self.add_error("password_again", _("The two passwords differ."))
+        return data
+
+
+class RegistrationForm(PasswordTwiceMixin, forms.Form):
     carrier_kind = forms.ChoiceField(label=_("The carrier is"), choices=Carrier.Kind.choices)
     carrier_iin_bin = forms.CharField(
         label=_("BIN of the company or IIN of the entrepreneur"),
@@ -53,12 +63,6 @@ class RegistrationForm(forms.Form):
         "person.email": "email",
         "person.password": "password",
     }
-
-    def clean(self):
-        data = super().clean()
-        if data.get("password") and data.get("password") != data.get("password_again"):
-            self.add_error("password_again", _("The two passwords differ."))
-        return data
 
 
 class CodeForm(forms.Form):
@@ -112,3 +116,15 @@ class EdsForm(forms.Form):
         required=False,
         widget=forms.Textarea(attrs={"rows": 4, "spellcheck": "false"}),
     )
+
+
+class PersonForm(PasswordTwiceMixin, forms.Form):
+    """A person joining a carrier by invitation: their phone is the invited one."""
+
+    full_name = RegistrationForm.base_fields["full_name"]
+    iin = RegistrationForm.base_fields["iin"]
+    email = RegistrationForm.base_fields["email"]
+    password = RegistrationForm.base_fields["password"]
+    password_again = RegistrationForm.base_fields["password_again"]
+
+    SERVICE_FIELDS = RegistrationForm.SERVICE_FIELDS

@@ -92,31 +92,13 @@ class Registration:
     carrier: Carrier
 
 
-def registration_create(
-    *,
-    carrier_kind: str,
-    carrier_iin_bin: str,
-    carrier_name: str,
-    full_name: str,
-    iin: str,
-    phone: str,
-    email: str,
-    password: str,
-    language: str = "ru",
-) -> Registration:
-    """A carrier and its owner; the phone gets an SMS code and must be confirmed before the
-    person can sign in (A1)."""
+def _person_errors(
+    *, full_name: str, iin: str, phone: str, email: str, password: str
+) -> tuple[dict[str, list[str]], str, str]:
+    """What is wrong with a new person's data (A1), and the phone and e-mail normalised."""
     errors: dict[str, list[str]] = {}
-    if carrier_kind not in Carrier.Kind.values:
-        errors["carrier.kind"] = [_("Choose company or individual.")]
-    if not is_valid_iin_bin(carrier_iin_bin):
-        errors["carrier.iin_bin"] = [_("An IIN or BIN is 12 digits with a valid check digit.")]
     if not is_valid_iin_bin(iin):
         errors["person.iin"] = [_("An IIN is 12 digits with a valid check digit.")]
-    if carrier_kind == Carrier.Kind.INDIVIDUAL and carrier_iin_bin != iin:
-        errors["carrier.iin_bin"] = [_("An individual entrepreneur registers under their own IIN.")]
-    if not carrier_name.strip():
-        errors["carrier.name"] = [_("Write the carrier's name.")]
     if not full_name.strip():
         errors["person.full_name"] = [_("Write your full name.")]
     try:
@@ -133,32 +115,82 @@ def registration_create(
     except ValidationError as exc:
         errors["person.password"] = list(exc.messages)
     if not errors:
-        if Carrier.objects.filter(iin_bin=carrier_iin_bin).exists():
-            errors["carrier.iin_bin"] = [_("A carrier with this IIN/BIN is already registered.")]
         if User.objects.filter(email__iexact=email).exists():
             errors["person.email"] = [_("This e-mail address is already registered.")]
         if User.objects.filter(Q(phone=phone) | Q(iin=iin)).exists():
             errors["person.phone"] = [_("A person with this phone or IIN is already registered.")]
+    return errors, phone, email
+
+
+def _person_create(
+    *, full_name: str, iin: str, phone: str, email: str, password: str, language: str
+) -> tuple[User, SmsDevice]:
+    """The person and their unconfirmed phone, inside the caller's transaction."""
+    user = User.objects.create(
+        email=email,
+        phone=phone,
+        full_name=full_name.strip(),
+        iin=iin,
+        language=language if language in ("kk", "ru", "en") else "ru",
+        password=make_password(password),
+    )
+    device = SmsDevice.objects.create(user=user, name=_("Phone"), phone=phone, confirmed=False)
+    return user, device
+
+
+def _already_registered(exc: IntegrityError, field: str) -> ApplicationError:
+    # Two registrations of the same person or carrier at once: the second one loses here.
+    return ApplicationError(
+        "validation_error",
+        _("This carrier or person has just been registered."),
+        fields={field: [_("Already registered.")]},
+    )
+
+
+def registration_create(
+    *,
+    carrier_kind: str,
+    carrier_iin_bin: str,
+    carrier_name: str,
+    full_name: str,
+    iin: str,
+    phone: str,
+    email: str,
+    password: str,
+    language: str = "ru",
+) -> Registration:
+    """A carrier and its owner; the phone gets an SMS code and must be confirmed before the
+    person can sign in (A1)."""
+    errors, phone, email = _person_errors(
+        full_name=full_name, iin=iin, phone=phone, email=email, password=password
+    )
+    if carrier_kind not in Carrier.Kind.values:
+        errors["carrier.kind"] = [_("Choose company or individual.")]
+    if not is_valid_iin_bin(carrier_iin_bin):
+        errors["carrier.iin_bin"] = [_("An IIN or BIN is 12 digits with a valid check digit.")]
+    elif carrier_kind == Carrier.Kind.INDIVIDUAL and carrier_iin_bin != iin:
+        errors["carrier.iin_bin"] = [_("An individual entrepreneur registers under their own IIN.")]
+    elif Carrier.objects.filter(iin_bin=carrier_iin_bin).exists():
+        errors["carrier.iin_bin"] = [_("A carrier with this IIN/BIN is already registered.")]
+    if not carrier_name.strip():
+        errors["carrier.name"] = [_("Write the carrier's name.")]
     if errors:
         raise ApplicationError("validation_error", _("Some fields are not valid."), fields=errors)
     try:
         with transaction.atomic():
-            user = User.objects.create(
-                email=email,
-                phone=phone,
-                full_name=full_name.strip(),
+            user, device = _person_create(
+                full_name=full_name,
                 iin=iin,
-                language=language if language in ("kk", "ru", "en") else "ru",
-                password=make_password(password),
+                phone=phone,
+                email=email,
+                password=password,
+                language=language,
             )
             carrier = Carrier.objects.create(
                 kind=carrier_kind, iin_bin=carrier_iin_bin, name=carrier_name.strip()
             )
             Member.objects.create(carrier=carrier, user=user, role=Member.Role.OWNER)
             personal_account_open(carrier=carrier)
-            device = SmsDevice.objects.create(
-                user=user, name=_("Phone"), phone=phone, confirmed=False
-            )
             audit.record(
                 "auth.registered",
                 actor=user,
@@ -167,14 +199,39 @@ def registration_create(
             )
             code = _issue_sms_code(device, purpose="registration", now=clock.now())
     except IntegrityError as exc:
-        # Two registrations of the same person or carrier at once: the second one loses here.
-        raise ApplicationError(
-            "validation_error",
-            _("This carrier or person has just been registered."),
-            fields={"carrier.iin_bin": [_("Already registered.")]},
-        ) from exc
+        raise _already_registered(exc, "carrier.iin_bin") from exc
     _deliver_code(device, code)
     return Registration(user=user, carrier=carrier)
+
+
+def person_register(
+    *, full_name: str, iin: str, phone: str, email: str, password: str, language: str = "ru"
+) -> User:
+    """A person without a carrier of their own (someone invited to act for one); the phone is
+    confirmed by SMS like any registration (A1)."""
+    errors, phone, email = _person_errors(
+        full_name=full_name, iin=iin, phone=phone, email=email, password=password
+    )
+    if errors:
+        raise ApplicationError("validation_error", _("Some fields are not valid."), fields=errors)
+    try:
+        with transaction.atomic():
+            user, device = _person_create(
+                full_name=full_name,
+                iin=iin,
+                phone=phone,
+                email=email,
+                password=password,
+                language=language,
+            )
+            audit.record(
+                "auth.registered", actor=user, target=user, after={"person": email, "phone": phone}
+            )
+            code = _issue_sms_code(device, purpose="registration", now=clock.now())
+    except IntegrityError as exc:
+        raise _already_registered(exc, "person.phone") from exc
+    _deliver_code(device, code)
+    return user
 
 
 def registration_code_resend(*, phone: str) -> int:

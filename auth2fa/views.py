@@ -28,6 +28,8 @@ from core.forms import show_refusal
 from core.middleware import client_ip
 
 REGISTRATION_PHONE = "kezek_registration_phone"
+# Where to go after the phone is confirmed and the person signed in (an invitation link).
+REGISTRATION_NEXT = "kezek_registration_next"
 PENDING_SIGN_IN = "kezek_pending_sign_in"
 FACTOR_LABELS = {
     "sms": gettext_lazy("SMS code"),
@@ -91,7 +93,8 @@ def register_verify(request: HttpRequest) -> HttpResponse:
         else:
             del request.session[REGISTRATION_PHONE]
             messages.success(request, _("Your phone is confirmed. You can sign in now."))
-            return redirect("signin")
+            next_url = request.session.pop(REGISTRATION_NEXT, "")
+            return redirect(f"{reverse('signin')}?next={next_url}" if next_url else "signin")
     return render(request, "auth2fa/register_verify.html", {"form": form, "phone": phone})
 
 

@@ -5,6 +5,9 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from auth2fa.decorators import verified_login_required
+from auth2fa.forms import PersonForm
+from auth2fa.services import person_register
+from auth2fa.views import REGISTRATION_NEXT, REGISTRATION_PHONE
 from carriers import services
 from carriers.forms import InviteForm
 from carriers.models import Member
@@ -64,18 +67,37 @@ def members(request: HttpRequest) -> HttpResponse:
 
 
 def invitation(request: HttpRequest, token: str) -> HttpResponse:
-    """Where the SMS link leads: the invited person accepts once signed in with that phone."""
+    """Where the SMS link leads: the invited person accepts once signed in with that phone, or
+    first creates an account for that phone."""
     try:
         found = services.invitation_for_token(token)
     except ApplicationError as refusal:
         return render(request, "carriers/invitation.html", {"error": refusal.message}, status=404)
     user = request.user
     signed_in = user.is_authenticated and user.is_verified()
+    form = None
+    if not signed_in:
+        form = PersonForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                person = person_register(
+                    phone=found.phone, language=request.LANGUAGE_CODE, **_person_data(form)
+                )
+            except ApplicationError as refusal:
+                show_refusal(form, refusal, PersonForm.SERVICE_FIELDS)
+            else:
+                request.session[REGISTRATION_PHONE] = person.phone
+                request.session[REGISTRATION_NEXT] = request.path
+                return redirect("register-verify")
     return render(
         request,
         "carriers/invitation.html",
-        {"invitation": found, "token": token, "signed_in": signed_in},
+        {"invitation": found, "token": token, "signed_in": signed_in, "form": form},
     )
+
+
+def _person_data(form: PersonForm) -> dict:
+    return {key: form.cleaned_data[key] for key in ("full_name", "iin", "email", "password")}
 
 
 @require_POST

@@ -154,3 +154,37 @@ def test_a5_members_page_of_a_dispatcher_has_no_owner_controls(
     me = Member.objects.get(user=owner)
     browser.post("/cabinet/members/", {"action": "role", "member": me.pk, "role": "accountant"})
     assert Member.objects.get(pk=me.pk).role == "owner"
+
+
+def test_a1_an_invited_person_without_an_account_registers_and_joins(owner, fake_twilio):
+    invite(owner, phone="+77015550000", role="dispatcher")
+    token = token_of(fake_twilio, "+77015550000")
+    browser = Client()
+    page = browser.get(f"/invite/{token}/", **EN).content.decode()
+    assert "Create my account" in page and "+77015550000" in page
+    response = browser.post(
+        f"/invite/{token}/",
+        {
+            "full_name": "Daulet Dispatcher",
+            "iin": "377835337400",
+            "email": "daulet@steppe.kz",
+            "password": "correct horse battery",
+            "password_again": "correct horse battery",
+        },
+        **EN,
+    )
+    assert response["Location"] == "/register/verify/"
+    code = fake_twilio.codes_sent_to("+77015550000")[-1]
+    response = browser.post("/register/verify/", {"action": "verify", "code": code})
+    assert response["Location"] == f"/signin/?next=/invite/{token}/"
+    browser.post(
+        response["Location"],
+        {"username": "daulet@steppe.kz", "password": "correct horse battery"},
+    )
+    browser.post("/signin/factor/", {"factor": "sms", "action": "send"})
+    code = fake_twilio.codes_sent_to("+77015550000")[-1]
+    response = browser.post("/signin/factor/", {"factor": "sms", "action": "verify", "code": code})
+    assert response["Location"] == f"/invite/{token}/"
+    browser.post(f"/invite/{token}/accept/")
+    joined = Member.objects.get(user__email="daulet@steppe.kz")
+    assert (joined.carrier, joined.role) == (Member.objects.get(user=owner).carrier, "dispatcher")
