@@ -20,6 +20,8 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 run: export DEBUG ?= 1
+# Links in SMS and passkeys need the address the portal is served at.
+run: export SITE_URL ?= http://$(HOST):$(PORT)
 run: install
 	@$(PY) scripts/check_system_libraries.py
 	$(PY) manage.py migrate --noinput
