@@ -13,6 +13,7 @@ once by a `HoldResolution` (released back to `available`, or forfeited to the bu
 
 import pgtrigger
 from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -267,3 +268,140 @@ class RefundRequest(models.Model):
 
     def __str__(self) -> str:
         return f"refund #{self.pk} {self.amount} ₸ → {self.iban} ({self.get_status_display()})"
+
+
+# --- Bank statements (P1) ---------------------------------------------------------------------
+
+
+class StatementImport(models.Model):
+    """One bank statement file read into the ledger: who brought it, what it was, what came of it.
+
+    Importing the same file again is allowed and moves nothing (its lines count as already
+    imported); `sha256` tells the copies apart from other files."""
+
+    file_name = models.CharField(_("file name"), max_length=255)
+    sha256 = models.CharField(_("SHA-256 of the file"), max_length=64, db_index=True)
+    format = models.CharField(_("format"), max_length=20)
+    statement_id = models.CharField(_("statement"), max_length=300, blank=True)
+    account_iban = models.CharField(_("account (IBAN)"), max_length=34)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        null=True,
+        blank=True,
+        verbose_name=_("uploaded by"),
+    )
+    imported_at = models.DateTimeField(_("imported at"), db_index=True)
+    # None while the lines are being read (or if the import stopped half-way: importing the file
+    # again completes it, as every line is imported once).
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    credited = models.PositiveIntegerField(_("credited"), default=0)
+    already_imported = models.PositiveIntegerField(_("already imported"), default=0)
+    parked = models.PositiveIntegerField(_("parked"), default=0)
+    skipped = models.PositiveIntegerField(_("skipped"), default=0)
+
+    class Meta:
+        verbose_name = _("bank statement import")
+        verbose_name_plural = _("bank statement imports")
+        ordering = ["-imported_at", "-pk"]
+        triggers = [NO_DELETE]
+
+    def __str__(self) -> str:
+        return f"{self.file_name} ({self.imported_at:%Y-%m-%d %H:%M})"
+
+
+class StatementEntry(models.Model):
+    """A credit line of a bank statement: money that arrived at the registrar's account (P1).
+
+    The unique bank reference is what makes imports idempotent, also when two imports of the
+    same file run at once. A line whose personal account is found is `credited` at once; any
+    other is `parked` with the reason until an operator assigns it (`assigned`). Never deleted."""
+
+    class Status(models.TextChoices):
+        CREDITED = "credited", _("Credited")
+        PARKED = "parked", _("Parked")
+        ASSIGNED = "assigned", _("Assigned by an operator")
+
+    class ParkReason(models.TextChoices):
+        NO_NUMBER = "no_number", _("No personal account number in the payment details")
+        SEVERAL_NUMBERS = "several_numbers", _("Several personal account numbers")
+        UNKNOWN_NUMBER = "unknown_number", _("No personal account has this number")
+        CURRENCY = "currency", _("Not in tenge")
+        REFERENCE_USED = "reference_used", _("The bank reference was credited otherwise")
+
+    bank_reference = models.CharField(_("bank reference"), max_length=100, unique=True)
+    statement_import = models.ForeignKey(
+        StatementImport,
+        on_delete=models.PROTECT,
+        related_name="entries",
+        verbose_name=_("first imported with"),
+    )
+    amount = models.DecimalField(_("amount"), **MONEY)
+    currency = models.CharField(_("currency"), max_length=3)
+    booked_at = models.DateTimeField(_("booked at"), null=True, blank=True)
+    remittance = models.TextField(_("payment details"), blank=True)
+    payer_name = models.CharField(_("payer"), max_length=300, blank=True)
+    payer_iban = models.CharField(_("payer's IBAN"), max_length=64, blank=True)
+    payer_bin = models.CharField(_("payer's BIN/IIN"), max_length=64, blank=True)
+    raw = models.JSONField(_("as in the file"), default=dict, encoder=DjangoJSONEncoder)
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices)
+    park_reason = models.CharField(
+        _("why parked"), max_length=20, choices=ParkReason.choices, blank=True
+    )
+    carrier = models.ForeignKey(
+        "carriers.Carrier",
+        on_delete=models.PROTECT,
+        related_name="statement_entries",
+        null=True,
+        blank=True,
+        verbose_name=_("carrier"),
+    )
+    transfer = models.OneToOneField(
+        Transfer,
+        on_delete=models.PROTECT,
+        related_name="statement_entry",
+        null=True,
+        blank=True,
+        verbose_name=_("transfer"),
+    )
+    created_at = models.DateTimeField(_("imported at"), db_index=True)
+    assigned_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        null=True,
+        blank=True,
+        verbose_name=_("assigned by"),
+    )
+    assigned_at = models.DateTimeField(_("assigned at"), null=True, blank=True)
+    assign_note = models.CharField(_("note"), max_length=300, blank=True)
+
+    class Meta:
+        verbose_name = _("bank statement line")
+        verbose_name_plural = _("bank statement lines")
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["status", "created_at"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(amount__gt=0), name="statement_entry_amount_positive"
+            ),
+            models.CheckConstraint(
+                condition=Q(status="parked", carrier__isnull=True, transfer__isnull=True)
+                | Q(
+                    status__in=["credited", "assigned"],
+                    carrier__isnull=False,
+                    transfer__isnull=False,
+                ),
+                name="statement_entry_credited_with_a_transfer",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="assigned")
+                | Q(assigned_by__isnull=False, assigned_at__isnull=False),
+                name="statement_entry_assigned_by_someone",
+            ),
+        ]
+        triggers = [NO_DELETE]
+
+    def __str__(self) -> str:
+        return f"{self.bank_reference} {self.amount} {self.currency} ({self.get_status_display()})"

@@ -33,6 +33,16 @@ def balances_of(carrier: Carrier) -> Balances:
     )
 
 
+def available_balance(carrier: Carrier) -> Decimal:
+    """What the carrier can spend now (P2)."""
+    balance = (
+        Account.objects.filter(carrier=carrier, kind=Account.Kind.AVAILABLE)
+        .values_list("balance", flat=True)
+        .first()
+    )
+    return balance if balance is not None else ZERO
+
+
 def entries_of(
     carrier: Carrier,
     *,

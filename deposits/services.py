@@ -10,10 +10,13 @@ Idempotency: every transfer carries a key built from what caused it (`fee:bookin
 """
 
 import dataclasses
+import datetime as dt
+import hashlib
 import uuid
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils.translation import gettext as _
@@ -28,8 +31,11 @@ from deposits.models import (
     HoldResolution,
     PersonalAccount,
     RefundRequest,
+    StatementEntry,
+    StatementImport,
     Transfer,
 )
+from deposits.statements import MAX_STATEMENT_BYTES, parse_statement
 
 Kind = Account.Kind
 
@@ -96,12 +102,6 @@ class InsufficientFunds(ApplicationError):
             % {"missing": format_tenge(required - available)},
             fields={"required": str(required), "available": str(available)},
         )
-
-
-def available_balance(carrier: Carrier) -> Decimal:
-    return Account.objects.filter(carrier=carrier, kind=Kind.AVAILABLE).values_list(
-        "balance", flat=True
-    ).first() or Decimal("0.00")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -452,3 +452,300 @@ def refund_mark_paid(*, refund: RefundRequest, actor: Any, note: str = "") -> Re
 def refund_reject(*, refund: RefundRequest, actor: Any, note: str) -> RefundRequest:
     """The operator refuses the refund; the money goes back to the available balance."""
     return _refund_resolve(refund, paid=False, actor=actor, note=note)
+
+
+# --- Bank statements (P1) ---------------------------------------------------------------------
+#
+# A statement is imported line by line: each line is its own transaction (a savepoint when the
+# caller already has one) that inserts its `StatementEntry` and, when the personal account is
+# found, credits it. The entry's unique bank reference is the gate: a line imported before, or
+# by an import running at the same moment, fails the insert and moves nothing. Committing line
+# by line keeps a long statement from holding carriers' balance rows (or, on SQLite, the whole
+# database) for the length of the file; an import that stops half-way is completed by importing
+# the file again.
+
+DESCRIPTION_LIMIT = 200
+
+
+def _compact_iban(value: str) -> str:
+    return "".join((value or "").split()).upper()
+
+
+def _shorten(text: str, limit: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def _top_up_key(bank_reference: str) -> str:
+    # The key `top_up` gives a bank payment; kept in step with it.
+    return f"top_up:bank:{bank_reference}"
+
+
+def _booked_moment(value: Any) -> Any:
+    """A statement's booking date or time as an aware datetime (a date: its start in Almaty)."""
+    if value is None or isinstance(value, dt.datetime):
+        return value
+    return dt.datetime.combine(value, dt.time(0), tzinfo=clock.ALMATY)
+
+
+def _top_up_description(payer_name: str, remittance: str) -> str:
+    parts = [part for part in (payer_name.strip(), remittance.strip()) if part]
+    return _shorten(" — ".join(parts), DESCRIPTION_LIMIT)
+
+
+def _park_reason(line: Any) -> tuple[str, PersonalAccount | None]:
+    """Why the line cannot be credited by itself, or ("", the personal account) when it can."""
+    numbers = line.account_numbers
+    if not numbers:
+        return StatementEntry.ParkReason.NO_NUMBER, None
+    if len(numbers) > 1:
+        return StatementEntry.ParkReason.SEVERAL_NUMBERS, None
+    personal = PersonalAccount.objects.select_related("carrier").filter(number=numbers[0]).first()
+    if personal is None:
+        return StatementEntry.ParkReason.UNKNOWN_NUMBER, None
+    return "", personal
+
+
+class _ReferenceUsed(Exception):
+    """The bank reference already has a top-up for another carrier or amount."""
+
+
+def _credit_entry(entry: StatementEntry, carrier: Carrier, *, actor: Any) -> Transfer:
+    """Put the entry's money on the carrier's available balance (in the caller's transaction)."""
+    existing = Transfer.objects.filter(idempotency_key=_top_up_key(entry.bank_reference)).first()
+    if existing is not None and (
+        existing.carrier_id != carrier.pk or existing.amount != entry.amount
+    ):
+        raise _ReferenceUsed
+    return top_up(
+        carrier=carrier,
+        amount=entry.amount,
+        bank_reference=entry.bank_reference,
+        description=_top_up_description(entry.payer_name, entry.remittance),
+        actor=actor,
+    )
+
+
+def _import_entry(entry: StatementEntry, *, personal: PersonalAccount | None, actor: Any) -> str:
+    """Insert one line and credit it if it can be: "credited", "parked" or "already"."""
+    if StatementEntry.objects.filter(bank_reference=entry.bank_reference).exists():
+        return "already"  # the common case of a file imported again, without a failed insert
+    try:
+        with transaction.atomic():
+            entry.save(force_insert=True)
+            if personal is None:
+                return "parked"
+            try:
+                transfer = _credit_entry(entry, personal.carrier, actor=actor)
+            except _ReferenceUsed:
+                entry.park_reason = StatementEntry.ParkReason.REFERENCE_USED
+                entry.save(update_fields=["park_reason"])
+                return "parked"
+            entry.status = StatementEntry.Status.CREDITED
+            entry.park_reason = ""
+            entry.carrier = personal.carrier
+            entry.transfer = transfer
+            entry.save(update_fields=["status", "park_reason", "carrier", "transfer"])
+            return "credited"
+    except IntegrityError:
+        if StatementEntry.objects.filter(bank_reference=entry.bank_reference).exists():
+            return "already"
+        raise
+
+
+def _entry_of_line(statement_import: StatementImport, line: Any, reason: str) -> StatementEntry:
+    return StatementEntry(
+        bank_reference=line.bank_reference,
+        statement_import=statement_import,
+        amount=line.amount,
+        currency=line.currency,
+        booked_at=_booked_moment(line.booked_at),
+        remittance=line.remittance,
+        payer_name=line.payer_name[:300],
+        payer_iban=line.payer_iban[:64],
+        payer_bin=line.payer_bin[:64],
+        raw=line.raw,
+        status=StatementEntry.Status.PARKED,
+        park_reason=reason,
+        created_at=clock.now(),
+    )
+
+
+def _entry_of_foreign_credit(statement_import: StatementImport, skipped: Any) -> StatementEntry:
+    """A booked credit in another currency: money that arrived all the same, so it is kept for
+    an operator (parked), never credited in tenge."""
+    raw = skipped.raw or {}
+    return StatementEntry(
+        bank_reference=skipped.bank_reference,
+        statement_import=statement_import,
+        amount=skipped.amount,
+        currency=skipped.currency,
+        remittance=str(raw.get("remittance", "")),
+        payer_name=str(raw.get("payer_name") or raw.get("payer") or "")[:300],
+        payer_iban=str(raw.get("payer_iban", ""))[:64],
+        payer_bin=str(raw.get("payer_bin", ""))[:64],
+        raw=raw,
+        status=StatementEntry.Status.PARKED,
+        park_reason=StatementEntry.ParkReason.CURRENCY,
+        created_at=clock.now(),
+    )
+
+
+def _is_storable_foreign_credit(skipped: Any) -> bool:
+    max_length = StatementEntry._meta.get_field("bank_reference").max_length
+    return (
+        skipped.reason_code == "currency"
+        and bool(skipped.bank_reference)
+        and len(skipped.bank_reference) <= max_length
+        and skipped.amount is not None
+        and skipped.amount > 0
+    )
+
+
+def bank_statement_import(
+    *, data: bytes, filename: str, actor: Any = None, max_bytes: int | None = None
+) -> StatementImport:
+    """Import a camt.053 or CSV statement of the registrar's account (P1).
+
+    Refuses the whole file when it cannot be read (`statement_invalid`) or is for another
+    account (`statement_wrong_account`): nothing is stored then. Otherwise each booked credit is
+    credited to the personal account its payment details name, or parked for an operator with
+    the reason; a line imported before is counted as already imported and moves nothing.
+    Debits, pending entries and reversals are counted as skipped, not stored."""
+    statement = parse_statement(data, filename=filename, max_bytes=max_bytes or MAX_STATEMENT_BYTES)
+    registrar_iban = _compact_iban(settings.REGISTRAR_IBAN)
+    if _compact_iban(statement.account_iban) != registrar_iban:
+        message = _(
+            "This statement is for the account %(statement_iban)s, not for the registrar's "
+            "account %(registrar_iban)s. Nothing was imported."
+        ) % {"statement_iban": statement.account_iban, "registrar_iban": registrar_iban}
+        raise ApplicationError(
+            "statement_wrong_account", message, status=400, fields={"file": [message]}
+        )
+
+    with transaction.atomic():
+        statement_import = StatementImport.objects.create(
+            file_name=(filename or "")[:255],
+            sha256=hashlib.sha256(bytes(data)).hexdigest(),
+            format=statement.format,
+            statement_id=statement.statement_id[:300],
+            account_iban=registrar_iban,
+            uploaded_by=actor if getattr(actor, "is_authenticated", False) else None,
+            imported_at=clock.now(),
+        )
+
+    counts = {"credited": 0, "parked": 0, "already": 0, "skipped": 0}
+    parked: list[str] = []
+    for line in statement.lines:
+        reason, personal = _park_reason(line)
+        outcome = _import_entry(
+            _entry_of_line(statement_import, line, reason), personal=personal, actor=actor
+        )
+        counts[outcome] += 1
+        if outcome == "parked":
+            parked.append(line.bank_reference)
+    for skipped in statement.skipped:
+        if not _is_storable_foreign_credit(skipped):
+            counts["skipped"] += 1
+            continue
+        outcome = _import_entry(
+            _entry_of_foreign_credit(statement_import, skipped), personal=None, actor=actor
+        )
+        counts[outcome] += 1
+        if outcome == "parked":
+            parked.append(skipped.bank_reference)
+
+    with transaction.atomic():
+        statement_import.credited = counts["credited"]
+        statement_import.already_imported = counts["already"]
+        statement_import.parked = counts["parked"]
+        statement_import.skipped = counts["skipped"]
+        statement_import.finished_at = clock.now()
+        statement_import.save(
+            update_fields=["credited", "already_imported", "parked", "skipped", "finished_at"]
+        )
+        audit.record(
+            "deposits.statement_imported",
+            actor=actor,
+            target=statement_import,
+            after={
+                "file_name": statement_import.file_name,
+                "sha256": statement_import.sha256,
+                "format": statement_import.format,
+                "statement_id": statement_import.statement_id,
+                "account_iban": statement_import.account_iban,
+                "credited": counts["credited"],
+                "already_imported": counts["already"],
+                "parked": counts["parked"],
+                "skipped": counts["skipped"],
+                "parked_references": parked[:200],
+            },
+        )
+    return statement_import
+
+
+def parked_entry_assign(
+    *, entry: StatementEntry, carrier: Carrier, actor: Any, note: str = ""
+) -> StatementEntry:
+    """An operator credits a parked statement line to the carrier it was meant for (P1), once:
+    a line already credited or assigned is refused (`not_changeable`)."""
+    with transaction.atomic():
+        entry = StatementEntry.objects.select_for_update().get(pk=entry.pk)
+        if entry.status != StatementEntry.Status.PARKED:
+            raise ApplicationError(
+                "not_changeable",
+                _("This bank statement line was already credited (%(status)s).")
+                % {"status": entry.get_status_display().lower()},
+                status=409,
+            )
+        if entry.currency != "KZT":
+            raise ApplicationError(
+                "validation_error",
+                _(
+                    "This payment is in %(currency)s, not in tenge: it cannot be put on a "
+                    "personal account. Settle it with the bank."
+                )
+                % {"currency": entry.currency},
+            )
+        try:
+            transfer = _credit_entry(entry, carrier, actor=actor)
+        except _ReferenceUsed:
+            raise ApplicationError(
+                "not_changeable",
+                _(
+                    "This bank reference was already credited otherwise; it cannot be "
+                    "credited again."
+                ),
+                status=409,
+            ) from None
+        before = {"status": entry.status, "park_reason": entry.park_reason}
+        entry.status = StatementEntry.Status.ASSIGNED
+        entry.carrier = carrier
+        entry.transfer = transfer
+        entry.assigned_by = actor
+        entry.assigned_at = transfer.created_at
+        entry.assign_note = note[:300]
+        entry.save(
+            update_fields=[
+                "status",
+                "carrier",
+                "transfer",
+                "assigned_by",
+                "assigned_at",
+                "assign_note",
+            ]
+        )
+        audit.record(
+            "deposits.statement_entry_assigned",
+            actor=actor,
+            target=entry,
+            before=before,
+            after={
+                "status": entry.status,
+                "carrier": carrier.pk,
+                "amount": entry.amount,
+                "transfer": transfer.pk,
+                "note": entry.assign_note,
+            },
+        )
+    return entry
