@@ -1,3 +1,4 @@
+from django.http import Http404
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
@@ -5,7 +6,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from checkpoints import selectors
-from checkpoints.models import Country, Direction
+from checkpoints.models import Country, Direction, SlotKind
+from core.clock import ALMATY
 from core.throttles import PublicReadThrottle
 
 
@@ -54,3 +56,61 @@ class CheckpointListApi(APIView):
         query.is_valid(raise_exception=True)
         checkpoints = selectors.active_checkpoints(country=query.validated_data.get("country"))
         return Response(CheckpointOutput(checkpoints, many=True).data)
+
+
+class SlotOutput(serializers.Serializer):
+    start = serializers.DateTimeField(default_timezone=ALMATY)
+    end = serializers.DateTimeField(default_timezone=ALMATY)
+    capacity = serializers.IntegerField()
+    taken = serializers.IntegerField()
+    free = serializers.IntegerField()
+    closed = serializers.BooleanField()
+    bookable = serializers.BooleanField()
+
+
+class DayGridOutput(serializers.Serializer):
+    checkpoint = serializers.CharField()
+    direction = serializers.CharField()
+    date = serializers.DateField()
+    service = serializers.CharField()
+    slots = SlotOutput(many=True)
+
+
+class CheckpointSlotsApi(APIView):
+    """The slots of one day (C1–C4). For `accelerated` and `out_of_turn` every hour shows the
+    day's quota. Any date answers (read-only); `bookable` says what can be booked now."""
+
+    authentication_classes = []
+    throttle_classes = [PublicReadThrottle]
+
+    class Filter(serializers.Serializer):
+        direction = serializers.ChoiceField(
+            choices=Direction.values,
+            error_messages={"invalid_choice": _("Choose exit or entry.")},
+        )
+        date = serializers.DateField(
+            input_formats=["%Y-%m-%d"],
+            error_messages={"invalid": _("Write the date as YYYY-MM-DD.")},
+        )
+        service = serializers.ChoiceField(
+            choices=SlotKind.values,
+            default=SlotKind.REGULAR.value,
+            error_messages={"invalid_choice": _("Choose regular, accelerated or out_of_turn.")},
+        )
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("direction", str, enum=Direction.values, required=True),
+            OpenApiParameter("date", str, description="YYYY-MM-DD, local date", required=True),
+            OpenApiParameter("service", str, enum=SlotKind.values, description="default regular"),
+        ],
+        responses=DayGridOutput,
+    )
+    def get(self, request, code: str):
+        checkpoint = selectors.active_checkpoints().filter(code=code.upper()).first()
+        if checkpoint is None:
+            raise Http404
+        query = self.Filter(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        grid = selectors.day_grid(checkpoint=checkpoint, **query.validated_data)
+        return Response(DayGridOutput(grid).data)

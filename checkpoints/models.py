@@ -1,5 +1,8 @@
+import datetime as dt
+
 from django.conf import settings
-from django.core.validators import RegexValidator
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -77,7 +80,17 @@ class Checkpoint(models.Model):
                     | models.Q(opens_at__isnull=False, closes_at__isnull=False)
                 ),
                 name="checkpoint_hours_both_or_neither",
-            )
+            ),
+            # Opening hours lie within one local day (C1): closing after opening, or at 00:00
+            # meaning midnight. An interval crossing midnight is not supported.
+            models.CheckConstraint(
+                condition=(
+                    models.Q(opens_at__isnull=True)
+                    | models.Q(closes_at__gt=models.F("opens_at"))
+                    | models.Q(closes_at=dt.time(0), opens_at__gt=dt.time(0))
+                ),
+                name="checkpoint_hours_within_one_day",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -90,6 +103,46 @@ class Checkpoint(models.Model):
     @property
     def is_open_around_the_clock(self) -> bool:
         return self.opens_at is None
+
+    def clean(self) -> None:
+        """Opening hours (C1): both or neither, on the hour, within one local day. Closing at
+        00:00 means midnight; an interval crossing midnight (22:00–06:00) is refused."""
+        super().clean()
+        if (self.opens_at is None) != (self.closes_at is None):
+            missing = "opens_at" if self.opens_at is None else "closes_at"
+            raise ValidationError(
+                {
+                    missing: _(
+                        "Give both the opening and the closing time, or neither (open 24 hours)."
+                    )
+                }
+            )
+        if self.opens_at is None:
+            return
+        errors = {}
+        for name in ("opens_at", "closes_at"):
+            value = getattr(self, name)
+            if (value.minute, value.second, value.microsecond) != (0, 0, 0):
+                errors[name] = _("Slots are whole hours: give a time on the hour, like 08:00.")
+        if errors:
+            raise ValidationError(errors)
+        if self.opens_at == self.closes_at:
+            raise ValidationError(
+                {
+                    "closes_at": _(
+                        "Opening and closing at the same time: leave both empty for 24 hours."
+                    )
+                }
+            )
+        if self.closes_at != dt.time(0) and self.closes_at < self.opens_at:
+            raise ValidationError(
+                {
+                    "closes_at": _(
+                        "Opening hours crossing midnight are not supported: the checkpoint "
+                        "closes after it opens on the same day (00:00 means midnight)."
+                    )
+                }
+            )
 
 
 class StaffAssignment(models.Model):
@@ -123,3 +176,223 @@ class StaffAssignment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} @ {self.checkpoint}"
+
+
+# --- Capacity, quotas, closures and slot counters (C1–C3, C6) ---------------------------------
+
+
+class SlotKind(models.TextChoices):
+    """Where a booking takes its place (C1, C2): an hour's regular capacity, or a day's quota.
+    The values are the booking services of B1."""
+
+    REGULAR = "regular", _("Regular queue")
+    ACCELERATED = "accelerated", _("Accelerated passage")
+    OUT_OF_TURN = "out_of_turn", _("Out-of-turn passage")
+
+
+PRIORITY_KINDS = (SlotKind.OUT_OF_TURN, SlotKind.ACCELERATED)
+
+HOUR_FIELD_VALIDATORS = [MinValueValidator(0), MaxValueValidator(23)]
+
+
+class HourOverride(models.Model):
+    """An operator's regular capacity for one hour of one day (C1). It replaces the computed
+    capacity of that hour only; the other hours keep theirs (nothing is redistributed). An
+    override with places on an hour outside the opening hours opens that hour on that day; an
+    override of 0 inside them leaves the hour open for priority bookings but without regular
+    places."""
+
+    checkpoint = models.ForeignKey(
+        Checkpoint,
+        verbose_name=_("checkpoint"),
+        on_delete=models.PROTECT,
+        related_name="hour_overrides",
+    )
+    direction = models.CharField(_("direction"), max_length=5, choices=Direction.choices)
+    date = models.DateField(_("date"))
+    hour = models.PositiveSmallIntegerField(
+        _("hour"), validators=HOUR_FIELD_VALIDATORS, help_text=_("Local time, 0–23.")
+    )
+    capacity = models.PositiveIntegerField(_("regular capacity of the hour"))
+    note = models.CharField(_("note"), max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = _("hourly capacity override")
+        verbose_name_plural = _("hourly capacity overrides")
+        ordering = ["-date", "checkpoint", "direction", "hour"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["checkpoint", "direction", "date", "hour"], name="hour_override_once"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(hour__gte=0, hour__lte=23), name="hour_override_hour_0_23"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        when = f"{self.date} {self.hour:02d}:00"
+        return f"{self.checkpoint_id} {self.direction} {when} = {self.capacity}"
+
+
+class QuotaOverride(models.Model):
+    """An operator's priority quota for one day (C2), instead of 5 % / 1 % of daily capacity.
+    It changes the quota only; the regular hours keep their capacity."""
+
+    checkpoint = models.ForeignKey(
+        Checkpoint,
+        verbose_name=_("checkpoint"),
+        on_delete=models.PROTECT,
+        related_name="quota_overrides",
+    )
+    direction = models.CharField(_("direction"), max_length=5, choices=Direction.choices)
+    date = models.DateField(_("date"))
+    service = models.CharField(
+        _("service"),
+        max_length=12,
+        choices=[(kind.value, kind.label) for kind in PRIORITY_KINDS],
+    )
+    capacity = models.PositiveIntegerField(_("quota of the day"))
+    note = models.CharField(_("note"), max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = _("priority quota override")
+        verbose_name_plural = _("priority quota overrides")
+        ordering = ["-date", "checkpoint", "direction", "service"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["checkpoint", "direction", "date", "service"], name="quota_override_once"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(service__in=[kind.value for kind in PRIORITY_KINDS]),
+                name="quota_override_priority_service",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.checkpoint_id} {self.direction} {self.date} {self.service} = {self.capacity}"
+
+
+class Closure(models.Model):
+    """The checkpoint (one direction, or both) is closed for a period (C3): holidays, works,
+    incidents. No slot hour that overlaps it takes a booking, regular or priority."""
+
+    checkpoint = models.ForeignKey(
+        Checkpoint, verbose_name=_("checkpoint"), on_delete=models.PROTECT, related_name="closures"
+    )
+    direction = models.CharField(
+        _("direction"),
+        max_length=5,
+        choices=Direction.choices,
+        blank=True,
+        help_text=_("Empty: both directions."),
+    )
+    starts_at = models.DateTimeField(_("closed from"))
+    ends_at = models.DateTimeField(_("closed until"))
+    reason = models.TextField(_("reason"))
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("closed by"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(_("entered at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("closure")
+        verbose_name_plural = _("closures")
+        ordering = ["-starts_at"]
+        indexes = [
+            models.Index(
+                fields=["checkpoint", "starts_at", "ends_at"], name="closure_checkpoint_period"
+            )
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(ends_at__gt=models.F("starts_at")),
+                name="closure_ends_after_it_starts",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.checkpoint_id} {self.direction or '*'} {self.starts_at} – {self.ends_at}"
+
+    def clean(self) -> None:
+        super().clean()
+        if self.starts_at and self.ends_at and self.ends_at <= self.starts_at:
+            raise ValidationError({"ends_at": _("A closure ends after it starts.")})
+
+    @property
+    def directions(self) -> tuple[str, ...]:
+        return (self.direction,) if self.direction else tuple(Direction.values)
+
+
+class SlotCounter(models.Model):
+    """Places taken of one slot's regular capacity or one day's priority quota (C1, C2, C6).
+
+    One row per (checkpoint, direction, date, hour, kind); a day quota row has hour = -1
+    (`DAY`), because NULL would not be unique on either database. Rows are made on demand.
+
+    `planned` is the capacity the rules give now (daily capacity, opening hours, overrides,
+    closures: `checkpoints.capacity`). `capacity` is what the conditional UPDATE enforces and
+    is always max(planned, taken): when an operator lowers capacity below what is already
+    taken, the row keeps capacity = taken (no booking is lost, none is added) and every release
+    brings it down again until it meets `planned`.
+    """
+
+    DAY = -1
+
+    checkpoint = models.ForeignKey(
+        Checkpoint,
+        verbose_name=_("checkpoint"),
+        on_delete=models.PROTECT,
+        related_name="slot_counters",
+    )
+    direction = models.CharField(_("direction"), max_length=5, choices=Direction.choices)
+    date = models.DateField(_("date"))
+    hour = models.SmallIntegerField(_("hour"), help_text=_("Local time, 0–23; −1 for a day quota."))
+    kind = models.CharField(_("kind"), max_length=12, choices=SlotKind.choices)
+    planned = models.IntegerField(_("capacity by the rules"))
+    capacity = models.IntegerField(_("capacity"))
+    taken = models.IntegerField(_("taken"), default=0)
+
+    class Meta:
+        verbose_name = _("slot counter")
+        verbose_name_plural = _("slot counters")
+        ordering = ["date", "checkpoint", "direction", "kind", "hour"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["checkpoint", "direction", "date", "hour", "kind"],
+                name="slot_counter_once",
+            ),
+            models.CheckConstraint(
+                condition=(
+                    models.Q(kind=SlotKind.REGULAR, hour__gte=0, hour__lte=23)
+                    | (
+                        models.Q(kind__in=[kind.value for kind in PRIORITY_KINDS])
+                        & models.Q(hour=-1)
+                    )
+                ),
+                name="slot_counter_hour_matches_kind",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(taken__gte=0), name="slot_counter_taken_not_negative"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(taken__lte=models.F("capacity")),
+                name="slot_counter_taken_within_capacity",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(planned__gte=0, capacity__gte=models.F("planned")),
+                name="slot_counter_capacity_covers_planned",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        when = "day" if self.hour == self.DAY else f"{self.hour:02d}:00"
+        return f"{self.checkpoint_id} {self.direction} {self.date} {when} {self.kind}"
+
+    @property
+    def free(self) -> int:
+        return max(0, self.capacity - self.taken)

@@ -1,12 +1,26 @@
+import dataclasses
 import datetime as dt
 import json
+import logging
+from collections import defaultdict
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
+from django.db.models import F, Value
+from django.db.models.functions import Greatest
+from django.db.transaction import TransactionManagementError
+from django.utils.translation import gettext as _
 
-from checkpoints.models import Checkpoint, Country
-from core import audit
+from checkpoints import capacity
+from checkpoints.models import Checkpoint, Country, Direction, SlotCounter, SlotKind
+from core import audit, clock
+from core.clock import ALMATY
+from core.errors import ApplicationError
+
+logger = logging.getLogger(__name__)
 
 REFERENCE_FILE = Path(__file__).resolve().parent / "data" / "checkpoints.json"
 
@@ -66,3 +80,324 @@ def _upsert(model, lookup, fields, overwrite, counts, actor) -> None:
     model.objects.filter(pk=instance.pk).update(**fields)
     audit.record("reference.updated", actor=actor, target=instance, before=before, after=fields)
     counts["updated"] += 1
+
+
+# --- Slots: taking and releasing places (C1–C6) -----------------------------------------------
+#
+# The counters are the only thing that stops overbooking (C6). A place is taken with ONE
+# conditional UPDATE (`taken = taken + 1 WHERE … AND taken < capacity`) in the caller's (the
+# booking's) transaction: the row lock it takes is held until that transaction ends, so two
+# bookings of the same slot queue on it for a moment and the second one sees the first one's
+# place; bookings of different slots never meet. The same statement does the same on SQLite
+# (one writer at a time) and PostgreSQL (row lock, re-check of the WHERE after the wait).
+# `CHECK (taken <= capacity)` backs it. Locks: a transaction that touches several counters (a
+# reschedule) should touch them in id order (ARCHITECTURE "locks in one order"); a lock wait
+# beyond `lock_timeout` is an OperationalError that the API answers with 503 `busy`.
+
+
+def _invalid(field: str, message: str) -> ApplicationError:
+    return ApplicationError("validation_error", message, fields={field: [message]})
+
+
+def _require_caller_transaction(name: str) -> None:
+    if not transaction.get_connection().in_atomic_block:
+        raise TransactionManagementError(
+            f"{name}() runs inside the booking's transaction: call it in transaction.atomic()."
+        )
+
+
+def _counter_key(
+    checkpoint: Checkpoint, direction: str, date: dt.date, hour: int, kind: str
+) -> dict[str, Any]:
+    return {
+        "checkpoint_id": checkpoint.pk,
+        "direction": direction,
+        "date": date,
+        "hour": hour,
+        "kind": kind,
+    }
+
+
+def _take_place(key: dict[str, Any]) -> bool:
+    """The conditional UPDATE (C6): one more place taken, if one is free. True when taken."""
+    return bool(
+        SlotCounter.objects.filter(**key, taken__lt=F("capacity")).update(taken=F("taken") + 1)
+    )
+
+
+def _counter_ensure(key: dict[str, Any], planned: int) -> None:
+    """Make the counter row if it is missing, with the capacity of the rules. A row made at the
+    same moment by someone else wins and this one is dropped (ON CONFLICT DO NOTHING)."""
+    SlotCounter.objects.bulk_create(
+        [SlotCounter(**key, planned=planned, capacity=planned, taken=0)], ignore_conflicts=True
+    )
+
+
+def slot_take(
+    *, checkpoint: Checkpoint, direction: str, start: dt.datetime, service: str
+) -> SlotCounter:
+    """Take one place for a booking or a hold (C1–C6) and return the counter it came from.
+
+    `start` is the slot's start, aware and on a local hour. `service` is `regular` (the place
+    comes from that hour's regular capacity) or `accelerated` / `out_of_turn` (from the day's
+    quota; the hour is still checked: open, not closed, in the window). Keep the returned
+    counter's id: `slot_release(counter_id=…)` gives the place back.
+
+    Must run inside the caller's transaction (`transaction.atomic()`): the place is taken when
+    that transaction commits, and is given back if it rolls back. Refusals (ApplicationError):
+      400 validation_error — unknown service or direction; `start` naive or not on the hour;
+                             an hour outside the opening hours (fields: service, direction,
+                             slot_start);
+      409 outside_booking_window — `start` is not within now + 1 h … now + BOOKING_WINDOW_DAYS
+                             (C4; fields: earliest, latest);
+      409 checkpoint_closed — the hour overlaps a closure (C3), or the checkpoint is inactive;
+      409 slot_full — no place left in the hour (regular) or the day's quota (priority).
+    A lock wait longer than `lock_timeout` raises OperationalError (the API answers 503 busy).
+    """
+    _require_caller_transaction("slot_take")
+    slot = _slot_checked(checkpoint, direction, start, service)
+    _take_or_refuse(slot)
+    return SlotCounter.objects.get(**slot.key)
+
+
+def slot_move(
+    *,
+    counter_id: int,
+    checkpoint: Checkpoint,
+    direction: str,
+    start: dt.datetime,
+    service: str,
+) -> SlotCounter:
+    """Reschedule (B5): take a place at `start` and give back the one taken on `counter_id`,
+    both or neither; returns the new counter.
+
+    The same checks and refusals as `slot_take`, in the caller's transaction. The two counters
+    are touched in id order (the lock order of ARCHITECTURE.md), so two reschedules swapping
+    places cannot deadlock. A priority booking moved to another hour of the same day keeps its
+    place in the day's quota: nothing is taken or released, even when the quota is used up.
+    A refusal leaves the old place taken (a savepoint), whatever the caller does next.
+    """
+    _require_caller_transaction("slot_move")
+    slot = _slot_checked(checkpoint, direction, start, service)
+    _counter_ensure(slot.key, slot.planned)
+    new_id = SlotCounter.objects.filter(**slot.key).values_list("pk", flat=True).get()
+    if new_id != counter_id:
+        with transaction.atomic():
+            if counter_id < new_id:
+                slot_release(counter_id=counter_id)
+                _take_or_refuse(slot)
+            else:
+                _take_or_refuse(slot)
+                slot_release(counter_id=counter_id)
+    return SlotCounter.objects.get(pk=new_id)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Slot:
+    checkpoint: Checkpoint
+    direction: str
+    start: dt.datetime
+    service: str
+    key: dict[str, Any]
+    planned: int
+
+
+def _slot_checked(
+    checkpoint: Checkpoint, direction: str, start: dt.datetime, service: str
+) -> _Slot:
+    """Everything `slot_take` refuses before it touches a counter; the counter's key and its
+    capacity by the rules."""
+    if service not in SlotKind.values:
+        raise _invalid("service", _("Choose regular, accelerated or out-of-turn passage."))
+    if direction not in Direction.values:
+        raise _invalid("direction", _("Choose exit or entry."))
+    if not capacity.is_on_the_hour(start):
+        raise _invalid(
+            "slot_start", _("A slot starts on the hour, with its UTC offset, like 09:00+05:00.")
+        )
+    if not checkpoint.is_active or not checkpoint.serves_trucks:
+        raise ApplicationError(
+            "checkpoint_closed", _("This checkpoint takes no bookings."), status=409
+        )
+    now = clock.now()
+    if not capacity.in_booking_window(start, now):
+        earliest, latest = capacity.booking_window(now)
+        raise ApplicationError(
+            "outside_booking_window",
+            _("Slots can be booked from 1 hour to %(days)s days ahead.")
+            % {"days": settings.BOOKING_WINDOW_DAYS},
+            status=409,
+            fields={
+                "earliest": earliest.astimezone(ALMATY).isoformat(),
+                "latest": latest.astimezone(ALMATY).isoformat(),
+            },
+        )
+    date, hour = capacity.local_slot(start)
+    plan = capacity.plan_of_day(checkpoint=checkpoint, direction=direction, date=date)
+    if hour not in plan.regular:
+        raise _invalid("slot_start", _("The checkpoint is not open at this hour."))
+    if hour in plan.closed:
+        raise _closed(plan.closure_at(hour))
+    counter_hour = hour if service == SlotKind.REGULAR else SlotCounter.DAY
+    return _Slot(
+        checkpoint=checkpoint,
+        direction=direction,
+        start=start,
+        service=service,
+        key=_counter_key(checkpoint, direction, date, counter_hour, service),
+        planned=plan.planned(service, counter_hour),
+    )
+
+
+def _take_or_refuse(slot: _Slot) -> None:
+    """The conditional UPDATE, making the counter row first when it is missing."""
+    if _take_place(slot.key):
+        return
+    _counter_ensure(slot.key, slot.planned)
+    if _take_place(slot.key):
+        return
+    # A closure entered since the plan was read sets the counter to 0: say so.
+    for period in capacity.load_closures(
+        checkpoint_id=slot.checkpoint.pk,
+        starts_at=slot.start,
+        ends_at=slot.start + capacity.SLOT_LENGTH,
+    ):
+        if period.covers(slot.direction):
+            raise _closed(period)
+    if slot.service == SlotKind.REGULAR:
+        message = _("This hour is fully booked. Choose another hour.")
+    else:
+        message = _("The day's quota for this service is used up. Choose another day.")
+    raise ApplicationError("slot_full", message, status=409)
+
+
+def _closed(period: capacity.ClosedPeriod | None) -> ApplicationError:
+    fields: dict[str, Any] = {}
+    if period is not None:
+        fields = {
+            "closed_from": period.starts_at.astimezone(ALMATY).isoformat(),
+            "closed_until": period.ends_at.astimezone(ALMATY).isoformat(),
+            "reason": period.reason,
+        }
+    return ApplicationError(
+        "checkpoint_closed",
+        _("The checkpoint is closed at this time. Choose another hour."),
+        status=409,
+        fields=fields,
+    )
+
+
+def slot_release(*, counter_id: int) -> bool:
+    """Give one place back (a cancelled booking, a lapsed hold, the old slot of a reschedule).
+
+    One UPDATE, no lock taken first: `taken = taken - 1 WHERE taken > 0`, and the capacity comes
+    back down towards `planned` when it was kept up by an overbooked row. Best called in the
+    same transaction that ends the booking or hold, so both happen or neither. Returns False
+    when nothing was taken (already 0): a bug elsewhere, logged and left to verify_capacity.
+    """
+    released = SlotCounter.objects.filter(pk=counter_id, taken__gt=0).update(
+        taken=F("taken") - 1, capacity=Greatest(F("planned"), F("taken") - 1)
+    )
+    if not released:
+        logger.warning("slot_release: counter %s had no place taken", counter_id)
+    return bool(released)
+
+
+@dataclasses.dataclass
+class CapacityRefresh:
+    """What `capacity_refresh` did: rows looked at and changed, and the rows where more is
+    taken than the rules now allow (kept at capacity = taken; see SlotCounter)."""
+
+    checked: int = 0
+    updated: int = 0
+    overbooked: list[SlotCounter] = dataclasses.field(default_factory=list)
+
+
+def capacity_refresh(
+    *,
+    checkpoint: Checkpoint,
+    direction: str | None = None,
+    dates: Iterable[dt.date] | None = None,
+    actor: Any = None,
+) -> CapacityRefresh:
+    """Give the existing counters of today and later the capacity the rules give now, after an
+    operator changed the daily capacity, the opening hours, an override or a closure.
+
+    `direction` None means both; `dates` None means every counter from today on. Rows that do not
+    exist yet need nothing: they are made with the current rules when first taken. Past days are
+    history and stay as they were.
+
+    A new capacity below what is already taken never breaks `taken <= capacity`: the row keeps
+    capacity = taken (no booking is cancelled here, none can be added) and comes down with each
+    release until it meets the rules. Such rows are returned in `overbooked` (and logged) for the
+    operator to act on, e.g. bookings inside a new closure (C3).
+
+    Runs in its own transaction, or in the caller's (the admin save). Rows that change are
+    locked in id order before they are updated (the lock order of ARCHITECTURE.md).
+    """
+    report = CapacityRefresh()
+    checkpoint = Checkpoint.objects.get(pk=checkpoint.pk)
+    rows = SlotCounter.objects.filter(checkpoint=checkpoint, date__gte=clock.local_today())
+    if direction is not None:
+        rows = rows.filter(direction=direction)
+    wanted_dates: set[dt.date] | None = None
+    if dates is not None:
+        wanted_dates = set(dates)
+        if not wanted_dates:
+            return report
+        rows = rows.filter(date__range=(min(wanted_dates), max(wanted_dates)))
+    with transaction.atomic():
+        current = [
+            row
+            for row in rows.values_list("pk", "direction", "date", "hour", "kind", "planned")
+            if wanted_dates is None or row[2] in wanted_dates
+        ]
+        report.checked = len(current)
+        plans = capacity.day_plans(
+            checkpoint=checkpoint,
+            directions={row[1] for row in current},
+            dates={row[2] for row in current},
+        )
+        changes: dict[int, list[int]] = defaultdict(list)
+        for pk, row_direction, date, hour, kind, planned in current:
+            wanted = plans[(row_direction, date)].planned(kind, hour)
+            if wanted != planned:
+                changes[wanted].append(pk)
+        changed = sorted(pk for pks in changes.values() for pk in pks)
+        if changed:
+            list(
+                SlotCounter.objects.filter(pk__in=changed)
+                .order_by("pk")
+                .select_for_update()
+                .values_list("pk", flat=True)
+            )
+            for wanted, pks in changes.items():
+                report.updated += SlotCounter.objects.filter(pk__in=pks).update(
+                    planned=wanted, capacity=Greatest(Value(wanted), F("taken"))
+                )
+        report.overbooked = [
+            row
+            for row in rows.filter(taken__gt=F("planned")).order_by("date", "hour")
+            if wanted_dates is None or row.date in wanted_dates
+        ]
+        if report.updated:
+            audit.record(
+                "capacity.refreshed",
+                actor=actor,
+                target=checkpoint,
+                after={
+                    "direction": direction,
+                    "dates": sorted(str(day) for day in wanted_dates) if wanted_dates else None,
+                    "updated": report.updated,
+                    "overbooked": [row.pk for row in report.overbooked],
+                },
+            )
+    for row in report.overbooked:
+        logger.warning(
+            "capacity_refresh: counter %s (%s) has %s taken, the rules now allow %s",
+            row.pk,
+            row,
+            row.taken,
+            row.planned,
+        )
+    return report

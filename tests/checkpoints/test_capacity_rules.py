@@ -1,0 +1,244 @@
+"""C1–C3: the capacity of each slot and each day's priority quotas, by the rules."""
+
+import datetime as dt
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+
+from checkpoints import capacity
+from checkpoints.capacity import ClosedPeriod, day_plan
+from checkpoints.models import Checkpoint, Closure, HourOverride, QuotaOverride
+from tests.checkpoints.factories import TOMORROW, at
+
+
+def plan(daily=650, opens=None, closes=None, direction="exit", **kwargs):
+    return day_plan(
+        daily_capacity=daily,
+        opens_at=opens,
+        closes_at=closes,
+        direction=direction,
+        date=TOMORROW,
+        **kwargs,
+    )
+
+
+# --- C1: the day adds up -----------------------------------------------------------------------
+
+
+def test_c1_hourly_capacity_adds_up_to_the_day():
+    day = plan(650)
+    assert day.quotas == {"out_of_turn": 32, "accelerated": 6}
+    assert day.hours == tuple(range(24))
+    # 650 − 32 − 6 = 612 = 24 × 25 + 12: the 12 earliest hours get one more.
+    assert [day.regular[hour] for hour in range(12)] == [26] * 12
+    assert [day.regular[hour] for hour in range(12, 24)] == [25] * 12
+    assert sum(day.regular.values()) == 612
+    assert sum(day.regular.values()) + sum(day.quotas.values()) == 650
+
+
+@pytest.mark.parametrize("daily", [0, 1, 7, 19, 20, 99, 100, 150, 199, 300, 650, 701, 10_000])
+@pytest.mark.parametrize(
+    "hours", [(None, None), (dt.time(8), dt.time(20)), (dt.time(7), dt.time(0))]
+)
+def test_c1_every_day_adds_up_exactly_and_earlier_hours_never_get_less(daily, hours):
+    day = plan(daily, *hours)
+    values = [day.regular[hour] for hour in day.hours]
+    assert sum(values) + sum(day.quotas.values()) == daily
+    assert values == sorted(values, reverse=True)
+    assert max(values) - min(values) <= 1
+
+
+def test_c1_opening_hours_08_to_20_are_twelve_hours():
+    day = plan(300, dt.time(8), dt.time(20))
+    assert day.hours == tuple(range(8, 20))
+    # 300 − 15 − 3 = 282 = 12 × 23 + 6.
+    assert day.quotas == {"out_of_turn": 15, "accelerated": 3}
+    assert [day.regular[h] for h in range(8, 14)] == [24] * 6
+    assert [day.regular[h] for h in range(14, 20)] == [23] * 6
+    assert day.planned("regular", 7) == 0 and day.planned("regular", 20) == 0
+    assert not day.is_open(7) and day.is_open(8) and day.is_open(19) and not day.is_open(20)
+
+
+def test_c1_closing_at_midnight_means_the_end_of_the_day():
+    assert capacity.opening_hours(dt.time(20), dt.time(0)) == (20, 21, 22, 23)
+    assert capacity.opening_hours(None, None) == tuple(range(24))
+
+
+def test_c1_opening_hours_crossing_midnight_are_not_supported():
+    with pytest.raises(ValueError, match="midnight"):
+        capacity.opening_hours(dt.time(22), dt.time(6))
+
+
+def test_c1_an_hour_override_changes_that_hour_only():
+    day = plan(650, hour_overrides={3: 40, 4: 0})
+    assert day.regular[3] == 40
+    assert day.regular[4] == 0 and day.is_open(4)  # open, no regular places
+    assert day.regular[2] == 26 and day.regular[5] == 26 and day.regular[23] == 25
+    assert day.quotas == {"out_of_turn": 32, "accelerated": 6}  # nothing redistributed
+
+
+def test_c1_an_override_with_places_opens_an_hour_outside_the_opening_hours():
+    day = plan(300, dt.time(8), dt.time(20), hour_overrides={20: 10, 6: 0})
+    assert day.hours == (*range(8, 20), 20)
+    assert day.planned("regular", 20) == 10
+    assert not day.is_open(6)  # an override of 0 opens nothing
+
+
+def test_c1_local_hours_come_from_zoneinfo_in_almaty():
+    start = capacity.hour_start(TOMORROW, 9)
+    assert start.isoformat() == "2026-03-21T09:00:00+05:00"
+    assert capacity.local_slot(start.astimezone(dt.UTC)) == (TOMORROW, 9)
+    assert capacity.is_on_the_hour(dt.datetime(2026, 3, 21, 4, 0, tzinfo=dt.UTC))
+    half_hour_zone = dt.timezone(dt.timedelta(hours=5, minutes=30))
+    assert not capacity.is_on_the_hour(dt.datetime(2026, 3, 21, 9, 0, tzinfo=half_hour_zone))
+    assert not capacity.is_on_the_hour(dt.datetime(2026, 3, 21, 9, 0))  # naive
+
+
+# --- C2: priority quotas -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("daily", "out_of_turn", "accelerated"),
+    [(650, 32, 6), (700, 35, 7), (100, 5, 1), (199, 9, 1), (99, 4, 0), (19, 0, 0), (0, 0, 0)],
+)
+def test_c2_quotas_are_5_and_1_percent_rounded_down(daily, out_of_turn, accelerated):
+    assert capacity.priority_quotas(daily) == {
+        "out_of_turn": out_of_turn,
+        "accelerated": accelerated,
+    }
+
+
+def test_c2_a_quota_override_changes_the_quota_only():
+    day = plan(650, quota_overrides={"accelerated": 20})
+    assert day.quotas == {"out_of_turn": 32, "accelerated": 20}
+    assert sum(day.regular.values()) == 612
+
+
+# --- C3: closures ------------------------------------------------------------------------------
+
+
+def test_c3_a_day_closed_entirely_has_no_capacity_and_no_quotas():
+    closure = ClosedPeriod(starts_at=at(TOMORROW, 0), ends_at=at(TOMORROW + dt.timedelta(1), 0))
+    day = plan(650, closures=[closure])
+    assert day.closed == frozenset(range(24))
+    assert day.regular_total == 0
+    assert day.quotas == {"out_of_turn": 0, "accelerated": 0}
+    assert all(day.planned("regular", hour) == 0 for hour in range(24))
+
+
+def test_c3_closing_every_opening_hour_closes_the_day():
+    closure = ClosedPeriod(starts_at=at(TOMORROW, 6), ends_at=at(TOMORROW, 21))
+    day = plan(300, dt.time(8), dt.time(20), closures=[closure])
+    assert day.quotas == {"out_of_turn": 0, "accelerated": 0}
+
+
+def test_c3_a_partly_closed_day_keeps_its_quotas_but_closes_its_hours():
+    # 10:30–13:00 touches the hours 10, 11 and 12; 13:00 is open again.
+    closure = ClosedPeriod(starts_at=at(TOMORROW, 10, 30), ends_at=at(TOMORROW, 13))
+    day = plan(650, closures=[closure])
+    assert day.closed == frozenset({10, 11, 12})
+    assert day.planned("regular", 10) == 0 and day.planned("regular", 13) == 25
+    assert day.planned("regular", 9) == 26
+    assert not day.is_open(12) and day.is_open(13) and day.is_open(9)
+    assert day.quotas == {"out_of_turn": 32, "accelerated": 6}
+    assert day.regular_total == 612 - 26 - 26 - 25  # lost, not moved to other hours
+    assert day.closure_at(11) == closure and day.closure_at(13) is None
+
+
+def test_c3_a_closure_of_one_direction_leaves_the_other_open():
+    closure = ClosedPeriod(starts_at=at(TOMORROW, 0), ends_at=at(TOMORROW, 23), direction="entry")
+    assert plan(650, direction="entry", closures=[closure]).closed == frozenset(range(23))
+    assert plan(650, direction="exit", closures=[closure]).closed == frozenset()
+
+
+def test_c3_a_closure_over_midnight_closes_hours_of_both_days():
+    closure = ClosedPeriod(starts_at=at(TOMORROW, 22), ends_at=at(TOMORROW + dt.timedelta(1), 2))
+    assert plan(650, closures=[closure]).closed == frozenset({22, 23})
+    next_day = day_plan(
+        daily_capacity=650,
+        opens_at=None,
+        closes_at=None,
+        direction="exit",
+        date=TOMORROW + dt.timedelta(1),
+        closures=[closure],
+    )
+    assert next_day.closed == frozenset({0, 1})
+
+
+def test_c3_hours_and_dates_of_a_period():
+    starts = capacity.hours_of_period(at(TOMORROW, 22, 30), at(TOMORROW + dt.timedelta(1), 1))
+    assert [start.isoformat() for start in starts] == [
+        "2026-03-21T22:00:00+05:00",
+        "2026-03-21T23:00:00+05:00",
+        "2026-03-22T00:00:00+05:00",
+    ]
+    assert capacity.local_dates_of_period(at(TOMORROW, 0), at(TOMORROW + dt.timedelta(1), 0)) == [
+        TOMORROW
+    ]
+
+
+# --- The models refuse what the rules cannot use ---------------------------------------------
+
+
+def test_c1_checkpoint_hours_crossing_midnight_are_refused(make_checkpoint):
+    checkpoint = make_checkpoint()
+    checkpoint.opens_at, checkpoint.closes_at = dt.time(22), dt.time(6)
+    with pytest.raises(ValidationError) as refused:
+        checkpoint.full_clean()
+    assert "closes_at" in refused.value.message_dict
+    checkpoint.opens_at, checkpoint.closes_at = dt.time(8, 30), dt.time(20)
+    with pytest.raises(ValidationError):
+        checkpoint.full_clean()
+    checkpoint.opens_at, checkpoint.closes_at = dt.time(8), None
+    with pytest.raises(ValidationError) as refused:
+        checkpoint.full_clean()
+    assert list(refused.value.message_dict) == ["closes_at"]  # one clear message, no duplicate
+    checkpoint.opens_at, checkpoint.closes_at = dt.time(8), dt.time(0)
+    checkpoint.full_clean()
+    # The database refuses it too, whoever writes the row.
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Checkpoint.objects.filter(pk=checkpoint.pk).update(
+            opens_at=dt.time(22), closes_at=dt.time(6)
+        )
+
+
+def test_c3_a_closure_ends_after_it_starts(checkpoint):
+    closure = Closure(
+        checkpoint=checkpoint, starts_at=at(TOMORROW, 10), ends_at=at(TOMORROW, 10), reason="x"
+    )
+    with pytest.raises(ValidationError):
+        closure.full_clean()
+    with pytest.raises(IntegrityError), transaction.atomic():
+        closure.save()
+
+
+def test_c1_c2_rules_are_loaded_with_one_query_for_overrides_and_one_for_closures(
+    checkpoint, django_assert_num_queries
+):
+    HourOverride.objects.create(
+        checkpoint=checkpoint, direction="exit", date=TOMORROW, hour=9, capacity=3
+    )
+    QuotaOverride.objects.create(
+        checkpoint=checkpoint, direction="exit", date=TOMORROW, service="accelerated", capacity=9
+    )
+    QuotaOverride.objects.create(
+        checkpoint=checkpoint, direction="entry", date=TOMORROW, service="out_of_turn", capacity=1
+    )
+    Closure.objects.create(
+        checkpoint=checkpoint, starts_at=at(TOMORROW, 15), ends_at=at(TOMORROW, 17), reason="x"
+    )
+    with django_assert_num_queries(2):
+        plans = capacity.day_plans(
+            checkpoint=checkpoint,
+            directions=["exit", "entry"],
+            dates=[TOMORROW, TOMORROW + dt.timedelta(1)],
+        )
+    exit_day = plans[("exit", TOMORROW)]
+    assert exit_day.planned("regular", 9) == 3
+    assert exit_day.quotas == {"out_of_turn": 32, "accelerated": 9}
+    assert exit_day.closed == frozenset({15, 16})
+    assert plans[("entry", TOMORROW)].quotas == {"out_of_turn": 1, "accelerated": 6}
+    assert plans[("entry", TOMORROW)].closed == frozenset({15, 16})
+    assert plans[("exit", TOMORROW + dt.timedelta(1))].closed == frozenset()
+    assert plans[("exit", TOMORROW + dt.timedelta(1))].planned("regular", 9) == 26
