@@ -51,11 +51,17 @@ ROLES: dict[str, dict[str, tuple[str, ...]]] = {
         # Their own checkpoints only: the admin scopes rows (core.admin.CheckpointScopedAdmin).
         "checkpoints.checkpoint": VIEW,
         "checkpoints.staffassignment": VIEW,
+        "checkpoints.closure": VIEW,  # closures of their own checkpoints (C3)
     },
     OPERATORS: {
         # Reference data (R1–R4).
         "checkpoints.country": EDIT,
         "checkpoints.checkpoint": EDIT,
+        # Capacity (C1–C3): hour and quota overrides, closures; the slot counters are read.
+        "checkpoints.houroverride": EDIT_AND_DELETE,
+        "checkpoints.quotaoverride": EDIT_AND_DELETE,
+        "checkpoints.closure": EDIT_AND_DELETE,
+        "checkpoints.slotcounter": VIEW,
         "fees.mrprate": EDIT,
         "fees.feeschedule": EDIT,
         "fees.feeitem": EDIT_AND_DELETE,  # the fees inline of a schedule
@@ -67,6 +73,19 @@ ROLES: dict[str, dict[str, tuple[str, ...]]] = {
         "auth2fa.user": EDIT,
         "auth.group": VIEW,
         "checkpoints.staffassignment": EDIT_AND_DELETE,
+        # Personal accounts (P1–P3): bank statements are uploaded ("add"), parked payments
+        # assigned and refunds resolved ("change", through the services); the ledger is read.
+        "deposits.statementimport": ("view", "add"),
+        "deposits.statemententry": ("view", "change"),
+        "deposits.refundrequest": ("view", "change"),
+        "deposits.personalaccount": VIEW,
+        "deposits.account": VIEW,
+        "deposits.transfer": VIEW,
+        "deposits.hold": VIEW,
+        "deposits.holdresolution": VIEW,
+        # Carriers' vehicles and drivers: read-only here, they are the carriers' to change.
+        "vehicles.vehicle": VIEW,
+        "vehicles.driver": VIEW,
     },
     AUDITORS: {
         **{f"{app}.*": VIEW for app in PROJECT_APPS},

@@ -5,3 +5,10 @@ from django.utils.translation import gettext_lazy as _
 class BookingsConfig(AppConfig):
     name = "bookings"
     verbose_name = _("Bookings")
+
+    def ready(self) -> None:
+        from bookings.selectors import bookings_per_counter, holds_per_counter
+        from checkpoints.capacity import register_occupancy
+
+        register_occupancy("bookings", bookings_per_counter)
+        register_occupancy("slot holds", holds_per_counter)

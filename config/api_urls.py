@@ -4,11 +4,13 @@ from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from auth2fa import api as auth_api
+from bookings import api as bookings_api
 from checkpoints import api as checkpoints_api
 from core import api as core_api
 from core.api_errors import ApiNotFound
 from deposits import api as deposits_api
 from fees import api as fees_api
+from vehicles import api as vehicles_api
 
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
@@ -22,13 +24,42 @@ urlpatterns = [
     path("auth/otp/send", auth_api.OtpSendApi.as_view(), name="api-otp-send"),
     path("auth/otp/verify", auth_api.OtpVerifyApi.as_view(), name="api-otp-verify"),
     path("me", auth_api.MeApi.as_view(), name="api-me"),
+    path("bookings", bookings_api.BookingListApi.as_view(), name="api-bookings"),
+    path("bookings/<int:pk>", bookings_api.BookingDetailApi.as_view(), name="api-booking"),
+    path(
+        "bookings/<int:pk>/drivers",
+        bookings_api.BookingDriversApi.as_view(),
+        name="api-booking-drivers",
+    ),
+    path(
+        "bookings/<int:pk>/reschedule",
+        bookings_api.BookingRescheduleApi.as_view(),
+        name="api-booking-reschedule",
+    ),
+    path(
+        "bookings/<int:pk>/cancel",
+        bookings_api.BookingCancelApi.as_view(),
+        name="api-booking-cancel",
+    ),
+    path(
+        "bookings/<int:pk>/confirmation.pdf",
+        bookings_api.BookingConfirmationPdfApi.as_view(),
+        name="api-booking-pdf",
+    ),
     path("account", deposits_api.AccountApi.as_view(), name="api-account"),
     path("account/entries", deposits_api.AccountEntriesApi.as_view(), name="api-account-entries"),
     path("account/refunds", deposits_api.AccountRefundsApi.as_view(), name="api-account-refunds"),
     path("countries", checkpoints_api.CountryListApi.as_view(), name="api-countries"),
     path("checkpoints", checkpoints_api.CheckpointListApi.as_view(), name="api-checkpoints"),
+    path(
+        "checkpoints/<str:code>/slots",
+        checkpoints_api.CheckpointSlotsApi.as_view(),
+        name="api-checkpoint-slots",
+    ),
     path("fees", fees_api.FeesApi.as_view(), name="api-fees"),
     path("stats/visits", core_api.VisitStatsApi.as_view(), name="api-visit-stats"),
+    path("vehicles", vehicles_api.VehicleListApi.as_view(), name="api-vehicles"),
+    path("drivers", vehicles_api.DriverListApi.as_view(), name="api-drivers"),
     # Last: anything else under /api/v1/ is a 404 in the API's error shape.
     re_path(r"^.*$", ApiNotFound.as_view(), name="api-not-found"),
 ]

@@ -179,6 +179,15 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(hour=0, minute=5),
     },
     "flush-visit-counters": {"task": "core.tasks.flush_visit_counters", "schedule": 60.0},
+    "expire-holds": {"task": "bookings.tasks.expire_holds", "schedule": 60.0},
+    "verify-capacity": {
+        "task": "checkpoints.tasks.verify_capacity",
+        "schedule": crontab(hour=2, minute=15),
+    },
+    "verify-ledger": {
+        "task": "deposits.tasks.verify_ledger",
+        "schedule": crontab(hour=2, minute=30),
+    },
     "purge-idempotency-keys": {
         "task": "core.tasks.purge_idempotency_keys",
         "schedule": crontab(minute=20),
@@ -240,6 +249,7 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {
         "public_read": env.str("THROTTLE_PUBLIC_READ", default="600/min"),
         "registration": env.str("THROTTLE_REGISTRATION", default="10/hour"),
+        "booking_writes": env.str("THROTTLE_BOOKING_WRITES", default="120/min"),
     },
 }
 SPECTACULAR_SETTINGS = {

@@ -18,6 +18,7 @@ urlpatterns = [
     path("", include("auth2fa.urls")),
     path("", include("carriers.urls")),
     path("", include("deposits.urls")),
+    path("", include("vehicles.urls")),
     path("telegram/", include("auth2fa.telegram_urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),

@@ -3,7 +3,12 @@ import shutil
 import uuid
 
 import pytest
+from django.core.servers.basehttp import WSGIServer
 from django.db import connection
+
+# The live test server accepts bursts of parallel clients (the slot-rush tests open 64 at once);
+# the default listen backlog of 10 would reset the connections beyond it.
+WSGIServer.request_queue_size = 128
 
 
 def _redis_available() -> bool:

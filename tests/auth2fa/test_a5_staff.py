@@ -109,6 +109,7 @@ def test_a5_roles_exist_with_their_permissions_after_migrate():
     assert missing_permissions() == []
     assert permissions_of(CHECKPOINT_STAFF) == {
         "checkpoints.view_checkpoint",
+        "checkpoints.view_closure",
         "checkpoints.view_staffassignment",
     }
     operators = permissions_of(OPERATORS)

@@ -1,0 +1,243 @@
+"""Bookings of a passage through a checkpoint and the slot holds of the booking form (B1–B11, C5).
+
+A booking keeps everything that must not change once it is made: the checkpoint (B3), the
+vehicle and trailer with their VINs as they were (B4, B6), the fee frozen in MRP, MRP value and
+tenge (R2), and the place it took (`counter`). One active booking per vehicle and per trailer in
+a country is a partial unique constraint on the VIN snapshot (B6), so it holds under any
+concurrency and whatever account or plate the truck is registered under.
+"""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from checkpoints.models import Direction
+from fees.models import Service
+
+MONEY = {"max_digits": 14, "decimal_places": 2}
+
+
+class BookingService(models.TextChoices):
+    """The services a booking is made for (B1): a subset of the fee schedule's services."""
+
+    REGULAR = Service.REGULAR.value, Service.REGULAR.label
+    ACCELERATED = Service.ACCELERATED.value, Service.ACCELERATED.label
+    OUT_OF_TURN = Service.OUT_OF_TURN.value, Service.OUT_OF_TURN.label
+
+
+class CargoCategory(models.TextChoices):
+    """Who may pass out of turn (B2)."""
+
+    POSTAL = "postal", _("Postal operator")
+    LIVE_ANIMALS = "live_animals", _("Live animals")
+    PERISHABLE = "perishable", _("Perishable goods")
+    DANGEROUS = "dangerous", _("Dangerous goods")
+    EXPORT_TRANSIT = "export_transit", _("Kazakh export or transit under a declaration")
+    HUMANITARIAN = "humanitarian", _("Humanitarian cargo")
+    MILITARY = "military", _("Military cargo")
+    DIPLOMATIC = "diplomatic", _("Diplomatic cargo")
+
+
+class Booking(models.Model):
+    class Status(models.TextChoices):
+        CONFIRMED = "confirmed", _("Confirmed")
+        ARRIVED = "arrived", _("In the waiting area")
+        CALLED = "called", _("Called forward")
+        CROSSED = "crossed", _("Crossed the border")
+        CANCELLED = "cancelled", _("Cancelled")
+        NO_SHOW = "no_show", _("No-show")
+        CANCELLED_BY_OPERATOR = "cancelled_by_operator", _("Cancelled by the operator")
+
+    ACTIVE = (Status.CONFIRMED, Status.ARRIVED, Status.CALLED)
+
+    carrier = models.ForeignKey(
+        "carriers.Carrier", verbose_name=_("carrier"), on_delete=models.PROTECT, related_name="+"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("booked by"),
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    checkpoint = models.ForeignKey(
+        "checkpoints.Checkpoint",
+        verbose_name=_("checkpoint"),
+        on_delete=models.PROTECT,
+        related_name="bookings",
+    )
+    # The checkpoint's country, kept on the booking for the one-active-booking rule (B6).
+    country = models.ForeignKey(
+        "checkpoints.Country",
+        verbose_name=_("country"),
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    direction = models.CharField(_("direction"), max_length=5, choices=Direction.choices)
+    service = models.CharField(_("service"), max_length=12, choices=BookingService.choices)
+    slot_start = models.DateTimeField(_("slot start"))
+    slot_end = models.DateTimeField(_("slot end"))
+    counter = models.ForeignKey(
+        "checkpoints.SlotCounter", on_delete=models.PROTECT, related_name="bookings"
+    )
+    vehicle = models.ForeignKey(
+        "vehicles.Vehicle",
+        verbose_name=_("vehicle"),
+        on_delete=models.PROTECT,
+        related_name="bookings",
+    )
+    vehicle_vin = models.CharField(_("vehicle VIN"), max_length=17)
+    vehicle_plate = models.CharField(_("vehicle plate"), max_length=16)
+    trailer = models.ForeignKey(
+        "vehicles.Vehicle",
+        verbose_name=_("trailer"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="trailer_bookings",
+    )
+    # NULL (not "") when there is no trailer: the partial unique constraint then skips the row.
+    trailer_vin = models.CharField(  # noqa: DJ001
+        _("trailer VIN"), max_length=17, null=True, blank=True
+    )
+    trailer_plate = models.CharField(_("trailer plate"), max_length=16, blank=True)
+    drivers = models.ManyToManyField(
+        "vehicles.Driver", through="BookingDriver", related_name="bookings"
+    )
+    cargo_category = models.CharField(
+        _("cargo category"), max_length=20, choices=CargoCategory.choices, blank=True
+    )
+    document_number = models.CharField(_("document number"), max_length=60, blank=True)
+    fee_mrp = models.PositiveIntegerField(_("fee, MRP"))
+    fee_mrp_value = models.DecimalField(_("MRP value"), **MONEY)
+    fee_amount = models.DecimalField(_("fee"), **MONEY)
+    deposit_hold = models.OneToOneField(
+        "deposits.Hold", on_delete=models.PROTECT, null=True, blank=True, related_name="booking"
+    )
+    status = models.CharField(
+        _("status"), max_length=24, choices=Status.choices, default=Status.CONFIRMED
+    )
+    created_at = models.DateTimeField(_("booked at"), db_index=True)
+    status_changed_at = models.DateTimeField(_("status changed at"))
+
+    class Meta:
+        verbose_name = _("booking")
+        verbose_name_plural = _("bookings")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["vehicle_vin", "country"],
+                condition=Q(status__in=["confirmed", "arrived", "called"]),
+                name="one_active_booking_per_vehicle_and_country",
+            ),
+            models.UniqueConstraint(
+                fields=["trailer_vin", "country"],
+                condition=Q(status__in=["confirmed", "arrived", "called"])
+                & Q(trailer_vin__isnull=False),
+                name="one_active_booking_per_trailer_and_country",
+            ),
+            models.CheckConstraint(
+                condition=~Q(service="out_of_turn")
+                | (~Q(cargo_category="") & ~Q(document_number="")),
+                name="out_of_turn_names_cargo_and_document",
+            ),
+            models.CheckConstraint(
+                condition=Q(slot_end__gt=models.F("slot_start")), name="slot_ends_after_start"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["carrier", "status"]),
+            models.Index(fields=["vehicle_vin", "status"]),
+            models.Index(fields=["checkpoint", "slot_start"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.number} {self.vehicle_plate} {self.checkpoint.code}"
+
+    @property
+    def number(self) -> str:
+        """A human-readable number (B11) made from the id, with a check digit against typos."""
+        return booking_number(self.pk)
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in self.ACTIVE
+
+
+def booking_number(pk: int) -> str:
+    """'K-0001234-5': the booking's id in 7+ digits and a Luhn check digit."""
+    from deposits.statements import luhn_check_digit
+
+    digits = f"{pk:07d}"
+    return f"K-{digits}-{luhn_check_digit(digits)}"
+
+
+def booking_pk_from_number(number: str) -> int | None:
+    """The id behind a number typed or scanned by staff; None when the check digit is wrong."""
+    import re
+
+    from deposits.statements import luhn_check_digit
+
+    match = re.fullmatch(r"\s*K?-?\s*(\d{7,12})\s*-?\s*(\d)\s*", (number or "").upper())
+    if not match or luhn_check_digit(match.group(1)) != int(match.group(2)):
+        return None
+    return int(match.group(1))
+
+
+class BookingDriver(models.Model):
+    """A driver named on a booking; drivers are only ever added (B4), at most 3 (B1)."""
+
+    booking = models.ForeignKey(Booking, on_delete=models.PROTECT, related_name="driver_links")
+    driver = models.ForeignKey("vehicles.Driver", on_delete=models.PROTECT, related_name="+")
+    added_at = models.DateTimeField(_("added at"))
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["booking", "driver"], name="driver_once_per_booking")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.booking_id}: {self.driver_id}"
+
+
+class BookingChange(models.Model):
+    """A reschedule (B5): from where to where, and the re-booking fee it cost."""
+
+    booking = models.ForeignKey(Booking, on_delete=models.PROTECT, related_name="changes")
+    old_slot_start = models.DateTimeField()
+    new_slot_start = models.DateTimeField()
+    fee_mrp = models.PositiveIntegerField()
+    fee_mrp_value = models.DecimalField(**MONEY)
+    fee_amount = models.DecimalField(**MONEY)
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    changed_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.booking_id}: {self.old_slot_start} → {self.new_slot_start}"
+
+
+class SlotHold(models.Model):
+    """A place held for 15 minutes while a person fills in the booking form (C5). It counts
+    against capacity (it took a place on the counter) and lapses by itself (`expire_holds`)."""
+
+    TTL_MINUTES = 15
+
+    counter = models.ForeignKey(
+        "checkpoints.SlotCounter", on_delete=models.PROTECT, related_name="holds"
+    )
+    carrier = models.ForeignKey("carriers.Carrier", on_delete=models.PROTECT, related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    checkpoint = models.ForeignKey(
+        "checkpoints.Checkpoint", on_delete=models.PROTECT, related_name="+"
+    )
+    direction = models.CharField(max_length=5, choices=Direction.choices)
+    service = models.CharField(max_length=12, choices=BookingService.choices)
+    slot_start = models.DateTimeField()
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return f"hold {self.checkpoint_id} {self.slot_start} until {self.expires_at}"

@@ -1,0 +1,36 @@
+"""The booking confirmation (B11): a PDF with the booking's facts and a QR code staff scan."""
+
+import segno
+from django.template.loader import render_to_string
+
+from bookings.models import Booking
+from bookings.selectors import deposit_status
+from vehicles.plates import format_plate
+
+
+def qr_svg_data_uri(booking: Booking) -> str:
+    """The QR code staff scan: the booking number, nothing else (no personal data in it)."""
+    return segno.make(booking.number, error="m").svg_data_uri(scale=6, border=2)
+
+
+def confirmation_pdf(booking: Booking) -> bytes:
+    from weasyprint import HTML
+
+    html = render_to_string(
+        "bookings/confirmation_pdf.html",
+        {
+            "booking": booking,
+            "qr": qr_svg_data_uri(booking),
+            "vehicle_plate": format_plate(
+                booking.vehicle_plate, booking.vehicle.registration_country
+            ),
+            "trailer_plate": (
+                format_plate(booking.trailer_plate, booking.trailer.registration_country)
+                if booking.trailer_id
+                else ""
+            ),
+            "drivers": [link.driver for link in booking.driver_links.all()],
+            "deposit_status": deposit_status(booking),
+        },
+    )
+    return HTML(string=html).write_pdf()

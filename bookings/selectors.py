@@ -1,0 +1,90 @@
+from decimal import Decimal
+
+from django.db.models import DecimalField, OuterRef, Prefetch, QuerySet, Subquery, Sum, Value
+from django.db.models.functions import Coalesce
+
+from bookings.models import Booking, BookingChange, BookingDriver
+from core import clock
+
+
+def bookings_of(carrier, *, active_only: bool = False) -> QuerySet[Booking]:
+    """The carrier's bookings with everything their answer shows, in a fixed number of queries:
+    newest slot first."""
+    rebooking_fees = (
+        BookingChange.objects.filter(booking=OuterRef("pk"))
+        .values("booking")
+        .annotate(s=Sum("fee_amount"))
+        .values("s")
+    )
+    bookings = (
+        Booking.objects.filter(carrier=carrier)
+        .select_related("checkpoint", "country", "vehicle", "trailer", "deposit_hold__resolution")
+        .prefetch_related(
+            Prefetch(
+                "driver_links",
+                queryset=BookingDriver.objects.select_related("driver").order_by("added_at", "pk"),
+            )
+        )
+        .annotate(
+            rebooking_fees=Coalesce(
+                Subquery(
+                    rebooking_fees, output_field=DecimalField(max_digits=14, decimal_places=2)
+                ),
+                Value(Decimal("0.00")),
+                output_field=DecimalField(max_digits=14, decimal_places=2),
+            )
+        )
+        .order_by("-slot_start", "-pk")
+    )
+    if active_only:
+        bookings = bookings.filter(status__in=Booking.ACTIVE)
+    return bookings
+
+
+def deposit_status(booking: Booking) -> str:
+    """held | released | forfeited (API.md), from the deposit hold's resolution."""
+    hold = booking.deposit_hold
+    if hold is None:
+        return "released"
+    resolution = getattr(hold, "resolution", None)
+    return resolution.outcome if resolution is not None else "held"
+
+
+def cancellation_consequence(*, booking: Booking) -> str:
+    """What cancelling now would do to the deposit (shown before the person confirms, D3)."""
+    from bookings.services import strikes_before
+
+    strikes = strikes_before(vin=booking.vehicle_vin, moment=clock.now(), excluding=booking.pk)
+    return "forfeited" if strikes else "released"
+
+
+# A booking keeps its place until it is cancelled; one that crossed or was a no-show used it.
+PLACE_FREED = (Booking.Status.CANCELLED, Booking.Status.CANCELLED_BY_OPERATOR)
+
+
+def bookings_per_counter(counters) -> dict[int, int]:
+    """Places taken by bookings, per slot counter (for verify_capacity, C6)."""
+    from django.db.models import Count
+
+    return dict(
+        Booking.objects.filter(counter__in=counters)
+        .exclude(status__in=PLACE_FREED)
+        .values("counter")
+        .annotate(n=Count("pk"))
+        .values_list("counter", "n")
+    )
+
+
+def holds_per_counter(counters) -> dict[int, int]:
+    """Places held by booking forms (C5), per slot counter. A lapsed hold still holds its place
+    until `expire_holds` frees it, so every row counts."""
+    from django.db.models import Count
+
+    from bookings.models import SlotHold
+
+    return dict(
+        SlotHold.objects.filter(counter__in=counters)
+        .values("counter")
+        .annotate(n=Count("pk"))
+        .values_list("counter", "n")
+    )

@@ -1,0 +1,497 @@
+"""Bookings: create, hold a slot, add drivers, reschedule, cancel (B1–B11, C4–C6, D1, D3).
+
+Every write owns one transaction in which it takes or frees the place (checkpoint counters,
+first), moves the money (ledger balance rows, second: the lock order of ARCHITECTURE.md) and
+writes the booking and its audit event; all of it happens, or none (B8).
+"""
+
+import dataclasses
+import datetime as dt
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils.translation import gettext as _
+
+from bookings.models import (
+    Booking,
+    BookingChange,
+    BookingDriver,
+    BookingService,
+    CargoCategory,
+    SlotHold,
+)
+from carriers.models import Member
+from checkpoints.models import Checkpoint, Direction
+from checkpoints.services import slot_move, slot_release, slot_take
+from core import audit, clock
+from core.errors import ApplicationError
+from deposits import services as ledger
+from deposits.models import Transfer
+from deposits.selectors import available_balance
+from fees.models import Service
+from fees.selectors import quote
+from vehicles.models import Driver, Vehicle
+
+BOOKING_ROLES = (Member.Role.OWNER, Member.Role.DISPATCHER)
+MAX_DRIVERS = 3
+SLOT_LENGTH = dt.timedelta(hours=1)
+STRIKE_WINDOW = dt.timedelta(days=90)
+
+
+def _refuse(code: str, message: str, *, status: int = 409, **fields: Any) -> ApplicationError:
+    return ApplicationError(code, message, status=status, fields=fields)
+
+
+def _require_booking_role(member: Member) -> None:
+    if member.role not in BOOKING_ROLES:
+        raise ApplicationError(
+            "forbidden", _("Only the owner or a dispatcher can manage bookings."), status=403
+        )
+
+
+def _invalid(field: str, message: str) -> ApplicationError:
+    return ApplicationError("validation_error", message, fields={field: [message]})
+
+
+@dataclasses.dataclass(frozen=True)
+class BookingRequest:
+    """What a person asks for (B1); checked by `_checked` before anything is taken."""
+
+    checkpoint_code: str
+    direction: str
+    service: str
+    slot_start: dt.datetime
+    vehicle_id: int
+    trailer_id: int | None
+    driver_ids: Sequence[int]
+    cargo_category: str = ""
+    document_number: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class _Checked:
+    checkpoint: Checkpoint
+    vehicle: Vehicle
+    trailer: Vehicle | None
+    drivers: list[Driver]
+
+
+def _checked(member: Member, request: BookingRequest) -> _Checked:
+    carrier = member.carrier
+    checkpoint = (
+        Checkpoint.objects.select_related("country")
+        .filter(code=request.checkpoint_code, is_active=True, serves_trucks=True)
+        .first()
+    )
+    if checkpoint is None:
+        raise ApplicationError("not_found", _("No such checkpoint."), status=404)
+    if request.direction not in Direction.values:
+        raise _invalid("direction", _("Choose exit or entry."))
+    if request.service not in BookingService.values:
+        raise _invalid("service", _("Choose regular, accelerated or out-of-turn passage."))
+    if request.slot_start.tzinfo is None:
+        raise _invalid("slot_start", _("Give the time with its UTC offset, like +05:00."))
+    vehicle = Vehicle.objects.filter(pk=request.vehicle_id, carrier=carrier, is_active=True).first()
+    if vehicle is None or vehicle.kind == Vehicle.Kind.TRAILER:
+        raise _invalid("vehicle", _("Choose one of your trucks or tractor units."))
+    trailer = None
+    if request.trailer_id:
+        trailer = Vehicle.objects.filter(
+            pk=request.trailer_id, carrier=carrier, is_active=True, kind=Vehicle.Kind.TRAILER
+        ).first()
+        if trailer is None:
+            raise _invalid("trailer", _("Choose one of your trailers."))
+    driver_ids = list(dict.fromkeys(request.driver_ids))
+    if not 1 <= len(driver_ids) <= MAX_DRIVERS:
+        raise _refuse(
+            "driver_limit" if driver_ids else "validation_error",
+            _("Name from 1 to %(max)s drivers.") % {"max": MAX_DRIVERS},
+            status=409 if driver_ids else 400,
+            drivers=[_("From 1 to %(max)s drivers.") % {"max": MAX_DRIVERS}],
+        )
+    drivers = list(Driver.objects.filter(pk__in=driver_ids, carrier=carrier, is_active=True))
+    if len(drivers) != len(driver_ids):
+        raise _invalid("drivers", _("Choose drivers of your carrier."))
+    if request.service == BookingService.OUT_OF_TURN:
+        problems = {}
+        if request.cargo_category not in CargoCategory.values:
+            problems["cargo_category"] = [_("Out-of-turn passage needs the cargo category.")]
+        if not request.document_number.strip():
+            problems["document_number"] = [
+                _("Out-of-turn passage needs the number of the document that allows it.")
+            ]
+        if problems:
+            raise ApplicationError(
+                "validation_error",
+                _("Out-of-turn passage is only for the cargo the rules name (B2)."),
+                fields=problems,
+            )
+    return _Checked(checkpoint=checkpoint, vehicle=vehicle, trailer=trailer, drivers=drivers)
+
+
+def _insufficient(required: Decimal, available: Decimal) -> ApplicationError:
+    return ledger.InsufficientFunds(required=required, available=available)
+
+
+def _active_booking_exists(exc: IntegrityError) -> ApplicationError:
+    which = "trailer" if "trailer" in str(exc) else "vehicle"
+    return _refuse(
+        "active_booking_exists",
+        _(
+            "This vehicle or trailer already has an active booking in this country. Cancel it "
+            "first, or book in another country."
+        ),
+        **{which: [_("Already booked in this country.")]},
+    )
+
+
+def booking_create(
+    *, member: Member, request: BookingRequest, hold: SlotHold | None = None
+) -> Booking:
+    """Book a passage (B1, B8): the place, the fee and the deposit, all or nothing.
+
+    With `hold`, the place the booking form held (C5) becomes the booking's; without it the
+    place is taken now. Refusals: slot_full, checkpoint_closed, outside_booking_window,
+    insufficient_funds (with required and available), active_booking_exists (B6),
+    validation_error (B1, B2)."""
+    _require_booking_role(member)
+    checked = _checked(member, request)
+    carrier = member.carrier
+    now = clock.now()
+    today = clock.local_date(now)
+    fee = quote(request.service, on=today)
+    deposit = quote(Service.DEPOSIT, on=today)
+    required = fee.amount + deposit.amount
+    if available_balance(carrier) < required:
+        raise _insufficient(required, available_balance(carrier))
+    with transaction.atomic():
+        counter = _place_for(member, checked.checkpoint, request, hold)
+        try:
+            with transaction.atomic():
+                booking = Booking.objects.create(
+                    carrier=carrier,
+                    created_by=member.user,
+                    checkpoint=checked.checkpoint,
+                    country=checked.checkpoint.country,
+                    direction=request.direction,
+                    service=request.service,
+                    slot_start=request.slot_start,
+                    slot_end=request.slot_start + SLOT_LENGTH,
+                    counter=counter,
+                    vehicle=checked.vehicle,
+                    vehicle_vin=checked.vehicle.vin,
+                    vehicle_plate=checked.vehicle.plate,
+                    trailer=checked.trailer,
+                    trailer_vin=checked.trailer.vin if checked.trailer else None,
+                    trailer_plate=checked.trailer.plate if checked.trailer else "",
+                    cargo_category=(
+                        request.cargo_category
+                        if request.service == BookingService.OUT_OF_TURN
+                        else ""
+                    ),
+                    document_number=(
+                        request.document_number.strip()
+                        if request.service == BookingService.OUT_OF_TURN
+                        else ""
+                    ),
+                    fee_mrp=fee.mrp,
+                    fee_mrp_value=fee.mrp_value,
+                    fee_amount=fee.amount,
+                    created_at=now,
+                    status_changed_at=now,
+                )
+        except IntegrityError as exc:
+            raise _active_booking_exists(exc) from exc
+        BookingDriver.objects.bulk_create(
+            BookingDriver(booking=booking, driver=driver, added_at=now)
+            for driver in checked.drivers
+        )
+        reference = ("booking", str(booking.pk))
+        try:
+            ledger.charge_fee(
+                carrier=carrier,
+                amount=fee.amount,
+                reference=reference,
+                actor=member.user,
+                description=_("Fee for booking %(number)s") % {"number": booking.number},
+            )
+            booking.deposit_hold = ledger.hold_deposit(
+                carrier=carrier, amount=deposit.amount, reference=reference, actor=member.user
+            )
+        except ledger.InsufficientFunds as exc:
+            # Another booking of this carrier spent the money since the check above.
+            raise _insufficient(required, available_balance(carrier)) from exc
+        booking.save(update_fields=["deposit_hold"])
+        audit.record(
+            "booking.created",
+            actor=member.user,
+            target=booking,
+            after={
+                "number": booking.number,
+                "checkpoint": checked.checkpoint.code,
+                "direction": request.direction,
+                "service": request.service,
+                "slot_start": request.slot_start,
+                "vehicle_vin": booking.vehicle_vin,
+                "trailer_vin": booking.trailer_vin,
+                "drivers": [driver.pk for driver in checked.drivers],
+                "fee": {"mrp": fee.mrp, "mrp_value": fee.mrp_value, "amount": fee.amount},
+                "deposit": deposit.amount,
+            },
+        )
+    return booking
+
+
+def _place_for(member: Member, checkpoint: Checkpoint, request: BookingRequest, hold):
+    """The counter whose place the booking takes: the form's hold, or a new place now."""
+    if hold is None:
+        return slot_take(
+            checkpoint=checkpoint,
+            direction=request.direction,
+            start=request.slot_start,
+            service=request.service,
+        )
+    if (
+        hold.carrier_id != member.carrier_id
+        or hold.checkpoint_id != checkpoint.pk
+        or hold.direction != request.direction
+        or hold.service != request.service
+        or hold.slot_start != request.slot_start
+    ):
+        raise _invalid("hold", _("The held place is for another slot."))
+    # The hold's place becomes the booking's: deleting the hold row is what hands it over, so
+    # a hold that `expire_holds` already freed (0 rows deleted) cannot be used.
+    deleted, _by_model = SlotHold.objects.filter(pk=hold.pk, expires_at__gt=clock.now()).delete()
+    if not deleted:
+        raise _refuse(
+            "hold_expired",
+            _("The 15 minutes to confirm have passed and the place was freed. Choose again."),
+        )
+    return hold.counter
+
+
+# --- Slot holds (C5) ------------------------------------------------------------------------------
+
+
+def slot_hold_create(
+    *, member: Member, checkpoint_code: str, direction: str, service: str, slot_start: dt.datetime
+) -> SlotHold:
+    """Hold a place for 15 minutes while the person fills in the booking form (C5)."""
+    _require_booking_role(member)
+    checkpoint = Checkpoint.objects.filter(code=checkpoint_code, is_active=True).first()
+    if checkpoint is None:
+        raise ApplicationError("not_found", _("No such checkpoint."), status=404)
+    now = clock.now()
+    with transaction.atomic():
+        # One hold per person at a time: choosing another hour frees the first.
+        for old in SlotHold.objects.filter(created_by=member.user):
+            _hold_free(old)
+        counter = slot_take(
+            checkpoint=checkpoint, direction=direction, start=slot_start, service=service
+        )
+        hold = SlotHold.objects.create(
+            counter=counter,
+            carrier=member.carrier,
+            created_by=member.user,
+            checkpoint=checkpoint,
+            direction=direction,
+            service=service,
+            slot_start=slot_start,
+            created_at=now,
+            expires_at=now + dt.timedelta(minutes=SlotHold.TTL_MINUTES),
+        )
+    return hold
+
+
+def _hold_free(hold: SlotHold) -> bool:
+    """Delete the hold and give its place back, once (whoever deletes the row frees it)."""
+    deleted, _by_model = SlotHold.objects.filter(pk=hold.pk).delete()
+    if deleted:
+        slot_release(counter_id=hold.counter_id)
+    return bool(deleted)
+
+
+def slot_hold_release(*, member: Member, hold: SlotHold) -> None:
+    if hold.created_by_id != member.user_id:
+        raise ApplicationError("not_found", _("Not found."), status=404)
+    with transaction.atomic():
+        _hold_free(hold)
+
+
+def expire_holds(*, as_of: dt.datetime | None = None) -> int:
+    """Free the places of holds whose 15 minutes have passed (C5); safe to run in parallel."""
+    as_of = as_of or clock.now()
+    freed = 0
+    for hold in SlotHold.objects.filter(expires_at__lte=as_of).order_by("pk").iterator():
+        with transaction.atomic():
+            freed += _hold_free(hold)
+    return freed
+
+
+# --- Changes (B4, B5, B9) -------------------------------------------------------------------------
+
+
+def _lock_own(member: Member, booking: Booking) -> Booking:
+    locked = Booking.objects.select_for_update().filter(pk=booking.pk, carrier=member.carrier)
+    booking = locked.first()
+    if booking is None:
+        raise ApplicationError("not_found", _("Not found."), status=404)
+    return booking
+
+
+def _not_changeable(message: str) -> ApplicationError:
+    return _refuse("not_changeable", message)
+
+
+def booking_add_drivers(*, member: Member, booking: Booking, driver_ids: Sequence[int]) -> Booking:
+    """Add drivers to an active booking (B4), up to 3 in all; nobody is ever removed."""
+    _require_booking_role(member)
+    now = clock.now()
+    with transaction.atomic():
+        booking = _lock_own(member, booking)
+        if not booking.is_active:
+            raise _not_changeable(_("Drivers can be added to an active booking only."))
+        present = set(booking.driver_links.values_list("driver_id", flat=True))
+        new_ids = [pk for pk in dict.fromkeys(driver_ids) if pk not in present]
+        if not new_ids:
+            raise _invalid("drivers", _("Choose drivers who are not on the booking yet."))
+        if len(present) + len(new_ids) > MAX_DRIVERS:
+            raise _refuse(
+                "driver_limit",
+                _("A booking names at most %(max)s drivers.") % {"max": MAX_DRIVERS},
+                drivers=[_("At most %(max)s drivers.") % {"max": MAX_DRIVERS}],
+            )
+        drivers = list(
+            Driver.objects.filter(pk__in=new_ids, carrier=member.carrier, is_active=True)
+        )
+        if len(drivers) != len(new_ids):
+            raise _invalid("drivers", _("Choose drivers of your carrier."))
+        BookingDriver.objects.bulk_create(
+            BookingDriver(booking=booking, driver=driver, added_at=now) for driver in drivers
+        )
+        audit.record(
+            "booking.drivers_added",
+            actor=member.user,
+            target=booking,
+            before={"drivers": sorted(present)},
+            after={"drivers": sorted(present | {d.pk for d in drivers})},
+        )
+    return booking
+
+
+def booking_reschedule(*, member: Member, booking: Booking, slot_start: dt.datetime) -> Booking:
+    """Move the booking to another hour of the same checkpoint, direction and service, before
+    its slot starts (B5): the new place is taken, the old one freed, the re-booking fee charged;
+    the deposit stays held as it is."""
+    _require_booking_role(member)
+    now = clock.now()
+    with transaction.atomic():
+        booking = _lock_own(member, booking)
+        if booking.status != Booking.Status.CONFIRMED or now >= booking.slot_start:
+            raise _not_changeable(
+                _("A booking can be rescheduled only while confirmed and before its slot starts.")
+            )
+        if slot_start == booking.slot_start:
+            raise _invalid("slot_start", _("Choose another hour than the booked one."))
+        fee = quote(Service.REBOOKING, on=clock.local_date(now))
+        old_start = booking.slot_start
+        # The new place and the old one in one step, counters in id order (no deadlock between
+        # two reschedules swapping hours; a priority booking keeps its place in the day's quota).
+        booking.counter = slot_move(
+            counter_id=booking.counter_id,
+            checkpoint=booking.checkpoint,
+            direction=booking.direction,
+            start=slot_start,
+            service=booking.service,
+        )
+        change = BookingChange.objects.create(
+            booking=booking,
+            old_slot_start=old_start,
+            new_slot_start=slot_start,
+            fee_mrp=fee.mrp,
+            fee_mrp_value=fee.mrp_value,
+            fee_amount=fee.amount,
+            changed_by=member.user,
+            changed_at=now,
+        )
+        ledger.charge_fee(
+            carrier=member.carrier,
+            amount=fee.amount,
+            reference=("booking", str(booking.pk)),
+            kind=Transfer.Kind.REBOOKING_FEE,
+            idempotency_key=f"rebooking_fee:booking_change:{change.pk}",
+            actor=member.user,
+            description=_("Re-booking fee for booking %(number)s") % {"number": booking.number},
+        )
+        booking.slot_start = slot_start
+        booking.slot_end = slot_start + SLOT_LENGTH
+        booking.save(update_fields=["counter", "slot_start", "slot_end"])
+        audit.record(
+            "booking.rescheduled",
+            actor=member.user,
+            target=booking,
+            before={"slot_start": old_start},
+            after={"slot_start": slot_start, "fee": fee.amount},
+        )
+    return booking
+
+
+def strikes_before(*, vin: str, moment: dt.datetime, excluding: int | None = None) -> int:
+    """No-shows and carrier cancellations of the vehicle (by VIN) in the 90 days before (D3)."""
+    earlier = Booking.objects.filter(
+        vehicle_vin=vin,
+        status__in=[Booking.Status.NO_SHOW, Booking.Status.CANCELLED],
+        status_changed_at__gte=moment - STRIKE_WINDOW,
+        status_changed_at__lt=moment,
+    )
+    if excluding is not None:
+        earlier = earlier.exclude(pk=excluding)
+    return earlier.count()
+
+
+def settle_deposit_after_strike(booking: Booking, *, moment: dt.datetime, actor: Any) -> str:
+    """D3: the first no-show or cancellation in 90 days is forgiven (deposit released), a second
+    one forfeits the deposit to the budget. Returns the outcome."""
+    if booking.deposit_hold is None:
+        return ""
+    if strikes_before(vin=booking.vehicle_vin, moment=moment, excluding=booking.pk):
+        resolution = ledger.forfeit_hold(
+            hold=booking.deposit_hold,
+            reason=_("Second no-show or cancellation of the vehicle within 90 days"),
+            actor=actor,
+        )
+    else:
+        resolution = ledger.release_hold(
+            hold=booking.deposit_hold,
+            reason=_("First no-show or cancellation of the vehicle within 90 days: forgiven"),
+            actor=actor,
+        )
+    return resolution.outcome
+
+
+def booking_cancel(*, member: Member, booking: Booking) -> Booking:
+    """The carrier cancels before the slot starts (B9): the place is freed, the fee is not
+    refunded, the deposit follows D3."""
+    _require_booking_role(member)
+    now = clock.now()
+    with transaction.atomic():
+        booking = _lock_own(member, booking)
+        if booking.status != Booking.Status.CONFIRMED or now >= booking.slot_start:
+            raise _not_changeable(
+                _("A booking can be cancelled only while confirmed and before its slot starts.")
+            )
+        booking.status = Booking.Status.CANCELLED
+        booking.status_changed_at = now
+        booking.save(update_fields=["status", "status_changed_at"])
+        slot_release(counter_id=booking.counter_id)
+        outcome = settle_deposit_after_strike(booking, moment=now, actor=member.user)
+        audit.record(
+            "booking.cancelled",
+            actor=member.user,
+            target=booking,
+            before={"status": Booking.Status.CONFIRMED},
+            after={"status": booking.status, "deposit": outcome},
+        )
+    return booking

@@ -1,0 +1,10 @@
+"""Thin Celery tasks: each calls one service."""
+
+from celery import shared_task
+
+from bookings import services
+
+
+@shared_task
+def expire_holds() -> int:
+    return services.expire_holds()

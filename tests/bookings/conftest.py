@@ -1,0 +1,111 @@
+"""A carrier ready to book: money, a truck, a trailer, two drivers; time frozen on a Friday."""
+
+import dataclasses
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+import time_machine
+from django.utils import translation
+
+from carriers.models import Member
+from checkpoints.models import Checkpoint
+from checkpoints.services import reference_checkpoints_load
+from core.clock import ALMATY
+from deposits import services as ledger
+from fees.services import reference_fees_load
+from tests.auth2fa.factories import registered_person
+from vehicles import services as fleet
+
+NOW = dt.datetime(2026, 3, 20, 10, 0, tzinfo=ALMATY)
+
+
+def at(day_offset: int, hour: int) -> dt.datetime:
+    """A slot start `day_offset` days after NOW's date at `hour` local time."""
+    day = NOW.date() + dt.timedelta(days=day_offset)
+    return dt.datetime.combine(day, dt.time(hour), tzinfo=ALMATY)
+
+
+@dataclasses.dataclass
+class World:
+    member: Member
+    checkpoint: Checkpoint
+    truck: object
+    tractor: object
+    trailer: object
+    drivers: list
+    fake_twilio: object
+
+    @property
+    def carrier(self):
+        return self.member.carrier
+
+    def top_up(self, amount: str, reference: str = "TOPUP") -> None:
+        ledger.top_up(carrier=self.carrier, amount=Decimal(amount), bank_reference=reference)
+
+
+@pytest.fixture(autouse=True)
+def english():
+    with translation.override("en"):
+        yield
+
+
+@pytest.fixture
+def clock():
+    with time_machine.travel(NOW, tick=False) as traveller:
+        yield traveller
+
+
+def make_world(
+    fake_twilio,
+    *,
+    iin_bin="230140012340",
+    iin="850512300119",
+    phone="+77011234567",
+    email="owner@steppe.kz",
+    plates=("123ABC02", "456DEF02"),
+    vins=("XTA21099012345678", "XTA21099012345679", "WDB96340310123456"),
+) -> World:
+    reference_checkpoints_load()
+    reference_fees_load()
+    person = registered_person(fake_twilio, iin_bin=iin_bin, iin=iin, phone=phone, email=email)
+    member = Member.objects.select_related("carrier").get(user=person)
+    truck = fleet.vehicle_register(
+        member=member, plate=plates[0], vin=vins[0], kind="truck", registration_country="KZ"
+    )
+    tractor = fleet.vehicle_register(
+        member=member, plate=plates[1], vin=vins[1], kind="tractor", registration_country="KZ"
+    )
+    trailer = fleet.vehicle_register(
+        member=member, plate="AB1234", vin=vins[2], kind="trailer", registration_country="KG"
+    )
+    drivers = [
+        fleet.driver_register(
+            member=member,
+            full_name=name,
+            iin=None,
+            passport_number=passport,
+            citizenship="KZ",
+            phone="+77019990000",
+        )
+        for name, passport in (
+            ("Yerlan Driver", "N1234567"),
+            ("Asel Driver", "N7654321"),
+            ("Bolat Driver", "N1111111"),
+            ("Dana Driver", "N2222222"),
+        )
+    ]
+    return World(
+        member=member,
+        checkpoint=Checkpoint.objects.get(code="KORDAI"),
+        truck=truck,
+        tractor=tractor,
+        trailer=trailer,
+        drivers=drivers,
+        fake_twilio=fake_twilio,
+    )
+
+
+@pytest.fixture
+def world(db, fake_twilio, clock):
+    return make_world(fake_twilio)
