@@ -98,3 +98,23 @@ def test_p2_control_read_then_write_oversells_the_balance(carrier, monkeypatch):
     outcomes = _race(carrier)
     assert outcomes.count("charged") > 20, outcomes
     assert not ledger_check().ok  # the balance no longer matches the transfers
+
+
+def test_p6_the_database_refuses_to_edit_or_delete_ledger_entries(carrier):
+    from django.db import DatabaseError, connection, transaction
+
+    hold = services.hold_deposit(carrier=carrier, amount=FEE, reference=("booking", "1"))
+    services.release_hold(hold=hold)
+    statements = [
+        f"{verb} {table}{tail}"
+        for table in ("deposits_transfer", "deposits_hold", "deposits_holdresolution")
+        for verb, tail in (("UPDATE", " SET id = id"), ("DELETE FROM", ""))
+    ] + ["DELETE FROM deposits_account", "DELETE FROM deposits_personalaccount"]
+    for statement in statements:
+        with (
+            pytest.raises(DatabaseError, match="pgtrigger"),
+            transaction.atomic(),
+            connection.cursor() as cursor,
+        ):
+            cursor.execute(statement)
+    assert ledger_check().ok
