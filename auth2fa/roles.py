@@ -52,6 +52,9 @@ ROLES: dict[str, dict[str, tuple[str, ...]]] = {
         "checkpoints.checkpoint": VIEW,
         "checkpoints.staffassignment": VIEW,
         "checkpoints.closure": VIEW,  # closures of their own checkpoints (C3)
+        # Bookings of their own checkpoints: read; arrivals, calls and crossings go through the
+        # admin actions and the staff screen, which call the booking services (Q1–Q3).
+        "bookings.booking": VIEW,
     },
     OPERATORS: {
         # Reference data (R1–R4).
@@ -83,9 +86,22 @@ ROLES: dict[str, dict[str, tuple[str, ...]]] = {
         "deposits.transfer": VIEW,
         "deposits.hold": VIEW,
         "deposits.holdresolution": VIEW,
+        # Transfers to the state budget (P4) and receipts (P5): budget accounts are kept, batches,
+        # their lines and receipts read; refund claims on the budget settled ("change").
+        "fees.budgetaccount": EDIT,
+        "fees.budgetbatch": VIEW,
+        "fees.budgetbatchline": VIEW,
+        "fees.budgetrefundclaim": ("view", "change"),
+        "receipts.receipt": VIEW,
         # Carriers' vehicles and drivers: read-only here, they are the carriers' to change.
         "vehicles.vehicle": VIEW,
         "vehicles.driver": VIEW,
+        # Bookings (read; the queue actions call the services) and plate camera keys (made and
+        # revoked through the services; never deleted, so their marks keep naming them).
+        "bookings.booking": VIEW,
+        "checkpoints.devicekey": EDIT,
+        # The outbox of SMS and Telegram messages (B12): read, and failed ones retried.
+        "notify.message": ("view", "retry"),
     },
     AUDITORS: {
         **{f"{app}.*": VIEW for app in PROJECT_APPS},

@@ -119,6 +119,13 @@ class Booking(models.Model):
     )
     created_at = models.DateTimeField(_("booked at"), db_index=True)
     status_changed_at = models.DateTimeField(_("status changed at"))
+    # At the checkpoint (Q1–Q3): when, and who did it (staff, or a plate camera's key).
+    arrived_at = models.DateTimeField(_("arrived at"), null=True, blank=True)
+    arrived_by = models.CharField(_("arrival marked by"), max_length=200, blank=True)
+    called_at = models.DateTimeField(_("called at"), null=True, blank=True)
+    called_by = models.CharField(_("called by"), max_length=200, blank=True)
+    crossed_at = models.DateTimeField(_("crossed at"), null=True, blank=True)
+    crossed_by = models.CharField(_("crossing marked by"), max_length=200, blank=True)
 
     class Meta:
         verbose_name = _("booking")
@@ -145,6 +152,7 @@ class Booking(models.Model):
             ),
         ]
         indexes = [
+            models.Index(fields=["checkpoint", "direction", "status"]),
             models.Index(fields=["carrier", "status"]),
             models.Index(fields=["vehicle_vin", "status"]),
             models.Index(fields=["checkpoint", "slot_start"]),

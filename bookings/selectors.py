@@ -3,7 +3,7 @@ from decimal import Decimal
 from django.db.models import DecimalField, OuterRef, Prefetch, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 
-from bookings.models import Booking, BookingChange, BookingDriver
+from bookings.models import Booking, BookingChange, BookingDriver, SlotHold, booking_number
 from core import clock
 
 
@@ -87,4 +87,59 @@ def holds_per_counter(counters) -> dict[int, int]:
         .values("counter")
         .annotate(n=Count("pk"))
         .values_list("counter", "n")
+    )
+
+
+# --- Reads for the booking pages ------------------------------------------------------------------
+
+
+def booking_of(carrier, pk: int) -> Booking | None:
+    """One booking of the carrier with what its page shows; None for another carrier's."""
+    return bookings_of(carrier).filter(pk=pk).first()
+
+
+def changes_of(booking: Booking) -> QuerySet[BookingChange]:
+    """The reschedules of a booking (B5), oldest first, with the re-booking fee each cost."""
+    return BookingChange.objects.filter(booking=booking).order_by("changed_at", "pk")
+
+
+def hold_of(user, *, checkpoint, direction: str, service: str, slot_start) -> SlotHold | None:
+    """The person's hold of this slot (C5), lapsed or not: the booking form confirms with it
+    (a lapsed one is refused by `booking_create` with hold_expired)."""
+    return (
+        SlotHold.objects.filter(
+            created_by=user,
+            checkpoint=checkpoint,
+            direction=direction,
+            service=service,
+            slot_start=slot_start,
+        )
+        .order_by("-created_at", "-pk")
+        .first()
+    )
+
+
+def active_bookings_by_vin(carrier, *, country: str) -> dict[str, str]:
+    """{VIN: booking number} of the carrier's active bookings in a country (B6), for vehicles
+    and trailers alike: the booking form names the vehicles that cannot be booked there now."""
+    found: dict[str, str] = {}
+    rows = Booking.objects.filter(
+        carrier=carrier, country_id=country, status__in=Booking.ACTIVE
+    ).values_list("pk", "vehicle_vin", "trailer_vin")
+    for pk, vehicle_vin, trailer_vin in rows:
+        number = booking_number(pk)
+        found[vehicle_vin] = number
+        if trailer_vin:
+            found[trailer_vin] = number
+    return found
+
+
+def live_hold_of(user, *, now=None) -> SlotHold | None:
+    """The place the person holds now (C5): one at a time, until its 15 minutes are over."""
+    now = now or clock.now()
+    return (
+        SlotHold.objects.filter(created_by=user, expires_at__gt=now)
+        .select_related("checkpoint")
+        .order_by("-created_at", "-pk")
+        .first()
     )

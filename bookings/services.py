@@ -32,6 +32,7 @@ from deposits.models import Transfer
 from deposits.selectors import available_balance
 from fees.models import Service
 from fees.selectors import quote
+from fees.services import fee_refund
 from vehicles.models import Driver, Vehicle
 
 BOOKING_ROLES = (Member.Role.OWNER, Member.Role.DISPATCHER)
@@ -215,7 +216,6 @@ def booking_create(
                 amount=fee.amount,
                 reference=reference,
                 actor=member.user,
-                description=_("Fee for booking %(number)s") % {"number": booking.number},
             )
             booking.deposit_hold = ledger.hold_deposit(
                 carrier=carrier, amount=deposit.amount, reference=reference, actor=member.user
@@ -241,6 +241,7 @@ def booking_create(
                 "deposit": deposit.amount,
             },
         )
+        _notify(booking, "booking_created")
     return booking
 
 
@@ -423,7 +424,6 @@ def booking_reschedule(*, member: Member, booking: Booking, slot_start: dt.datet
             kind=Transfer.Kind.REBOOKING_FEE,
             idempotency_key=f"rebooking_fee:booking_change:{change.pk}",
             actor=member.user,
-            description=_("Re-booking fee for booking %(number)s") % {"number": booking.number},
         )
         booking.slot_start = slot_start
         booking.slot_end = slot_start + SLOT_LENGTH
@@ -435,16 +435,31 @@ def booking_reschedule(*, member: Member, booking: Booking, slot_start: dt.datet
             before={"slot_start": old_start},
             after={"slot_start": slot_start, "fee": fee.amount},
         )
+        _notify(booking, "booking_rescheduled", {"old_slot_start": old_start})
     return booking
 
 
 def strikes_before(*, vin: str, moment: dt.datetime, excluding: int | None = None) -> int:
-    """No-shows and carrier cancellations of the vehicle (by VIN) in the 90 days before (D3)."""
+    """No-shows and carrier cancellations of the vehicle (by VIN) in the 90 days before (D3).
+
+    A booking still confirmed whose check-in window ended in that span is a no-show too, even
+    before a sweep marks it: otherwise two sweeps running at once, each skipping the booking the
+    other holds, would both see no earlier strike and forgive both deposits."""
+    from django.db.models import Q
+
+    since = moment - STRIKE_WINDOW
     earlier = Booking.objects.filter(
+        Q(
+            status__in=[Booking.Status.NO_SHOW, Booking.Status.CANCELLED],
+            status_changed_at__gte=since,
+            status_changed_at__lt=moment,
+        )
+        | Q(
+            status=Booking.Status.CONFIRMED,
+            slot_end__gte=since - CHECK_IN_CLOSES,
+            slot_end__lt=moment - CHECK_IN_CLOSES,
+        ),
         vehicle_vin=vin,
-        status__in=[Booking.Status.NO_SHOW, Booking.Status.CANCELLED],
-        status_changed_at__gte=moment - STRIKE_WINDOW,
-        status_changed_at__lt=moment,
     )
     if excluding is not None:
         earlier = earlier.exclude(pk=excluding)
@@ -468,6 +483,7 @@ def settle_deposit_after_strike(booking: Booking, *, moment: dt.datetime, actor:
             reason=_("First no-show or cancellation of the vehicle within 90 days: forgiven"),
             actor=actor,
         )
+    _notify(booking, f"deposit_{resolution.outcome}")
     return resolution.outcome
 
 
@@ -495,3 +511,275 @@ def booking_cancel(*, member: Member, booking: Booking) -> Booking:
             after={"status": booking.status, "deposit": outcome},
         )
     return booking
+
+
+# --- At the checkpoint: arrival, call, crossing, no-shows (Q1–Q3, D2, D3, D6) ------------------
+
+CHECK_IN_OPENS = dt.timedelta(hours=3)  # before the slot starts (Q1)
+CHECK_IN_CLOSES = dt.timedelta(hours=1)  # after the slot ends; later is a no-show (Q1, D6)
+# Q2: out-of-turn first, then accelerated, then regular.
+CALL_PRIORITY = {
+    BookingService.OUT_OF_TURN: 0,
+    BookingService.ACCELERATED: 1,
+    BookingService.REGULAR: 2,
+}
+
+
+def actor_label(actor: Any) -> str:
+    """Who did it, as the booking keeps it (Q3): a person, or a plate camera's key."""
+    if getattr(actor, "is_authenticated", False):
+        return f"{actor.full_name} <{actor.email}>"[:200]
+    return str(actor)[:200]
+
+
+def _require_checkpoint_access(actor: Any, checkpoint: Checkpoint) -> None:
+    """Staff act only at their own checkpoints (A5); a device key only at its checkpoint."""
+    from checkpoints.selectors import checkpoints_of_staff
+
+    device_checkpoint = getattr(actor, "checkpoint_id", None)
+    if device_checkpoint is not None:
+        allowed = device_checkpoint == checkpoint.pk
+    else:
+        allowed = checkpoints_of_staff(actor).filter(pk=checkpoint.pk).exists()
+    if not allowed:
+        raise ApplicationError("forbidden", _("You do not work at this checkpoint."), status=403)
+
+
+def _lock_at_checkpoint(booking: Booking) -> Booking:
+    return Booking.objects.select_for_update().select_related("checkpoint").get(pk=booking.pk)
+
+
+def check_in_window(booking: Booking) -> tuple[dt.datetime, dt.datetime]:
+    return booking.slot_start - CHECK_IN_OPENS, booking.slot_end + CHECK_IN_CLOSES
+
+
+def booking_mark_arrived(*, booking: Booking, actor: Any, at: dt.datetime | None = None) -> Booking:
+    """The vehicle is in the waiting area (Q1): accepted from 3 hours before the slot until
+    1 hour after it ends. Marking it again changes nothing."""
+    _require_checkpoint_access(actor, booking.checkpoint)
+    at = at or clock.now()
+    with transaction.atomic():
+        booking = _lock_at_checkpoint(booking)
+        if booking.status in (Booking.Status.ARRIVED, Booking.Status.CALLED):
+            return booking
+        if booking.status != Booking.Status.CONFIRMED:
+            raise _not_changeable(
+                _("Booking %(number)s is %(status)s: it cannot check in.")
+                % {"number": booking.number, "status": booking.get_status_display().lower()}
+            )
+        opens, closes = check_in_window(booking)
+        if not opens <= at < closes:
+            local = clock.ALMATY
+            raise _refuse(
+                "outside_check_in_window",
+                _(
+                    "Check-in for booking %(number)s is open from %(opens)s to %(closes)s "
+                    "(Almaty time)."
+                )
+                % {
+                    "number": booking.number,
+                    "opens": opens.astimezone(local).strftime("%d.%m %H:%M"),
+                    "closes": closes.astimezone(local).strftime("%d.%m %H:%M"),
+                },
+                opens=[opens.isoformat()],
+                closes=[closes.isoformat()],
+            )
+        booking.status = Booking.Status.ARRIVED
+        booking.arrived_at = at
+        booking.arrived_by = actor_label(actor)
+        booking.status_changed_at = at
+        booking.save(update_fields=["status", "arrived_at", "arrived_by", "status_changed_at"])
+        audit.record(
+            "booking.arrived",
+            actor=actor if getattr(actor, "is_authenticated", False) else None,
+            target=booking,
+            before={"status": Booking.Status.CONFIRMED},
+            after={"status": booking.status, "by": booking.arrived_by},
+        )
+    return booking
+
+
+def queue_order(bookings):
+    """Q2 as a database ordering: class, then slot start, then the time the booking was made."""
+    from django.db.models import Case, IntegerField, Value, When
+
+    return bookings.annotate(
+        call_class=Case(
+            *[When(service=service, then=Value(rank)) for service, rank in CALL_PRIORITY.items()],
+            output_field=IntegerField(),
+        )
+    ).order_by("call_class", "slot_start", "created_at", "pk")
+
+
+def queue_call_next(
+    *, checkpoint: Checkpoint, direction: str, actor: Any, count: int = 1
+) -> list[Booking]:
+    """Call the next vehicle(s) of the waiting area forward, strictly in Q2 order among those
+    whose time has come (Q1); nobody chooses who (Q3). Two staff calling at once call different
+    vehicles (the rows are locked, skipping the ones the other call took)."""
+    _require_checkpoint_access(actor, checkpoint)
+    if not 1 <= count <= 20:
+        raise _invalid("count", _("Call from 1 to 20 vehicles at a time."))
+    now = clock.now()
+    with transaction.atomic():
+        waiting = queue_order(
+            Booking.objects.filter(
+                checkpoint=checkpoint,
+                direction=direction,
+                status=Booking.Status.ARRIVED,
+                slot_start__lte=now,
+            )
+        )
+        from django.db import connection
+
+        if connection.features.has_select_for_update_skip_locked:
+            waiting = waiting.select_for_update(skip_locked=True, of=("self",))
+        called = list(waiting[:count])
+        if not called:
+            raise _refuse(
+                "queue_empty",
+                _("No vehicle in the waiting area is due yet."),
+                status=409,
+            )
+        for booking in called:
+            booking.status = Booking.Status.CALLED
+            booking.called_at = now
+            booking.called_by = actor_label(actor)
+            booking.status_changed_at = now
+            booking.save(update_fields=["status", "called_at", "called_by", "status_changed_at"])
+            audit.record(
+                "booking.called",
+                actor=actor,
+                target=booking,
+                before={"status": Booking.Status.ARRIVED},
+                after={"status": booking.status, "by": booking.called_by},
+            )
+            _notify(booking, "booking_called")
+    return called
+
+
+def booking_mark_crossed(*, booking: Booking, actor: Any, at: dt.datetime | None = None) -> Booking:
+    """The vehicle crossed the border (B10): its deposit is released at once (D2). Marking it
+    again changes nothing."""
+    _require_checkpoint_access(actor, booking.checkpoint)
+    at = at or clock.now()
+    with transaction.atomic():
+        booking = _lock_at_checkpoint(booking)
+        if booking.status == Booking.Status.CROSSED:
+            return booking
+        if booking.status != Booking.Status.CALLED:
+            raise _not_changeable(
+                _("Booking %(number)s has not been called forward yet.")
+                % {"number": booking.number}
+            )
+        booking.status = Booking.Status.CROSSED
+        booking.crossed_at = at
+        booking.crossed_by = actor_label(actor)
+        booking.status_changed_at = at
+        booking.save(update_fields=["status", "crossed_at", "crossed_by", "status_changed_at"])
+        if booking.deposit_hold is not None:
+            ledger.release_hold(
+                hold=booking.deposit_hold,
+                reason=_("The vehicle crossed the border"),
+                actor=actor if getattr(actor, "is_authenticated", False) else None,
+            )
+        audit.record(
+            "booking.crossed",
+            actor=actor if getattr(actor, "is_authenticated", False) else None,
+            target=booking,
+            before={"status": Booking.Status.CALLED},
+            after={"status": booking.status, "by": booking.crossed_by},
+        )
+        _notify(booking, "booking_crossed")
+        _notify(booking, "deposit_released")
+    return booking
+
+
+def sweep_no_shows(*, as_of: dt.datetime | None = None) -> int:
+    """Confirmed bookings whose check-in window has ended become no-shows (D6); their deposit
+    follows D3. Running it again, or two sweeps at once, changes nothing more: each booking is
+    locked and re-checked, and the strike moment is the end of its window, not the sweep's."""
+    from django.db import connection
+
+    as_of = as_of or clock.now()
+    due = Booking.objects.filter(
+        status=Booking.Status.CONFIRMED, slot_end__lte=as_of - CHECK_IN_CLOSES
+    ).order_by("slot_end", "pk")
+    swept = 0
+    for booking_id in due.values_list("pk", flat=True).iterator():
+        with transaction.atomic():
+            locked = Booking.objects.filter(pk=booking_id, status=Booking.Status.CONFIRMED)
+            if connection.features.has_select_for_update_skip_locked:
+                locked = locked.select_for_update(skip_locked=True, of=("self",))
+            booking = locked.select_related("deposit_hold").first()
+            if booking is None:
+                continue
+            deadline = booking.slot_end + CHECK_IN_CLOSES
+            booking.status = Booking.Status.NO_SHOW
+            booking.status_changed_at = deadline
+            booking.save(update_fields=["status", "status_changed_at"])
+            outcome = settle_deposit_after_strike(booking, moment=deadline, actor=None)
+            audit.record(
+                "booking.no_show",
+                target=booking,
+                before={"status": Booking.Status.CONFIRMED},
+                after={"status": booking.status, "deposit": outcome},
+            )
+            swept += 1
+    return swept
+
+
+def closure_apply(*, closure: Any, actor: Any) -> list[Booking]:
+    """An operator's closure (C3): active bookings inside it are cancelled by the operator, the
+    fees refunded and the deposit released, with no strike for the vehicle (D4)."""
+    from checkpoints.models import Closure
+
+    assert isinstance(closure, Closure)
+    now = clock.now()
+    cancelled = []
+    with transaction.atomic():
+        bookings = Booking.objects.filter(
+            checkpoint=closure.checkpoint,
+            status__in=Booking.ACTIVE,
+            slot_start__lt=closure.ends_at,
+            slot_end__gt=closure.starts_at,
+        )
+        if closure.direction:
+            bookings = bookings.filter(direction=closure.direction)
+        for booking in bookings.select_for_update().order_by("pk"):
+            before = booking.status
+            booking.status = Booking.Status.CANCELLED_BY_OPERATOR
+            booking.status_changed_at = now
+            booking.save(update_fields=["status", "status_changed_at"])
+            slot_release(counter_id=booking.counter_id)
+            for fee in Transfer.objects.filter(
+                reference_type="booking",
+                reference_id=str(booking.pk),
+                kind__in=[Transfer.Kind.FEE, Transfer.Kind.REBOOKING_FEE],
+            ):
+                # Before the budget transfer the fee comes back at once; after it, as a claim
+                # on the budget that an operator settles (P4).
+                fee_refund(fee=fee, reason=closure.reason[:200], actor=actor)
+            if booking.deposit_hold is not None:
+                ledger.release_hold(
+                    hold=booking.deposit_hold,
+                    reason=_("Cancelled by the operator: checkpoint closed"),
+                    actor=actor,
+                )
+            audit.record(
+                "booking.cancelled_by_operator",
+                actor=actor,
+                target=booking,
+                before={"status": before},
+                after={"status": booking.status, "closure": closure.pk},
+            )
+            _notify(booking, "booking_cancelled_by_operator", {"reason": closure.reason})
+            cancelled.append(booking)
+    return cancelled
+
+
+def _notify(booking: Booking, event: str, extra: dict | None = None) -> None:
+    """Tell the carrier (B12) through the outbox, in this transaction."""
+    from notify.services import booking_event_notify
+
+    booking_event_notify(booking=booking, event=event, extra=extra)

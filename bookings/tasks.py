@@ -8,3 +8,8 @@ from bookings import services
 @shared_task
 def expire_holds() -> int:
     return services.expire_holds()
+
+
+@shared_task
+def sweep_no_shows() -> int:
+    return services.sweep_no_shows()

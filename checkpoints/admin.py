@@ -1,18 +1,20 @@
 from django.contrib import admin, messages
 from django.db import transaction
-from django.utils.translation import ngettext
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
 
 from checkpoints import capacity
 from checkpoints.models import (
     Checkpoint,
     Closure,
     Country,
+    DeviceKey,
     HourOverride,
     QuotaOverride,
     SlotCounter,
     StaffAssignment,
 )
-from checkpoints.services import capacity_refresh
+from checkpoints.services import capacity_refresh, device_key_issue, device_key_revoke
 from core.admin import AuditedAdmin, CheckpointScopedAdmin, ReadOnlyAdmin
 
 # Fields of a checkpoint that change the capacity of its slots (C1, C2).
@@ -158,7 +160,7 @@ class QuotaOverrideAdmin(CapacityRefreshingAdmin):
 @admin.register(Closure)
 class ClosureAdmin(CheckpointScopedAdmin, CapacityRefreshingAdmin):
     """A checkpoint (one direction or both) closed for a period (C3): its hours take no
-    bookings. Bookings already made inside it are cancelled by the operator (not here).
+    bookings. Saving it cancels the bookings already made inside it (C3, D4).
     Checkpoint staff see the closures of their own checkpoints."""
 
     list_display = ["checkpoint", "direction", "starts_at", "ends_at", "reason", "created_by"]
@@ -177,6 +179,24 @@ class ClosureAdmin(CheckpointScopedAdmin, CapacityRefreshingAdmin):
         if not change:
             obj.created_by = request.user
         super().save_model(request, obj, form, change)
+        # C3, D4: active bookings inside the closure are cancelled by the operator, fees
+        # refunded, deposits released, carriers told.
+        from bookings.services import closure_apply
+
+        cancelled = closure_apply(closure=obj, actor=request.user)
+        if cancelled:
+            self.message_user(
+                request,
+                ngettext(
+                    "%(count)s booking inside the closure was cancelled; its fees are refunded "
+                    "and its deposit released.",
+                    "%(count)s bookings inside the closure were cancelled; their fees are "
+                    "refunded and their deposits released.",
+                    len(cancelled),
+                )
+                % {"count": len(cancelled)},
+                messages.WARNING,
+            )
 
 
 @admin.register(SlotCounter)
@@ -198,3 +218,74 @@ class SlotCounterAdmin(CheckpointScopedAdmin, ReadOnlyAdmin):
     list_select_related = ["checkpoint"]
     search_fields = ["checkpoint__code", "checkpoint__name_en"]
     date_hierarchy = "date"
+
+
+# --- Plate camera keys (API.md "Checkpoint devices") -------------------------------------------
+
+
+@admin.register(DeviceKey)
+class DeviceKeyAdmin(CheckpointScopedAdmin, admin.ModelAdmin):
+    """Keys of plate cameras, one or more per checkpoint. Saving a new key shows it once; only
+    its SHA-256 is kept. Keys are revoked (the action), never deleted or edited: the bookings a
+    camera marked keep naming it. Both are audited by the services."""
+
+    list_display = ["name", "checkpoint", "prefix", "created_at", "last_used_at", "revoked_at"]
+    list_filter = [("checkpoint", admin.RelatedOnlyFieldListFilter), "revoked_at"]
+    list_select_related = ["checkpoint"]
+    search_fields = ["name", "prefix", "checkpoint__code", "checkpoint__name_en"]
+    autocomplete_fields = ["checkpoint"]
+    actions = ["revoke"]
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return ["checkpoint", "name"]
+        return [
+            "checkpoint",
+            "name",
+            "prefix",
+            "created_by",
+            "created_at",
+            "last_used_at",
+            "revoked_at",
+        ]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [] if obj is None else self.get_fields(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        if change:  # nothing on a key's page can be changed
+            return
+        issued = device_key_issue(checkpoint=obj.checkpoint, name=obj.name, actor=request.user)
+        # The admin goes on with `obj` (log entry, redirect): make it the key just stored.
+        for field in DeviceKey._meta.concrete_fields:
+            setattr(obj, field.attname, getattr(issued.key, field.attname))
+        obj._state.adding = False
+        obj._state.db = issued.key._state.db
+        self.message_user(
+            request,
+            _(
+                "The key of “%(name)s” at %(checkpoint)s is %(secret)s — copy it into the camera "
+                "now: it is not shown again (only its fingerprint is kept)."
+            )
+            % {"name": obj.name, "checkpoint": obj.checkpoint.name, "secret": issued.secret},
+            messages.WARNING,
+        )
+
+    @admin.action(description=gettext_lazy("Revoke the selected keys"), permissions=["change"])
+    def revoke(self, request, queryset):
+        revoked = sum(
+            device_key_revoke(key=key, actor=request.user) for key in queryset.order_by("pk")
+        )
+        self.message_user(
+            request,
+            ngettext(
+                "%(count)d key revoked: it no longer works.",
+                "%(count)d keys revoked: they no longer work.",
+                revoked,
+            )
+            % {"count": revoked},
+            messages.SUCCESS,
+        )

@@ -396,3 +396,52 @@ class SlotCounter(models.Model):
     @property
     def free(self) -> int:
         return max(0, self.capacity - self.taken)
+
+
+# --- Plate cameras (API.md "Checkpoint devices") ----------------------------------------------
+
+
+class DeviceKey(models.Model):
+    """The key of a plate camera: it reports arrivals and crossings at one checkpoint only.
+
+    Operators make keys in the admin. Only the key's SHA-256 is stored; the key itself is shown
+    once, when it is made. A key is revoked, never deleted, so the bookings it marked keep
+    saying which device it was (Q3)."""
+
+    checkpoint = models.ForeignKey(
+        Checkpoint,
+        verbose_name=_("checkpoint"),
+        on_delete=models.PROTECT,
+        related_name="device_keys",
+    )
+    name = models.CharField(
+        _("name"),
+        max_length=100,
+        help_text=_("Which camera it is, e.g. “Waiting area entrance” or “Exit gate, lane 2”."),
+    )
+    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    prefix = models.CharField(_("starts with"), max_length=12, editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("made by"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        editable=False,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(_("made at"), editable=False)
+    revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True, editable=False)
+    last_used_at = models.DateTimeField(_("last used at"), null=True, blank=True, editable=False)
+
+    class Meta:
+        verbose_name = _("device key")
+        verbose_name_plural = _("device keys")
+        ordering = ["checkpoint", "name", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None

@@ -3,12 +3,15 @@ import datetime as dt
 from collections import defaultdict
 from typing import Any
 
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import Case, IntegerField, Prefetch, Q, QuerySet, Value, When
+from django.utils.translation import gettext as _
 
 from auth2fa.roles import OPERATORS, has_role
 from checkpoints import capacity
-from checkpoints.models import Checkpoint, Closure, Country, SlotCounter
+from checkpoints.models import Checkpoint, Closure, Country, Direction, SlotCounter
 from core import clock
+from core.errors import ApplicationError
+from vehicles.plates import mask_plate, normalize_plate
 
 
 def countries_with_checkpoints() -> QuerySet[Country]:
@@ -271,3 +274,339 @@ def capacity_check(*, as_of: dt.datetime | None = None, all_dates: bool = False)
                     f"({', '.join(report.sources)})"
                 )
     return report
+
+
+# --- At the checkpoint: plate cameras, the staff screen, the live board (Q1–Q4) ----------------
+
+
+def plate_of_device_text(raw: object) -> str:
+    """A plate as a camera or a person sends it, normalised (B7). The country is unknown: a
+    Kazakh plate first, else the general form. Raises validation_error for neither."""
+    try:
+        return normalize_plate(raw)
+    except ApplicationError:
+        return normalize_plate(raw, country="")
+
+
+# A camera sending the same crossing again a little later gets the answer it got the first time.
+DUPLICATE_CROSSING_WITHIN = dt.timedelta(hours=2)
+
+
+def booking_for_device_event(*, checkpoint_id: int, plate: str, at: dt.datetime):
+    """The booking a plate camera at this checkpoint reports about, or None.
+
+    The active booking whose vehicle (or trailer) has this normalised plate. Where several match
+    (a booking in each direction, or a truck and a trailer with the same plate) the one whose
+    check-in window (Q1) contains `at` wins, then the truck over the trailer, then the slot
+    nearest to `at`. With no active one, a booking that crossed here shortly before is
+    answered, so a repeated crossing event stays harmless."""
+    from bookings.models import Booking
+    from bookings.services import check_in_window
+
+    candidates = list(
+        Booking.objects.filter(checkpoint_id=checkpoint_id, status__in=Booking.ACTIVE)
+        .filter(Q(vehicle_plate=plate) | Q(trailer_plate=plate))
+        .select_related("checkpoint")
+    )
+    if candidates:
+
+        def preference(booking) -> tuple:
+            opens, closes = check_in_window(booking)
+            return (
+                not opens <= at < closes,
+                booking.vehicle_plate != plate,
+                abs((booking.slot_start - at).total_seconds()),
+                booking.pk,
+            )
+
+        return min(candidates, key=preference)
+    return (
+        Booking.objects.filter(
+            checkpoint_id=checkpoint_id,
+            status=Booking.Status.CROSSED,
+            crossed_at__gte=at - DUPLICATE_CROSSING_WITHIN,
+        )
+        .filter(Q(vehicle_plate=plate) | Q(trailer_plate=plate))
+        .select_related("checkpoint")
+        .order_by("-crossed_at", "-pk")
+        .first()
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class StaffSearch:
+    """What the staff screen found for the text typed or scanned: a booking number (also what a
+    QR scanner types) or a plate. `elsewhere` names a booking number that exists but is for
+    another checkpoint (nothing more about it is shown)."""
+
+    text: str
+    bookings: list
+    elsewhere: str = ""
+    problem: str = ""
+
+
+STAFF_SEARCH_LIMIT = 10
+
+
+def staff_search(*, checkpoint: Checkpoint, text: str) -> StaffSearch:
+    """Bookings of this checkpoint for a number or a plate, active ones first, then the latest
+    slots (a plate may have many bookings over time)."""
+    from bookings.models import Booking, booking_number, booking_pk_from_number
+
+    text = (text or "").strip()[:60]
+    if not text:
+        return StaffSearch(text="", bookings=[])
+    bookings = Booking.objects.select_related("vehicle", "trailer", "checkpoint")
+    pk = booking_pk_from_number(text)
+    if pk is not None:
+        found = list(bookings.filter(pk=pk))
+        if found and found[0].checkpoint_id != checkpoint.pk:
+            return StaffSearch(text=text, bookings=[], elsewhere=booking_number(pk))
+        return StaffSearch(text=text, bookings=found)
+    try:
+        plate = plate_of_device_text(text)
+    except ApplicationError:
+        return StaffSearch(
+            text=text,
+            bookings=[],
+            problem=_("Type a booking number like K-0001234-5, or a plate like 123 ABC 02."),
+        )
+    found = list(
+        bookings.filter(checkpoint=checkpoint)
+        .filter(Q(vehicle_plate=plate) | Q(trailer_plate=plate))
+        .annotate(
+            inactive=Case(
+                When(status__in=Booking.ACTIVE, then=Value(0)),
+                default=Value(1),
+                output_field=IntegerField(),
+            )
+        )
+        .order_by("inactive", "-slot_start", "-pk")[:STAFF_SEARCH_LIMIT]
+    )
+    return StaffSearch(text=text, bookings=found)
+
+
+@dataclasses.dataclass(frozen=True)
+class QueueSide:
+    """One direction of a checkpoint's waiting area, for staff: the vehicles waiting in call
+    order (Q2) and those called forward, not yet crossed."""
+
+    direction: str
+    label: str
+    waiting: list
+    called: list
+
+    @property
+    def due(self) -> int:
+        """How many waiting vehicles could be called now (their slot has started, Q1)."""
+        return sum(1 for booking in self.waiting if booking.is_due)
+
+
+def waiting_area(*, checkpoint: Checkpoint, now: dt.datetime | None = None) -> list[QueueSide]:
+    """Both directions of the waiting area, in Q2 order, in one query."""
+    from bookings.models import Booking
+    from bookings.services import queue_order
+
+    now = now or clock.now()
+    rows = queue_order(
+        Booking.objects.filter(
+            checkpoint=checkpoint, status__in=[Booking.Status.ARRIVED, Booking.Status.CALLED]
+        ).select_related("vehicle", "trailer")
+    )
+    sides = {
+        direction: QueueSide(direction, label, [], []) for direction, label in Direction.choices
+    }
+    for booking in rows:
+        side = sides[booking.direction]
+        if booking.status == Booking.Status.ARRIVED:
+            booking.position = len(side.waiting) + 1
+            booking.is_due = booking.slot_start <= now
+            side.waiting.append(booking)
+        else:
+            side.called.append(booking)
+    for side in sides.values():
+        side.called.sort(key=lambda booking: (booking.called_at, booking.pk))
+    return list(sides.values())
+
+
+# The live board (Q4).
+BOARD_CALLED_WITHIN = dt.timedelta(hours=2)
+BOARD_FREE_HOURS = 6
+
+
+@dataclasses.dataclass(frozen=True)
+class BoardVehicle:
+    direction: str
+    position: int | None
+    plate_masked: str
+    service: str
+    slot_start: dt.datetime
+    status: str
+    called_at: dt.datetime | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class BoardHour:
+    direction: str
+    start: dt.datetime
+    end: dt.datetime
+    free: int
+    closed: bool
+
+
+@dataclasses.dataclass(frozen=True)
+class BoardSide:
+    direction: str
+    label: str
+    waiting: list[BoardVehicle]
+    called: list[BoardVehicle]
+    free_places: list[BoardHour]
+
+
+@dataclasses.dataclass(frozen=True)
+class Board:
+    """What a public live board shows (Q4): plates masked, nothing that names a carrier."""
+
+    checkpoint: Checkpoint
+    updated_at: dt.datetime
+    waiting: list[BoardVehicle]
+    called: list[BoardVehicle]
+    free_places: list[BoardHour]
+    average_wait_minutes: int | None
+
+    @property
+    def sides(self) -> list[BoardSide]:
+        return [
+            BoardSide(
+                direction=direction,
+                label=label,
+                waiting=[row for row in self.waiting if row.direction == direction],
+                called=[row for row in self.called if row.direction == direction],
+                free_places=[row for row in self.free_places if row.direction == direction],
+            )
+            for direction, label in Direction.choices
+        ]
+
+
+def board_of(checkpoint: Checkpoint, now: dt.datetime | None = None) -> Board:
+    """The live board of a checkpoint in five queries whatever the queue's length:
+
+    - waiting: vehicles in the waiting area in call order (Q2), numbered per direction;
+    - called: vehicles called forward in the last 2 hours (crossed ones say so);
+    - free places: regular places left in each of the next 6 hours that can still be booked
+      (from now + 1 hour, C4), per direction;
+    - average wait today: from arrival to the call, of the vehicles called today (local day).
+    """
+    from bookings.models import Booking
+    from bookings.services import queue_order
+
+    now = now or clock.now()
+    columns = (
+        "direction",
+        "vehicle_plate",
+        "vehicle__registration_country",
+        "service",
+        "slot_start",
+        "status",
+        "arrived_at",
+        "called_at",
+    )
+    positions: dict[str, int] = defaultdict(int)
+    waiting = []
+    for direction, plate, country, service, slot_start, status, _arrived, _called in queue_order(
+        Booking.objects.filter(checkpoint=checkpoint, status=Booking.Status.ARRIVED)
+    ).values_list(*columns):
+        positions[direction] += 1
+        waiting.append(
+            BoardVehicle(
+                direction=direction,
+                position=positions[direction],
+                plate_masked=mask_plate(plate, country),
+                service=service,
+                slot_start=slot_start,
+                status=status,
+            )
+        )
+
+    today_starts = clock.start_of_local_day(clock.local_date(now))
+    called, waits = [], []
+    recent = Booking.objects.filter(
+        checkpoint=checkpoint,
+        called_at__gte=min(today_starts, now - BOARD_CALLED_WITHIN),
+        called_at__lte=now,
+    ).order_by("-called_at", "-pk")
+    for (
+        direction,
+        plate,
+        country,
+        service,
+        slot_start,
+        status,
+        arrived,
+        called_at,
+    ) in recent.values_list(*columns):
+        if called_at >= now - BOARD_CALLED_WITHIN:
+            called.append(
+                BoardVehicle(
+                    direction=direction,
+                    position=None,
+                    plate_masked=mask_plate(plate, country),
+                    service=service,
+                    slot_start=slot_start,
+                    status=status,
+                    called_at=called_at,
+                )
+            )
+        if called_at >= today_starts and arrived is not None:
+            waits.append(max((called_at - arrived).total_seconds(), 0))
+    average = round(sum(waits) / len(waits) / 60) if waits else None
+
+    return Board(
+        checkpoint=checkpoint,
+        updated_at=now,
+        waiting=waiting,
+        called=called,
+        free_places=_free_places(checkpoint, now),
+        average_wait_minutes=average,
+    )
+
+
+def _free_places(checkpoint: Checkpoint, now: dt.datetime) -> list[BoardHour]:
+    """Regular places left in the next bookable hours, both directions (three queries)."""
+    earliest, _latest = capacity.booking_window(now)
+    first = earliest.astimezone(clock.ALMATY).replace(minute=0, second=0, microsecond=0)
+    if first < earliest:
+        first += capacity.SLOT_LENGTH
+    starts = [first + index * capacity.SLOT_LENGTH for index in range(BOARD_FREE_HOURS)]
+    slots = [(start, *capacity.local_slot(start)) for start in starts]
+    dates = {date for _start, date, _hour in slots}
+    directions = list(Direction.values)
+    plans = capacity.day_plans(checkpoint=checkpoint, directions=directions, dates=dates)
+    counters = {
+        (row.direction, row.date, row.hour): row
+        for row in SlotCounter.objects.filter(
+            checkpoint=checkpoint, kind=capacity.REGULAR, date__in=dates
+        ).only("direction", "date", "hour", "capacity", "taken")
+    }
+    hours = []
+    for direction in directions:
+        for start, date, hour in slots:
+            plan = plans[(direction, date)]
+            closed = not plan.is_open(hour)
+            row = counters.get((direction, date, hour))
+            if closed:
+                free = 0
+            elif row is not None:
+                free = row.free
+            else:
+                free = plan.planned(capacity.REGULAR, hour)
+            hours.append(
+                BoardHour(
+                    direction=direction,
+                    start=start,
+                    end=start + capacity.SLOT_LENGTH,
+                    free=free,
+                    closed=closed,
+                )
+            )
+    return hours

@@ -1,7 +1,9 @@
 import dataclasses
 import datetime as dt
+import hashlib
 import json
 import logging
+import secrets
 from collections import defaultdict
 from collections.abc import Iterable
 from pathlib import Path
@@ -15,7 +17,14 @@ from django.db.transaction import TransactionManagementError
 from django.utils.translation import gettext as _
 
 from checkpoints import capacity
-from checkpoints.models import Checkpoint, Country, Direction, SlotCounter, SlotKind
+from checkpoints.models import (
+    Checkpoint,
+    Country,
+    DeviceKey,
+    Direction,
+    SlotCounter,
+    SlotKind,
+)
 from core import audit, clock
 from core.clock import ALMATY
 from core.errors import ApplicationError
@@ -401,3 +410,78 @@ def capacity_refresh(
             row.planned,
         )
     return report
+
+
+# --- Plate camera keys (API.md "Checkpoint devices") -----------------------------------------
+
+DEVICE_KEY_PREFIX = "kzd_"
+# A write of `last_used_at` at most this often per key, not one per camera event.
+DEVICE_KEY_TOUCH_EVERY = dt.timedelta(minutes=1)
+
+
+@dataclasses.dataclass(frozen=True)
+class IssuedDeviceKey:
+    key: DeviceKey
+    secret: str
+
+
+def _device_key_hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def device_key_issue(*, checkpoint: Checkpoint, name: str, actor: Any) -> IssuedDeviceKey:
+    """A new key for a plate camera at `checkpoint`, shown once: only its SHA-256 is kept."""
+    name = (name or "").strip()[:100]
+    if not name:
+        raise _invalid("name", _("Name the camera, e.g. “Waiting area entrance”."))
+    secret = DEVICE_KEY_PREFIX + secrets.token_urlsafe(32)
+    with transaction.atomic():
+        key = DeviceKey.objects.create(
+            checkpoint=checkpoint,
+            name=name,
+            key_hash=_device_key_hash(secret),
+            prefix=secret[:12],
+            created_by=actor if getattr(actor, "is_authenticated", False) else None,
+            created_at=clock.now(),
+        )
+        audit.record(
+            "device_key.issued",
+            actor=actor,
+            target=key,
+            after={"checkpoint": checkpoint.code, "name": name, "prefix": key.prefix},
+        )
+    return IssuedDeviceKey(key=key, secret=secret)
+
+
+def device_key_revoke(*, key: DeviceKey, actor: Any) -> bool:
+    """The key stops working at once. Revoking it again changes nothing (returns False)."""
+    with transaction.atomic():
+        revoked = DeviceKey.objects.filter(pk=key.pk, revoked_at__isnull=True).update(
+            revoked_at=clock.now()
+        )
+        if revoked:
+            audit.record(
+                "device_key.revoked",
+                actor=actor,
+                target=key,
+                after={"checkpoint_id": key.checkpoint_id, "name": key.name},
+            )
+    return bool(revoked)
+
+
+def device_key_for_secret(secret: str) -> DeviceKey | None:
+    """The live key with this secret (not revoked, its checkpoint active), or None."""
+    if not secret.startswith(DEVICE_KEY_PREFIX):
+        return None
+    key = (
+        DeviceKey.objects.select_related("checkpoint")
+        .filter(key_hash=_device_key_hash(secret), revoked_at__isnull=True)
+        .first()
+    )
+    if key is None or not key.checkpoint.is_active:
+        return None
+    now = clock.now()
+    if key.last_used_at is None or now - key.last_used_at > DEVICE_KEY_TOUCH_EVERY:
+        DeviceKey.objects.filter(pk=key.pk).update(last_used_at=now)
+        key.last_used_at = now
+    return key

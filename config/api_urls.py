@@ -10,6 +10,7 @@ from core import api as core_api
 from core.api_errors import ApiNotFound
 from deposits import api as deposits_api
 from fees import api as fees_api
+from receipts import api as receipts_api
 from vehicles import api as vehicles_api
 
 urlpatterns = [
@@ -56,7 +57,25 @@ urlpatterns = [
         checkpoints_api.CheckpointSlotsApi.as_view(),
         name="api-checkpoint-slots",
     ),
+    path(
+        "checkpoints/<str:code>/queue",
+        checkpoints_api.CheckpointQueueApi.as_view(),
+        name="api-checkpoint-queue",
+    ),
+    path(
+        "checkpoint-events",
+        checkpoints_api.CheckpointEventApi.as_view(),
+        name="api-checkpoint-events",
+    ),
     path("fees", fees_api.FeesApi.as_view(), name="api-fees"),
+    path("receipts", receipts_api.ReceiptListApi.as_view(), name="api-receipts"),
+    path("receipts/archive", receipts_api.ReceiptArchiveApi.as_view(), name="api-receipts-archive"),
+    path(
+        "receipts/verify/<str:code>",
+        receipts_api.ReceiptVerifyApi.as_view(),
+        name="api-receipt-verify",
+    ),
+    path("receipts/<int:pk>/pdf", receipts_api.ReceiptPdfApi.as_view(), name="api-receipt-pdf"),
     path("stats/visits", core_api.VisitStatsApi.as_view(), name="api-visit-stats"),
     path("vehicles", vehicles_api.VehicleListApi.as_view(), name="api-vehicles"),
     path("drivers", vehicles_api.DriverListApi.as_view(), name="api-drivers"),

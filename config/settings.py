@@ -180,6 +180,15 @@ CELERY_BEAT_SCHEDULE = {
     },
     "flush-visit-counters": {"task": "core.tasks.flush_visit_counters", "schedule": 60.0},
     "expire-holds": {"task": "bookings.tasks.expire_holds", "schedule": 60.0},
+    "sweep-no-shows": {"task": "bookings.tasks.sweep_no_shows", "schedule": 300.0},
+    "issue-missing-receipts": {
+        "task": "receipts.tasks.issue_missing_receipts",
+        "schedule": crontab(hour=18, minute=30),
+    },
+    "transfer-to-budget": {
+        "task": "fees.tasks.transfer_to_budget_daily",
+        "schedule": crontab(hour=18, minute=0),
+    },
     "verify-capacity": {
         "task": "checkpoints.tasks.verify_capacity",
         "schedule": crontab(hour=2, minute=15),
@@ -192,6 +201,8 @@ CELERY_BEAT_SCHEDULE = {
         "task": "core.tasks.purge_idempotency_keys",
         "schedule": crontab(minute=20),
     },
+    "deliver-outbox": {"task": "notify.tasks.deliver_outbox", "schedule": 60.0},
+    "send-reminders": {"task": "notify.tasks.send_reminders", "schedule": 300.0},
 }
 
 # --- Auth -----------------------------------------------------------------------------------
@@ -246,10 +257,16 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 50,
+    # Rate limits key on the client's address: REMOTE_ADDR with no proxy in front (make run),
+    # or the address the reverse proxy appended to X-Forwarded-For (set NUM_PROXIES=1 there).
+    # Never the whole header, which a client could vary to escape the limits.
+    "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
     "DEFAULT_THROTTLE_RATES": {
         "public_read": env.str("THROTTLE_PUBLIC_READ", default="600/min"),
         "registration": env.str("THROTTLE_REGISTRATION", default="10/hour"),
         "booking_writes": env.str("THROTTLE_BOOKING_WRITES", default="120/min"),
+        # Public checks of receipt codes (P5), per IP: stricter than other public reads.
+        "receipt_verify": env.str("THROTTLE_RECEIPT_VERIFY", default="30/min"),
     },
 }
 SPECTACULAR_SETTINGS = {

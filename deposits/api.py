@@ -12,7 +12,7 @@ from rest_framework.views import APIView
 from carriers.permissions import IsCarrierMember
 from core.idempotency import idempotent
 from deposits import services
-from deposits.selectors import balances_of, entries_of, signed_amount
+from deposits.selectors import balances_of, booking_number_of, entries_of, signed_amount
 
 MONEY_ROLES = {"owner", "accountant"}
 
@@ -58,7 +58,7 @@ class EntryOutput(serializers.Serializer):
         return f"{signed_amount(transfer, self.context['carrier_id']):.2f}"
 
     def get_booking(self, transfer) -> str | None:
-        return transfer.reference_id if transfer.reference_type == "booking" else None
+        return booking_number_of(transfer)
 
     def get_description(self, transfer) -> str:
         return transfer.description or str(transfer.get_kind_display())

@@ -73,6 +73,15 @@ def signed_amount(transfer: Transfer, carrier_id: int) -> Decimal:
     return ZERO
 
 
+def booking_number_of(transfer: Transfer) -> str | None:
+    """The human-readable number of the booking a transfer was for, if any (B11)."""
+    if transfer.reference_type != "booking" or not transfer.reference_id.isdigit():
+        return None
+    from bookings.models import booking_number
+
+    return booking_number(int(transfer.reference_id))
+
+
 def system_balance(kind: str) -> Decimal:
     """A registrar account's balance, derived from its transfers (credits − debits)."""
     credits = Transfer.objects.filter(credit__kind=kind, credit__carrier__isnull=True).aggregate(

@@ -14,7 +14,8 @@ from core.errors import ApplicationError
 from core.forms import show_refusal
 from deposits import services
 from deposits.forms import RefundForm, StatementFilterForm
-from deposits.selectors import balances_of, entries_of, signed_amount
+from deposits.selectors import balances_of, booking_number_of, entries_of, signed_amount
+from fees.models import BudgetRefundClaim
 
 MONEY_ROLES = {"owner", "accountant"}
 
@@ -63,7 +64,10 @@ def account(request: HttpRequest) -> HttpResponse:
         )
         if request.GET.get("format") == "csv":
             return _statement_csv(carrier, entries)
-        entries = [(entry, signed_amount(entry, carrier.pk)) for entry in entries[:500]]
+        entries = [
+            (entry, signed_amount(entry, carrier.pk), booking_number_of(entry))
+            for entry in entries[:500]
+        ]
     return render(
         request,
         "deposits/account.html",
@@ -76,6 +80,14 @@ def account(request: HttpRequest) -> HttpResponse:
             "can_move_money": can_move_money,
             "registrar_iban": settings.REGISTRAR_IBAN,
             "registrar_name": settings.REGISTRAR_NAME,
+            # Fees given back after their transfer to the budget (C3, P4): pending, then settled.
+            "budget_claims": (
+                BudgetRefundClaim.objects.filter(carrier=carrier)
+                .select_related("fee")
+                .order_by("-created_at", "-pk")[:50]
+                if can_move_money
+                else None
+            ),
         },
     )
 
@@ -94,7 +106,7 @@ def _statement_csv(carrier, entries) -> HttpResponse:
                 entry.created_at.astimezone(clock.ALMATY).isoformat(timespec="seconds"),
                 entry.get_kind_display(),
                 f"{signed_amount(entry, carrier.pk):.2f}",
-                entry.reference_id if entry.reference_type == "booking" else "",
+                booking_number_of(entry) or "",
                 entry.description,
             ]
         )

@@ -5,9 +5,20 @@ from pathlib import Path
 from typing import Any
 
 from django.db import transaction
+from django.db.models import CharField, Value
+from django.db.models.functions import Cast
+from django.utils.translation import gettext as _
 
 from core import audit
-from fees.models import FeeItem, FeeSchedule, MrpRate
+from fees.models import (
+    BudgetAccount,
+    BudgetBatch,
+    BudgetBatchLine,
+    BudgetRefundClaim,
+    FeeItem,
+    FeeSchedule,
+    MrpRate,
+)
 
 REFERENCE_FILE = Path(__file__).resolve().parent / "data" / "fees.json"
 
@@ -62,4 +73,234 @@ def reference_fees_load(
                 target=schedule,
                 after={**basis, "items": row["items"]},
             )
+        for row in data.get("budget_accounts", []):
+            fields = {key: value for key, value in row.items() if key != "kind"}
+            account = BudgetAccount.objects.filter(kind=row["kind"]).first()
+            if account is None:
+                account = BudgetAccount.objects.create(kind=row["kind"], **fields)
+                audit.record("fees.budget_account_set", actor=actor, target=account, after=fields)
+                counts["created"] += 1
+            elif overwrite:
+                BudgetAccount.objects.filter(pk=account.pk).update(**fields)
+                counts["updated"] += 1
+            else:
+                counts["unchanged"] += 1
     return counts
+
+
+# --- Transfers to the state budget (P4) ---------------------------------------------------------
+
+# Which ledger transfers are payments to the budget, and from which system account they go.
+BUDGET_PAYMENTS = {
+    BudgetAccount.Kind.FEES: ("fees_payable", ("fee", "rebooking_fee")),
+    BudgetAccount.Kind.FORFEITS: ("forfeits_payable", ("deposit_forfeit",)),
+}
+TRANSFER_WITHIN_WORKING_DAYS = 3
+
+
+def payment_deadline(paid_at) -> dt.date:
+    """A payment goes to the budget within 3 working days (R4) of the day it was paid (P4)."""
+    from core import clock
+    from core.workdays import add_working_days
+
+    return add_working_days(clock.local_date(paid_at), TRANSFER_WITHIN_WORKING_DAYS)
+
+
+def _untransferred(kind: str, as_of):
+    """Payments of `kind` made up to `as_of`, in no batch yet and not refunded before."""
+    from django.db.models import Exists, OuterRef
+    from django.db.models.functions import Concat
+
+    from deposits.models import Transfer
+
+    _account, transfer_kinds = BUDGET_PAYMENTS[kind]
+    refunded = Transfer.objects.filter(
+        kind="fee_refund",
+        idempotency_key=Concat(Value("fee_refund:"), Cast(OuterRef("pk"), CharField())),
+    )
+    return (
+        Transfer.objects.filter(
+            kind__in=transfer_kinds, created_at__lte=as_of, budget_line__isnull=True
+        )
+        .annotate(refunded=Exists(refunded))
+        .filter(refunded=False)
+        .order_by("pk")
+    )
+
+
+def transfer_to_budget(*, as_of=None, actor=None) -> list[BudgetBatch]:
+    """Gather the payments not yet transferred into one batch per budget code, move the money
+    to the budget through the ledger and record the payment order; the order counts as executed
+    at once (bank confirmations are not modelled), so the receipts follow (P4, P5).
+
+    Two runs at the same time never put a payment in two batches: the payments are locked with
+    SKIP LOCKED on PostgreSQL (SQLite runs writers one at a time), and each batch line's
+    one-to-one on its payment backs it."""
+    from django.db import connection, transaction
+
+    from core import clock
+    from deposits import services as ledger
+    from deposits.models import Transfer
+
+    as_of = as_of or clock.now()
+    day = clock.local_date(as_of)
+    batches = []
+    for account in BudgetAccount.objects.order_by("kind"):
+        source_kind, _kinds = BUDGET_PAYMENTS[account.kind]
+        with transaction.atomic():
+            payments = _untransferred(account.kind, as_of)
+            if connection.features.has_select_for_update_skip_locked:
+                payments = payments.select_for_update(skip_locked=True, of=("self",))
+            payments = list(payments[:5000])
+            if not payments:
+                continue
+            total = sum((payment.amount for payment in payments), Decimal("0.00"))
+            sequence = BudgetBatch.objects.filter(day=day, kind=account.kind).count() + 1
+            now = clock.now()
+            movement = ledger.Movement(
+                debit=ledger.system_account(source_kind),
+                credit=ledger.system_account("budget"),
+                amount=total,
+                kind=Transfer.Kind.BUDGET_TRANSFER,
+                idempotency_key=f"budget_batch:{day.isoformat()}:{account.kind}:{sequence}",
+                reference=("budget_batch", f"{day:%Y%m%d}-{account.kind}-{sequence}"),
+                description=account.purpose,
+            )
+            transfer = ledger._move(movement, actor=actor)
+            batch = BudgetBatch.objects.create(
+                kind=account.kind,
+                day=day,
+                sequence=sequence,
+                budget_code=account.budget_code,
+                purpose_code=account.purpose_code,
+                recipient_name=account.recipient_name,
+                recipient_bin=account.recipient_bin,
+                recipient_iban=account.recipient_iban,
+                purpose=account.purpose,
+                total=total,
+                line_count=len(payments),
+                transfer=transfer,
+                created_at=now,
+                executed_at=now,
+            )
+            BudgetBatchLine.objects.bulk_create(
+                BudgetBatchLine(
+                    batch=batch,
+                    payment=payment,
+                    amount=payment.amount,
+                    paid_at=payment.created_at,
+                    deadline=payment_deadline(payment.created_at),
+                )
+                for payment in payments
+            )
+            audit.record(
+                "budget.batch_transferred",
+                actor=actor,
+                target=batch,
+                after={
+                    "payment_order": batch.payment_order_number,
+                    "kind": account.kind,
+                    "total": total,
+                    "payments": len(payments),
+                    "budget_code": account.budget_code,
+                },
+            )
+            transaction.on_commit(_receipts_after_transfer(batch.pk))
+        batches.append(batch)
+    return batches
+
+
+def _receipts_after_transfer(batch_id: int):
+    """Receipts are made in a Celery task once the batch is committed (P5)."""
+
+    def enqueue() -> None:
+        from receipts.tasks import issue_receipts_for_batch
+
+        issue_receipts_for_batch.delay(batch_id)
+
+    return enqueue
+
+
+def overdue_payments(*, as_of=None):
+    """Payments still waiting for the budget after their deadline (P4): an alert."""
+    from core import clock
+
+    as_of = as_of or clock.now()
+    today = clock.local_date(as_of)
+    overdue = []
+    for kind in BUDGET_PAYMENTS:
+        for payment in _untransferred(kind, as_of).iterator():
+            deadline = payment_deadline(payment.created_at)
+            if deadline < today:
+                overdue.append((payment, deadline))
+    return overdue
+
+
+def fee_refund(*, fee, reason: str, actor=None):
+    """Give a fee back (C3, D4). Before its transfer to the budget the ledger refunds it at
+    once; after, it becomes a claim on the budget that an operator settles (P4)."""
+    from core import clock
+    from deposits import services as ledger
+
+    if not BudgetBatchLine.objects.filter(payment=fee).exists():
+        return ledger.refund_fee(transfer=fee, reason=reason, actor=actor)
+    claim, created = BudgetRefundClaim.objects.get_or_create(
+        fee=fee,
+        defaults={
+            "carrier": fee.carrier,
+            "amount": fee.amount,
+            "reason": reason[:200],
+            "created_at": clock.now(),
+        },
+    )
+    if created:
+        audit.record(
+            "budget.refund_claimed",
+            actor=actor,
+            target=claim,
+            after={"fee": fee.pk, "amount": fee.amount, "reason": reason},
+        )
+    return claim
+
+
+def budget_refund_settle(*, claim: BudgetRefundClaim, actor) -> BudgetRefundClaim:
+    """The budget paid the claim back: the carrier's available balance gets the money (P4)."""
+    from django.db import transaction
+
+    from core import clock
+    from core.errors import ApplicationError
+    from deposits import services as ledger
+    from deposits.models import Transfer
+
+    with transaction.atomic():
+        claim = BudgetRefundClaim.objects.select_for_update().get(pk=claim.pk)
+        if claim.status != BudgetRefundClaim.Status.PENDING:
+            raise ApplicationError(
+                "not_changeable", _("This claim was already settled."), status=409
+            )
+        settlement = ledger._move(
+            ledger.Movement(
+                debit=ledger.system_account("budget"),
+                credit=ledger._carrier_account(claim.carrier, "available"),
+                amount=claim.amount,
+                kind=Transfer.Kind.FEE_REFUND,
+                idempotency_key=f"fee_refund:{claim.fee_id}",
+                carrier=claim.carrier,
+                reference=(claim.fee.reference_type, claim.fee.reference_id),
+                description=claim.reason,
+            ),
+            actor=actor,
+        )
+        claim.status = BudgetRefundClaim.Status.SETTLED
+        claim.settled_at = clock.now()
+        claim.settled_by = actor
+        claim.settlement = settlement
+        claim.save()
+        audit.record(
+            "budget.refund_settled",
+            actor=actor,
+            target=claim,
+            before={"status": BudgetRefundClaim.Status.PENDING},
+            after={"status": claim.status, "amount": claim.amount},
+        )
+    return claim

@@ -31,10 +31,19 @@ def _send_console(*, to: str, body: str) -> str:
     return "console"
 
 
+# A hung provider must not outlast the outbox's delivery lease (a second worker would resend).
+TWILIO_TIMEOUT_SECONDS = 10
+
+
 def _twilio_client():
+    from twilio.http.http_client import TwilioHttpClient
     from twilio.rest import Client
 
-    client = Client(settings.TWILIO_ACCOUNT_SID, settings.TWILIO_AUTH_TOKEN)
+    client = Client(
+        settings.TWILIO_ACCOUNT_SID,
+        settings.TWILIO_AUTH_TOKEN,
+        http_client=TwilioHttpClient(timeout=TWILIO_TIMEOUT_SECONDS),
+    )
     client.api.base_url = settings.TWILIO_API_BASE.rstrip("/")
     return client
 

@@ -6,6 +6,11 @@ import pytest
 from django.core.servers.basehttp import WSGIServer
 from django.db import connection
 
+# Tasks queued by tests that really commit go to an in-memory broker, never to var/ or Redis.
+from config.celery import app as celery_app
+
+celery_app.conf.broker_url = "memory://"
+
 # The live test server accepts bursts of parallel clients (the slot-rush tests open 64 at once);
 # the default listen backlog of 10 would reset the connections beyond it.
 WSGIServer.request_queue_size = 128

@@ -111,6 +111,7 @@ def test_a5_roles_exist_with_their_permissions_after_migrate():
         "checkpoints.view_checkpoint",
         "checkpoints.view_closure",
         "checkpoints.view_staffassignment",
+        "bookings.view_booking",
     }
     operators = permissions_of(OPERATORS)
     for model in ("checkpoints.country", "checkpoints.checkpoint", "fees.mrprate"):

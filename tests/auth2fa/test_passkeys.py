@@ -140,7 +140,10 @@ def test_a2_a_passkey_is_not_registered_twice(person, commit, clock):
 
 
 def test_a2_a_passkey_without_a_name_gets_one(person, commit, clock):
-    _authenticator, device = enrol(person, commit, name="   ")
+    from django.utils import translation
+
+    with translation.override("en"):
+        _authenticator, device = enrol(person, commit, name="   ")
     assert device.name == "Passkey"
 
 

@@ -5,6 +5,7 @@ from decimal import Decimal
 import pytest
 from django.test import Client
 
+from bookings.models import booking_number
 from carriers.models import Member
 from deposits import services
 from deposits.models import RefundRequest
@@ -59,7 +60,7 @@ def test_p2_entries_api_lists_signed_movements_paginated(client, carrier, token)
     assert body["count"] == 2
     newest = body["results"][0]
     assert newest["kind"] == "fee" and newest["amount"] == "-4325.00"
-    assert newest["booking"] == "9"
+    assert newest["booking"] == booking_number(9)
     assert body["results"][1]["amount"] == "100000.00"
 
 

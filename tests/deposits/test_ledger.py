@@ -197,7 +197,9 @@ OPERATIONS = st.lists(
 
 
 @settings(
-    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(operations=OPERATIONS)
 def test_p2_p6_any_sequence_keeps_balances_non_negative_and_summing_to_zero(

@@ -1,0 +1,216 @@
+"""Bookings in the admin: read-only, scoped to the person's checkpoints (A5).
+
+Every field is read-only: a booking changes only through its services. The actions mark the
+selected bookings arrived (Q1) or crossed (D2), and call the next vehicles (Q2) of the
+checkpoints and directions of the selection — the next in the queue's order, never the selected
+rows themselves (Q3). Every action is audited by the services with who did it.
+"""
+
+import contextlib
+
+from django.contrib import admin, messages
+from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from bookings import services
+from bookings.models import Booking
+from checkpoints.models import Checkpoint, Direction
+from core.admin import CheckpointScopedAdmin
+from core.errors import ApplicationError
+from vehicles.plates import format_plate
+
+
+@admin.register(Booking)
+class BookingAdmin(CheckpointScopedAdmin, admin.ModelAdmin):
+    checkpoint_field = "checkpoint"
+    change_list_template = "checkpoints/admin_booking_change_list.html"
+    list_display = [
+        "number_display",
+        "plate_display",
+        "checkpoint",
+        "direction",
+        "service",
+        "slot_start",
+        "status",
+    ]
+    list_filter = [
+        "status",
+        "direction",
+        "service",
+        ("checkpoint", admin.RelatedOnlyFieldListFilter),
+    ]
+    list_select_related = ["checkpoint", "vehicle"]
+    search_fields = ["vehicle_plate", "trailer_plate", "vehicle_vin", "trailer_vin"]
+    search_help_text = gettext_lazy("Booking number (K-0001234-5), plate or VIN.")
+    date_hierarchy = "slot_start"
+    ordering = ["-slot_start", "-pk"]
+    actions = ["mark_arrived", "call_next", "mark_crossed"]
+    fieldsets = [
+        (
+            None,
+            {
+                "fields": [
+                    "number_display",
+                    "status",
+                    "staff_screen",
+                    "checkpoint",
+                    "direction",
+                    "service",
+                    ("slot_start", "slot_end"),
+                    ("cargo_category", "document_number"),
+                ]
+            },
+        ),
+        (
+            gettext_lazy("Vehicle"),
+            {"fields": [("vehicle_plate", "vehicle_vin"), ("trailer_plate", "trailer_vin")]},
+        ),
+        (
+            gettext_lazy("At the checkpoint"),
+            {
+                "fields": [
+                    ("arrived_at", "arrived_by"),
+                    ("called_at", "called_by"),
+                    ("crossed_at", "crossed_by"),
+                    "status_changed_at",
+                ]
+            },
+        ),
+        (
+            gettext_lazy("Booking"),
+            {"fields": ["carrier", "created_by", "created_at", "fee_amount", "deposit_hold"]},
+        ),
+    ]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [name for line in self._field_names() for name in line]
+
+    def _field_names(self):
+        for _title, options in self.fieldsets:
+            for entry in options["fields"]:
+                yield entry if isinstance(entry, tuple) else (entry,)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_search_results(self, request, queryset, search_term):
+        """A booking number (typed, or what a QR scanner types) finds that booking."""
+        from bookings.models import booking_pk_from_number
+
+        pk = booking_pk_from_number(search_term)
+        if pk is not None:
+            return queryset.filter(pk=pk), False
+        from checkpoints.selectors import plate_of_device_text
+
+        with contextlib.suppress(ApplicationError):  # not a plate: searched as typed
+            search_term = plate_of_device_text(search_term)
+        return super().get_search_results(request, queryset, search_term)
+
+    @admin.display(description=gettext_lazy("number"), ordering="pk")
+    def number_display(self, booking):
+        return booking.number
+
+    @admin.display(description=gettext_lazy("vehicle plate"), ordering="vehicle_plate")
+    def plate_display(self, booking):
+        return format_plate(booking.vehicle_plate, booking.vehicle.registration_country)
+
+    @admin.display(description=gettext_lazy("staff screen"))
+    def staff_screen(self, booking):
+        url = reverse("staff-checkpoint", args=[booking.checkpoint.code])
+        return format_html(
+            '<a href="{}?q={}">{}</a>', url, booking.number, _("Open the checkpoint's screen")
+        )
+
+    # --- Actions: each calls the services, which check the person's checkpoints (A5) -------
+
+    def has_queue_permission(self, request) -> bool:
+        """People who work at a checkpoint (staff there, operators, superusers); not auditors."""
+        from checkpoints.selectors import checkpoints_of_staff
+
+        return checkpoints_of_staff(request.user).exists()
+
+    def _each(self, request, queryset, mark, done_message):
+        done = 0
+        for booking in queryset.select_related("checkpoint").order_by("pk"):
+            try:
+                mark(booking=booking, actor=request.user)
+            except ApplicationError as refusal:
+                self.message_user(request, str(refusal.message), messages.ERROR)
+            else:
+                done += 1
+        if done:
+            self.message_user(request, done_message % {"count": done}, messages.SUCCESS)
+
+    @admin.action(
+        description=gettext_lazy("Mark arrived in the waiting area"), permissions=["queue"]
+    )
+    def mark_arrived(self, request, queryset):
+        self._each(
+            request,
+            queryset,
+            services.booking_mark_arrived,
+            _("Bookings in the waiting area (or already there): %(count)s."),
+        )
+
+    @admin.action(
+        description=gettext_lazy(
+            "Call the next vehicle of the selected bookings' checkpoint and direction (queue order)"
+        ),
+        permissions=["queue"],
+    )
+    def call_next(self, request, queryset):
+        """One vehicle per checkpoint and direction of the selection, the next in Q2 order:
+        which rows are selected says where to call, never whom (Q3)."""
+        places = sorted(
+            set(queryset.values_list("checkpoint__code", "checkpoint", "direction")),
+        )
+        checkpoints = Checkpoint.objects.in_bulk([pk for _code, pk, _direction in places])
+        for _code, checkpoint_pk, direction in places:
+            checkpoint = checkpoints[checkpoint_pk]
+            try:
+                called = services.queue_call_next(
+                    checkpoint=checkpoint, direction=direction, actor=request.user
+                )
+            except ApplicationError as refusal:
+                self.message_user(
+                    request,
+                    f"{checkpoint.name}, {Direction(direction).label}: {refusal.message}",
+                    messages.ERROR,
+                )
+                continue
+            for booking in called:
+                self.message_user(
+                    request,
+                    _("Called forward at %(checkpoint)s (%(direction)s): %(number)s, %(plate)s.")
+                    % {
+                        "checkpoint": checkpoint.name,
+                        "direction": booking.get_direction_display(),
+                        "number": booking.number,
+                        "plate": booking.vehicle_plate,
+                    },
+                    messages.SUCCESS,
+                )
+
+    @admin.action(description=gettext_lazy("Mark crossed the border"), permissions=["queue"])
+    def mark_crossed(self, request, queryset):
+        self._each(
+            request,
+            queryset,
+            services.booking_mark_crossed,
+            _("Bookings crossed (or already crossed), deposits released: %(count)s."),
+        )
+
+    def changelist_view(self, request, extra_context=None):
+        from checkpoints.selectors import checkpoints_of_staff
+
+        screens = checkpoints_of_staff(request.user).order_by("country_id", "name_en")
+        extra_context = {**(extra_context or {}), "staff_screens": screens}
+        return super().changelist_view(request, extra_context)

@@ -1,0 +1,17 @@
+from django.urls import path
+
+from bookings import views
+
+urlpatterns = [
+    path("cabinet/bookings/", views.bookings, name="bookings"),
+    path("cabinet/bookings/new/", views.booking_new, name="booking-new"),
+    path("cabinet/bookings/<int:pk>/", views.booking, name="booking"),
+    path("cabinet/bookings/<int:pk>/confirmation.pdf", views.booking_pdf, name="booking-pdf"),
+    path("cabinet/bookings/<int:pk>/drivers/", views.booking_drivers, name="booking-drivers"),
+    path(
+        "cabinet/bookings/<int:pk>/reschedule/",
+        views.booking_reschedule,
+        name="booking-reschedule",
+    ),
+    path("cabinet/bookings/<int:pk>/cancel/", views.booking_cancel, name="booking-cancel"),
+]

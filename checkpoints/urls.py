@@ -1,0 +1,9 @@
+from django.urls import path
+
+from checkpoints import views
+
+urlpatterns = [
+    path("staff/checkpoints/", views.staff_checkpoints, name="staff-checkpoints"),
+    path("staff/checkpoints/<str:code>/", views.staff_checkpoint, name="staff-checkpoint"),
+    path("board/<str:code>/", views.board, name="board"),
+]

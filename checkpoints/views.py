@@ -1,0 +1,220 @@
+"""Pages at the checkpoint: the staff screen (Q1–Q3, D2) and the public live board (Q4).
+
+The staff screen calls the same services as the admin and the plate cameras. It has no control
+that picks a vehicle to call or changes anyone's place: "Call next" takes the next vehicles of a
+direction in the order of Q2 (Q3).
+"""
+
+from django import forms
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.http import urlencode
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
+from django.views.decorators.http import require_GET
+
+from auth2fa.decorators import verified_login_required
+from bookings import services
+from bookings.models import Booking
+from checkpoints import selectors
+from checkpoints.models import Checkpoint, Direction
+from core import clock
+from core.errors import ApplicationError
+from vehicles.plates import format_plate
+
+MAX_CALL = 20
+
+
+class SearchForm(forms.Form):
+    q = forms.CharField(
+        label=gettext_lazy("Booking number or plate"),
+        help_text=gettext_lazy("Type it, or scan the QR code of the booking confirmation."),
+        max_length=60,
+        required=False,
+        widget=forms.TextInput(
+            # A scanner types into the focused field: the text is selected so a scan replaces it.
+            attrs={
+                "autocomplete": "off",
+                "autofocus": True,
+                "spellcheck": "false",
+                "data-select-on-load": True,
+            }
+        ),
+    )
+
+
+class CallForm(forms.Form):
+    direction = forms.ChoiceField(choices=Direction.choices)
+    count = forms.IntegerField(
+        label=gettext_lazy("How many"), min_value=1, max_value=MAX_CALL, initial=1
+    )
+
+
+def _staff_only(request: HttpRequest) -> None:
+    if not (request.user.is_active and request.user.is_staff):
+        raise PermissionDenied
+
+
+def _plate(booking) -> str:
+    return format_plate(booking.vehicle_plate, booking.vehicle.registration_country)
+
+
+@verified_login_required
+def staff_checkpoints(request: HttpRequest) -> HttpResponse:
+    """The checkpoints where the person works (A5), each with its screen and its board."""
+    _staff_only(request)
+    checkpoints = selectors.checkpoints_of_staff(request.user).select_related("country")
+    return render(
+        request,
+        "checkpoints/staff_list.html",
+        {"checkpoints": checkpoints.order_by("country_id", "name_en")},
+    )
+
+
+@verified_login_required
+def staff_checkpoint(request: HttpRequest, code: str) -> HttpResponse:
+    """One checkpoint's screen: find a booking, mark it arrived, call the next vehicles, mark
+    them crossed. Only at the person's own checkpoints (A5): any other is refused (403)."""
+    _staff_only(request)
+    checkpoint = get_object_or_404(Checkpoint, code=code.upper())
+    if not selectors.checkpoints_of_staff(request.user).filter(pk=checkpoint.pk).exists():
+        raise PermissionDenied(_("You do not work at this checkpoint."))
+    if request.method == "POST":
+        _act(request, checkpoint)
+        url = reverse("staff-checkpoint", args=[checkpoint.code])
+        text = request.POST.get("q", "").strip()
+        return redirect(f"{url}?{urlencode({'q': text})}" if text else url)
+
+    search_form = SearchForm(request.GET or None)
+    search = None
+    if search_form.is_valid() and search_form.cleaned_data["q"]:
+        search = selectors.staff_search(checkpoint=checkpoint, text=search_form.cleaned_data["q"])
+        for booking in search.bookings:
+            booking.plate = _plate(booking)
+            booking.window_opens, booking.window_closes = services.check_in_window(booking)
+    now = clock.now()
+    sides = selectors.waiting_area(checkpoint=checkpoint, now=now)
+    for side in sides:
+        for booking in side.waiting + side.called:
+            booking.plate = _plate(booking)
+    return render(
+        request,
+        "checkpoints/staff_checkpoint.html",
+        {
+            "checkpoint": checkpoint,
+            "search_form": search_form,
+            "search": search,
+            "query": search.text if search else "",
+            "sides": sides,
+            "now": now,
+            "max_call": MAX_CALL,
+        },
+    )
+
+
+def _act(request: HttpRequest, checkpoint: Checkpoint) -> None:
+    """One staff action through the booking services; every refusal becomes a message."""
+    action = request.POST.get("action")
+    try:
+        if action == "call":
+            form = CallForm(request.POST)
+            if not form.is_valid():
+                messages.error(
+                    request, _("Call from 1 to %(max)s vehicles at a time.") % {"max": MAX_CALL}
+                )
+                return
+            direction = form.cleaned_data["direction"]
+            called = services.queue_call_next(
+                checkpoint=checkpoint,
+                direction=direction,
+                actor=request.user,
+                count=form.cleaned_data["count"],
+            )
+            _say_called(request, called, Direction(direction).label)
+            return
+        if action not in ("arrived", "crossed"):
+            messages.error(request, _("Choose what to do."))
+            return
+        booking = get_object_or_404(
+            Booking.objects.select_related("vehicle", "checkpoint"),
+            pk=_int(request.POST.get("booking")),
+            checkpoint=checkpoint,
+        )
+        before = booking.status
+        if action == "arrived":
+            booking = services.booking_mark_arrived(booking=booking, actor=request.user)
+            if before == booking.status:
+                messages.info(
+                    request,
+                    _("Booking %(number)s is already %(status)s.")
+                    % {"number": booking.number, "status": booking.get_status_display().lower()},
+                )
+            else:
+                messages.success(
+                    request,
+                    _("%(plate)s (booking %(number)s) is in the waiting area.")
+                    % {"plate": _plate(booking), "number": booking.number},
+                )
+        else:
+            booking = services.booking_mark_crossed(booking=booking, actor=request.user)
+            if before == booking.status:
+                messages.info(
+                    request,
+                    _("Booking %(number)s has already crossed.") % {"number": booking.number},
+                )
+            else:
+                messages.success(
+                    request,
+                    _(
+                        "%(plate)s (booking %(number)s) crossed the border; the deposit is "
+                        "released to the carrier."
+                    )
+                    % {"plate": _plate(booking), "number": booking.number},
+                )
+    except ApplicationError as refusal:
+        messages.error(request, str(refusal.message))
+
+
+def _say_called(request: HttpRequest, called: list, direction_label: str) -> None:
+    names = ", ".join(
+        f"{_plate(booking)} ({booking.number})"
+        for booking in _with_vehicles(called)  # the services return bookings without them
+    )
+    messages.success(
+        request,
+        ngettext(
+            "Called forward (%(direction)s): %(vehicles)s.",
+            "Called forward (%(direction)s), in this order: %(vehicles)s.",
+            len(called),
+        )
+        % {"direction": direction_label, "vehicles": names},
+    )
+
+
+def _with_vehicles(bookings: list) -> list:
+    by_pk = Booking.objects.select_related("vehicle").in_bulk([booking.pk for booking in bookings])
+    return [by_pk[booking.pk] for booking in bookings]
+
+
+def _int(value) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise Http404 from None
+
+
+@require_GET
+def board(request: HttpRequest, code: str) -> HttpResponse:
+    """The public live board (Q4), made for a large screen in the waiting area; it re-reads
+    itself every 30 seconds (static/js/live-refresh.js, or a refresh without script)."""
+    checkpoint = selectors.active_checkpoints().filter(code=code.upper()).first()
+    if checkpoint is None:
+        raise Http404
+    return render(
+        request,
+        "checkpoints/board.html",
+        {"board": selectors.board_of(checkpoint), "refresh_seconds": 30},
+    )

@@ -1,0 +1,517 @@
+"""Notifications (B12, C3): an outbox written in the change's transaction, delivered after commit.
+
+Writing. `booking_event_notify` runs inside the transaction of the booking change it tells of and
+inserts one `Message` per recipient, its text rendered there and then in the recipient's language.
+A change that rolls back takes its messages with it; a committed change always has them. After
+commit the messages are handed to Celery (`notify.tasks.deliver_message`); if the broker cannot
+take them, the every-minute job `deliver_outbox` finds them anyway.
+
+Recipients. The person who made the booking (while they still act for its carrier) and every
+owner of the carrier: the owner answers for the deposit and the fleet, a dispatcher for the trip.
+Each person once, on one channel: their linked Telegram chat when they have one (free and
+instant), else SMS to their confirmed phone. A person with neither gets nothing (logged).
+
+Delivering (`deliver`), safe with any number of workers:
+1. Claim: one short transaction turns `queued` (due) into `sending` with a random claim token and
+   a lease (`lease_until`, 5 minutes) and counts the attempt. The row is picked with
+   `select_for_update(skip_locked=True)` on PostgreSQL, so a second worker passes it by at once
+   instead of waiting; the claim itself is a conditional UPDATE (`WHERE status = 'queued' …`), so
+   only one worker can win on SQLite too. The row lock ends with that transaction.
+2. Send to Twilio or Telegram with no transaction open and no lock held.
+3. Record the outcome with an UPDATE that names the claim token: `sent` (with the provider's id),
+   or back to `queued` with `next_attempt_at` pushed out by the backoff (1, 2, 5, 10, 30, 60, 120
+   minutes), or `failed` after the 8th attempt; `last_error` keeps the provider's answer.
+
+A worker that dies while sending leaves `sending` behind; once its lease lapses the message is
+claimable again (and counts another attempt). Delivery is therefore at-least-once only in that one
+case — the provider accepted the message and the worker died before recording it — because
+neither Twilio nor the Bot API takes an idempotency key: no design can tell "sent, not recorded"
+from "never sent" there, and a rare duplicate SMS is better than a lost one. Two live workers
+never send the same message: the claim admits one, and the lease (5 minutes) is far longer than a
+send (the Bot API client times out after 10 s).
+
+Messages are not state changes of the domain: no audit events, only logs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import logging
+import uuid
+from collections.abc import Iterable
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
+from django.utils import translation
+from django.utils.translation import gettext, gettext_lazy
+
+from auth2fa.models import SmsDevice, TelegramDevice, User
+from core import clock
+from core.money import format_tenge
+from notify.models import Message
+from notify.sms import SmsDeliveryError, send_sms
+from notify.telegram import TelegramDeliveryError, send_telegram
+from vehicles.plates import format_plate
+
+logger = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 8
+# Minutes to wait after the 1st, 2nd, … failed attempt; the last value repeats.
+BACKOFF_MINUTES = (1, 2, 5, 10, 30, 60, 120)
+LEASE = dt.timedelta(minutes=5)
+REMINDER_BEFORE = dt.timedelta(hours=2)
+ERROR_MAX_LENGTH = 1000
+
+Kind = Message.Kind
+
+# Short texts (an SMS): the booking number, checkpoint, local slot time and plate.
+TEXTS = {
+    Kind.BOOKING_CREATED: gettext_lazy(
+        "Kezek: booking %(number)s is made: %(checkpoint)s, %(slot)s, vehicle %(plate)s."
+    ),
+    Kind.BOOKING_RESCHEDULED: gettext_lazy(
+        "Kezek: booking %(number)s is moved from %(old_slot)s to %(slot)s: %(checkpoint)s, "
+        "vehicle %(plate)s."
+    ),
+    Kind.BOOKING_REMINDER: gettext_lazy(
+        "Kezek reminder: vehicle %(plate)s is booked at %(checkpoint)s for %(slot)s "
+        "(booking %(number)s)."
+    ),
+    Kind.BOOKING_CALLED: gettext_lazy(
+        "Kezek: vehicle %(plate)s is called forward. Go to %(checkpoint)s now (booking %(number)s)."
+    ),
+    Kind.BOOKING_CROSSED: gettext_lazy(
+        "Kezek: vehicle %(plate)s has crossed the border at %(checkpoint)s (booking %(number)s)."
+    ),
+    Kind.DEPOSIT_RELEASED: gettext_lazy(
+        "Kezek: the deposit of %(amount)s for booking %(number)s (vehicle %(plate)s) is "
+        "released to your personal account."
+    ),
+    Kind.DEPOSIT_FORFEITED: gettext_lazy(
+        "Kezek: the deposit of %(amount)s for booking %(number)s (vehicle %(plate)s) is "
+        "forfeited: the vehicle's second no-show or cancellation within 90 days."
+    ),
+    Kind.BOOKING_CANCELLED_BY_OPERATOR: gettext_lazy(
+        "Kezek: booking %(number)s (%(checkpoint)s, %(slot)s, vehicle %(plate)s) is cancelled "
+        "by the operator. The fee is refunded and the deposit released."
+    ),
+}
+# What `extra` must give for an event.
+REQUIRED_EXTRA = {Kind.BOOKING_RESCHEDULED: ("old_slot_start",)}
+
+
+# --- Writing messages --------------------------------------------------------------------------
+
+
+def booking_event_notify(
+    *,
+    booking: Any,
+    event: str,
+    extra: dict | None = None,
+    dedupe_key: str | None = None,
+) -> list[Message]:
+    """Queue the messages telling of `event` on `booking`, inside the caller's transaction.
+
+    `extra`: `old_slot_start` (reschedule), `reason` (operator cancellation, shown as written),
+    `amount` (deposit events; the booking's deposit hold otherwise). `dedupe_key` makes the
+    message once-only per recipient: a second call with the same key queues nothing. Returns the
+    messages queued; they are delivered after commit.
+    """
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError(
+            "booking_event_notify must run inside the transaction of the change it tells of."
+        )
+    if event not in TEXTS:
+        raise ValueError(f"No text for the notification {event!r}: add one to notify.services.")
+    missing = [key for key in REQUIRED_EXTRA.get(event, ()) if key not in (extra or {})]
+    if missing:
+        raise ValueError(f"The notification {event!r} needs {', '.join(missing)} in extra.")
+    now = clock.now()
+    queued: list[Message] = []
+    for user in _recipients(booking):
+        address = _address_of(user)
+        if address is None:
+            logger.info(
+                "Nobody to tell: %s of booking %s — person #%s has no linked Telegram chat "
+                "and no confirmed phone.",
+                event,
+                booking.pk,
+                user.pk,
+            )
+            continue
+        channel, to = address
+        language = _language_of(user)
+        message = Message(
+            recipient=user,
+            channel=channel,
+            address=to,
+            language=language,
+            kind=event,
+            body=message_text(booking=booking, event=event, extra=extra, language=language),
+            booking=booking,
+            dedupe_key=f"{dedupe_key}:to:{user.pk}" if dedupe_key else None,
+            status=Message.Status.QUEUED,
+            next_attempt_at=now,
+            created_at=now,
+        )
+        if message.dedupe_key is None:
+            message.save()
+        elif not _save_once(message):
+            continue
+        queued.append(message)
+    if queued:
+        transaction.on_commit(
+            functools.partial(_enqueue, [message.pk for message in queued]), robust=True
+        )
+    return queued
+
+
+def _save_once(message: Message) -> bool:
+    """Insert a once-only message; False when its key is taken (by a run in parallel, too: on
+    PostgreSQL the insert waits for the other transaction and then meets the unique key)."""
+    try:
+        with transaction.atomic():
+            message.save()
+    except IntegrityError:
+        if not Message.objects.filter(dedupe_key=message.dedupe_key).exists():
+            raise
+        logger.info("Already queued, not again: %s", message.dedupe_key)
+        return False
+    return True
+
+
+def message_text(
+    *, booking: Any, event: str, extra: dict | None = None, language: str | None = None
+) -> str:
+    """The text of `event` for `booking` in `language` (the active language if None)."""
+    extra = extra or {}
+    with translation.override(language or translation.get_language()):
+        values = {
+            "number": booking.number,
+            "checkpoint": booking.checkpoint.name,
+            "slot": _local_slot(booking.slot_start),
+            "plate": format_plate(booking.vehicle_plate, booking.vehicle.registration_country),
+        }
+        if "old_slot_start" in extra:
+            values["old_slot"] = _local_slot(extra["old_slot_start"])
+        template = str(TEXTS[event])
+        if "%(amount)s" in template:
+            amount = extra.get("amount")
+            if amount is None and booking.deposit_hold_id is not None:
+                amount = booking.deposit_hold.amount
+            values["amount"] = format_tenge(amount) if amount is not None else "—"
+        text = template % values
+        reason = str(extra.get("reason") or "").strip()
+        if reason:
+            text = f"{text} " + gettext("Reason: %(reason)s") % {"reason": reason}
+    return text
+
+
+def _local_slot(moment: dt.datetime) -> str:
+    """'21.03 09:00', Almaty time."""
+    return moment.astimezone(clock.ALMATY).strftime("%d.%m %H:%M")
+
+
+def _recipients(booking: Any) -> list[User]:
+    """Who is told: the person who booked, while still a member of the booking's carrier, and
+    the carrier's owners; each active person once."""
+    from carriers.models import Member
+
+    owners = User.objects.filter(
+        membership__carrier_id=booking.carrier_id, membership__role=Member.Role.OWNER
+    ).order_by("pk")
+    people: list[User] = []
+    creator = booking.created_by
+    if Member.objects.filter(user_id=creator.pk, carrier_id=booking.carrier_id).exists():
+        people.append(creator)
+    people += [owner for owner in owners if owner.pk != creator.pk]
+    return [person for person in people if person.is_active]
+
+
+def _address_of(user: User) -> tuple[str, str] | None:
+    """(channel, address): the linked Telegram chat, else the confirmed phone, else None."""
+    chat_id = (
+        TelegramDevice.objects.filter(user=user, confirmed=True, chat_id__isnull=False)
+        .values_list("chat_id", flat=True)
+        .first()
+    )
+    if chat_id is not None:
+        return Message.Channel.TELEGRAM, str(chat_id)
+    phone = (
+        SmsDevice.objects.filter(user=user, confirmed=True)
+        .order_by("pk")
+        .values_list("phone", flat=True)
+        .first()
+    )
+    if not phone and user.phone and user.phone_verified_at is not None:
+        phone = user.phone
+    if phone:
+        return Message.Channel.SMS, phone
+    return None
+
+
+def _language_of(user: User) -> str:
+    languages = {code for code, _name in settings.LANGUAGES}
+    return user.language if user.language in languages else settings.LANGUAGE_CODE
+
+
+def _enqueue(message_ids: Iterable[int]) -> None:
+    """After commit: one Celery task per message. A broker that cannot take them is logged, not
+    raised — the change is committed, and `deliver_outbox` delivers the messages within a minute."""
+    from notify import tasks
+
+    for message_id in message_ids:
+        try:
+            tasks.deliver_message.delay(message_id)
+        except Exception:
+            logger.warning(
+                "Message #%s was not handed to the worker; deliver_outbox will send it.",
+                message_id,
+                exc_info=True,
+            )
+
+
+# --- Delivering --------------------------------------------------------------------------------
+
+
+def retry_delay(attempts: int) -> dt.timedelta:
+    """How long to wait after the `attempts`-th failed attempt."""
+    index = min(max(attempts, 1), len(BACKOFF_MINUTES)) - 1
+    return dt.timedelta(minutes=BACKOFF_MINUTES[index])
+
+
+def _claimable(*, as_of: dt.datetime, now: dt.datetime) -> Q:
+    """Queued and due, or claimed by a worker whose lease has lapsed (it died or hung)."""
+    return Q(status=Message.Status.QUEUED, next_attempt_at__lte=as_of) | Q(
+        status=Message.Status.SENDING, lease_until__lte=now, attempts__lt=MAX_ATTEMPTS
+    )
+
+
+def deliver(*, message_id: int, as_of: dt.datetime | None = None) -> str:
+    """Send one message if it is due and nobody else is sending it.
+
+    Returns "sent", "retry" (failed, queued again for later), "failed" (failed for the last
+    time), or "skipped" (not due, already sent or failed, or another worker has it). Must not run
+    inside a transaction: the claim has to be committed before the provider is called.
+    """
+    now = clock.now()
+    claim = _claim(message_id, as_of=as_of or now, now=now)
+    if claim is None:
+        return "skipped"
+    message, token = claim
+    try:
+        provider_id = _send(message)
+    except (SmsDeliveryError, TelegramDeliveryError) as exc:
+        return _record_failure(message, token, str(exc))
+    except Exception as exc:
+        # A bug, not the provider: counted like a failure so the message is not stuck until the
+        # lease lapses, and raised so it shows in the worker's log.
+        _record_failure(message, token, f"{type(exc).__name__}: {exc}")
+        raise
+    return _record_sent(message, token, provider_id)
+
+
+def _claim(message_id: int, *, as_of: dt.datetime, now: dt.datetime) -> tuple[Message, str] | None:
+    token = uuid.uuid4().hex
+    claimable = _claimable(as_of=as_of, now=now)
+    with transaction.atomic():
+        # PostgreSQL: a row another worker is claiming is passed by, not waited for. SQLite has
+        # no row locks (Django leaves the clause out); the conditional update below decides.
+        candidate = (
+            Message.objects.select_for_update(skip_locked=True)
+            .filter(claimable, pk=message_id)
+            .values_list("pk", flat=True)
+            .first()
+        )
+        if candidate is None:
+            return None
+        claimed = Message.objects.filter(claimable, pk=message_id).update(
+            status=Message.Status.SENDING,
+            claim_token=token,
+            lease_until=now + LEASE,
+            attempts=F("attempts") + 1,
+        )
+        if not claimed:
+            return None
+        message = Message.objects.get(pk=message_id)
+    return message, token
+
+
+def _send(message: Message) -> str:
+    if message.channel == Message.Channel.TELEGRAM:
+        address = message.address
+        return send_telegram(
+            int(address) if address.lstrip("-").isdigit() else address, message.body
+        )
+    if message.channel == Message.Channel.SMS:
+        return send_sms(to=message.address, body=message.body)
+    raise SmsDeliveryError(f"Unknown channel {message.channel!r}.")
+
+
+def _mine(message: Message, token: str):
+    return Message.objects.filter(pk=message.pk, status=Message.Status.SENDING, claim_token=token)
+
+
+def _record_sent(message: Message, token: str, provider_id: str) -> str:
+    recorded = _mine(message, token).update(
+        status=Message.Status.SENT,
+        sent_at=clock.now(),
+        provider_id=(provider_id or "")[:64],
+        claim_token="",
+        lease_until=None,
+    )
+    if not recorded:
+        # The lease lapsed while sending and another worker took the message over.
+        logger.error(
+            "Message #%s was sent after its claim had lapsed; it may reach %s twice.",
+            message.pk,
+            message.address,
+        )
+    else:
+        logger.info("Message #%s (%s) sent by %s.", message.pk, message.kind, message.channel)
+    return "sent"
+
+
+def _record_failure(message: Message, token: str, error: str) -> str:
+    final = message.attempts >= MAX_ATTEMPTS
+    changes: dict[str, Any] = {
+        "status": Message.Status.FAILED if final else Message.Status.QUEUED,
+        "last_error": error[:ERROR_MAX_LENGTH],
+        "claim_token": "",
+        "lease_until": None,
+    }
+    if not final:
+        changes["next_attempt_at"] = clock.now() + retry_delay(message.attempts)
+    if not _mine(message, token).update(**changes):
+        logger.warning("Message #%s failed after its claim had lapsed: %s", message.pk, error)
+        return "retry"
+    logger.warning(
+        "Message #%s (%s by %s), attempt %s of %s, failed%s: %s",
+        message.pk,
+        message.kind,
+        message.channel,
+        message.attempts,
+        MAX_ATTEMPTS,
+        " for good" if final else "",
+        error,
+    )
+    return "failed" if final else "retry"
+
+
+def deliver_due(*, as_of: dt.datetime | None = None, limit: int = 100) -> int:
+    """The `deliver_outbox` job (every minute): send up to `limit` messages that are due by
+    `as_of` (queued ones and lapsed claims); returns how many were sent. Runs in parallel safely."""
+    now = clock.now()
+    as_of = as_of or now
+    abandoned = Message.objects.filter(
+        status=Message.Status.SENDING, lease_until__lte=now, attempts__gte=MAX_ATTEMPTS
+    ).update(
+        status=Message.Status.FAILED,
+        claim_token="",
+        lease_until=None,
+        last_error="The worker sending the last attempt stopped before it finished.",
+    )
+    if abandoned:
+        logger.warning("%s message(s) failed: their last attempt was abandoned.", abandoned)
+    due = (
+        Message.objects.filter(_claimable(as_of=as_of, now=now))
+        .order_by("next_attempt_at", "pk")
+        .values_list("pk", flat=True)[:limit]
+    )
+    sent = 0
+    for message_id in list(due):
+        try:
+            sent += deliver(message_id=message_id, as_of=as_of) == "sent"
+        except Exception:
+            logger.exception("Message #%s could not be delivered.", message_id)
+    return sent
+
+
+def messages_retry(*, message_ids: Iterable[int], actor: Any = None) -> int:
+    """Operators' "Retry now": failed messages get one more attempt, queued ones waiting for
+    their next attempt are brought forward; both are handed to the worker after commit. Messages
+    being sent or already sent are left alone. Returns how many were re-queued."""
+    now = clock.now()
+    with transaction.atomic():
+        ids = list(
+            Message.objects.select_for_update()
+            .filter(pk__in=list(message_ids))
+            .filter(status__in=[Message.Status.FAILED, Message.Status.QUEUED])
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+        # A failed message has used its attempts: one more is allowed, then it fails again.
+        Message.objects.filter(pk__in=ids, status=Message.Status.FAILED).update(
+            attempts=MAX_ATTEMPTS - 1
+        )
+        Message.objects.filter(pk__in=ids).update(status=Message.Status.QUEUED, next_attempt_at=now)
+        if ids:
+            transaction.on_commit(functools.partial(_enqueue, ids), robust=True)
+    logger.info("Messages re-queued by %s: %s", actor, ids)
+    return len(ids)
+
+
+# --- Reminders ---------------------------------------------------------------------------------
+
+
+def _reminder_key(booking: Any) -> str:
+    """Once per booking and slot: a booking moved to another hour is reminded again."""
+    slot = booking.slot_start.astimezone(dt.UTC).strftime("%Y%m%dT%H%MZ")
+    return f"{Kind.BOOKING_REMINDER}:booking:{booking.pk}:slot:{slot}"
+
+
+def _reminded(bookings: list[Any]) -> set[str]:
+    """The reminder keys already used by these bookings (one query: most runs find most of the
+    bookings already reminded). Only a shortcut: the unique key is what makes it once."""
+    return {
+        key.rpartition(":to:")[0]
+        for key in Message.objects.filter(
+            booking__in=[booking.pk for booking in bookings],
+            kind=Kind.BOOKING_REMINDER,
+            dedupe_key__isnull=False,
+        ).values_list("dedupe_key", flat=True)
+    }
+
+
+def send_reminders(*, as_of: dt.datetime | None = None) -> int:
+    """The `send_reminders` job (every 5 minutes): confirmed bookings whose slot starts within the
+    next 2 hours and that have no reminder yet are reminded (B12). Once per booking and slot,
+    however many runs overlap (the dedupe key). Returns how many messages were queued."""
+    from bookings.models import Booking
+
+    as_of = as_of or clock.now()
+    bookings = list(
+        Booking.objects.filter(
+            status=Booking.Status.CONFIRMED,
+            slot_start__gt=as_of,
+            slot_start__lte=as_of + REMINDER_BEFORE,
+        )
+        .select_related("checkpoint", "vehicle", "created_by")
+        .order_by("slot_start", "pk")
+    )
+    reminded = _reminded(bookings)
+    queued = 0
+    for booking in bookings:
+        key = _reminder_key(booking)
+        if key in reminded:
+            continue
+        with transaction.atomic():
+            # Still confirmed for this slot (a cancellation or reschedule waits, or went first).
+            current = (
+                Booking.objects.select_for_update()
+                .filter(
+                    pk=booking.pk, status=Booking.Status.CONFIRMED, slot_start=booking.slot_start
+                )
+                .values_list("pk", flat=True)
+                .first()
+            )
+            if current is not None:
+                queued += len(
+                    booking_event_notify(
+                        booking=booking, event=Kind.BOOKING_REMINDER, dedupe_key=key
+                    )
+                )
+    return queued
