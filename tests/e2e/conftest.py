@@ -53,3 +53,174 @@ def page(chromium, request, live_server):
     page.snap = snap
     yield page
     context.close()
+
+
+def artifacts_of(request) -> Path:
+    folder = ARTIFACTS / re.sub(r"[^\w.-]+", "_", request.node.name)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+@pytest.fixture
+def signed_in_page(chromium, live_server, sign_in_browser, request):
+    """`signed_in_page(user, name, **context_options)`: a page of a browser of its own whose
+    session is signed in as `user` with a verified second factor (for the people around the
+    journey: operators, staff, accountants). Its screenshots go to the test's folder as
+    `<name>-NN-<step>.png`."""
+    from django.conf import settings
+    from django.test import Client
+
+    contexts = []
+
+    def open_page(user, name: str, **options):
+        options = {
+            "base_url": live_server.url,
+            "locale": "en-US",
+            "viewport": {"width": 1280, "height": 900},
+            **options,
+        }
+        context = chromium.new_context(**options)
+        context.set_default_timeout(15_000)
+        contexts.append(context)
+        client = sign_in_browser(Client(), user)
+        context.add_cookies(
+            [
+                {
+                    "name": settings.SESSION_COOKIE_NAME,
+                    "value": client.cookies[settings.SESSION_COOKIE_NAME].value,
+                    "url": live_server.url,
+                }
+            ]
+        )
+        page = context.new_page()
+        folder = artifacts_of(request)
+        shots = iter(range(1, 1000))
+
+        def snap(step: str) -> None:
+            path = folder / f"{name}-{next(shots):02d}-{step}.png"
+            page.screenshot(path=str(path), full_page=True)
+
+        page.snap = snap
+        return page
+
+    yield open_page
+    for context in contexts:
+        context.close()
+
+
+def wait_until(condition, *, what: str, timeout: float = 30.0):
+    """Poll `condition()` until it gives something truthy (the worker's effects arrive on their
+    own time); fail saying `what` did not happen."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        result = condition()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"Within {timeout:.0f} s: {what} did not happen.")
+        time.sleep(0.2)
+
+
+def _forget_broker_connections(app) -> None:
+    """Make the app connect anew, to the broker its settings now name. The pools are made once
+    and kept; `app.close()` would also unregister the app, and tasks imported after that would
+    be unknown to it. Celery clears the same two pools in a forked child."""
+    if app._pool is not None:
+        app._pool.force_close_all()
+    app._pool = None
+    app.amqp._producer_pool = None
+
+
+# The journeys' worker takes its tasks from this Redis database, emptied before each journey.
+WORKER_REDIS_DB = 4
+
+
+@pytest.fixture
+def celery_worker_process(live_server, fake_twilio, settings, request):
+    """A real Celery worker process on Redis, against the test database the live server uses.
+
+    The live server (in this process) sends its tasks to the same Redis database; SMS go to the
+    fake Twilio server from both. The worker runs on the real clock, like the live server, so the
+    journeys make their data relative to now. Its log is kept beside the screenshots."""
+    import signal
+    import subprocess
+    import sys
+    from urllib.parse import quote, urlsplit, urlunsplit
+
+    import redis
+    from django.db import connection
+
+    from config.celery import app as celery_app
+
+    parts = urlsplit(os.environ["REDIS_URL"])
+    broker = urlunsplit((parts.scheme, parts.netloc, f"/{WORKER_REDIS_DB}", "", ""))
+    redis.Redis.from_url(broker).flushdb()
+
+    db = connection.settings_dict
+    user = quote(db["USER"] or "", safe="")
+    password = f":{quote(db['PASSWORD'], safe='')}" if db["PASSWORD"] else ""
+    database_url = (
+        f"postgres://{user}{password}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+    )
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "DATABASE_URL": database_url,
+        "REDIS_URL": broker,
+        # The test database is emptied between tests: no connection is kept open across them.
+        "CONN_MAX_AGE": "0",
+        "CELERY_TASK_ALWAYS_EAGER": "0",
+        # Receipt verification codes are signed with the key: the worker must use the server's.
+        "SECRET_KEY": settings.SECRET_KEY,
+        "SITE_URL": live_server.url,
+        "SMS_BACKEND": "twilio",
+        "TWILIO_API_BASE": fake_twilio.base_url,
+        "TWILIO_ACCOUNT_SID": fake_twilio.account_sid,
+        "TWILIO_AUTH_TOKEN": fake_twilio.auth_token,
+        "TWILIO_FROM": settings.TWILIO_FROM,
+    }
+    log_path = artifacts_of(request) / "celery-worker.log"
+    log = log_path.open("w")
+    worker = subprocess.Popen(
+        [
+            str(Path(sys.executable).with_name("celery")),
+            "-A",
+            "config",
+            "worker",
+            "--pool=solo",
+            "--loglevel=INFO",
+            "--without-heartbeat",
+            "--without-gossip",
+            "--without-mingle",
+            "--hostname=e2e@%h",
+        ],
+        cwd=ARTIFACTS.parent,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    previous_broker = celery_app.conf.broker_url
+    celery_app.conf.broker_url = broker
+    _forget_broker_connections(celery_app)
+    try:
+        wait_until(
+            lambda: worker.poll() is not None or " ready." in log_path.read_text(),
+            what="the Celery worker starting",
+            timeout=60,
+        )
+        if worker.poll() is not None:
+            raise RuntimeError(f"The Celery worker exited:\n{log_path.read_text()}")
+        yield worker
+    finally:
+        celery_app.conf.broker_url = previous_broker
+        _forget_broker_connections(celery_app)
+        if worker.poll() is None:
+            worker.send_signal(signal.SIGTERM)  # warm shutdown: the task at hand finishes
+            try:
+                worker.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+                worker.wait()
+        log.close()
