@@ -127,8 +127,9 @@ def _forget_broker_connections(app) -> None:
     """Make the app connect anew, to the broker its settings now name. The pools are made once
     and kept; `app.close()` would also unregister the app, and tasks imported after that would
     be unknown to it. Celery clears the same two pools in a forked child."""
-    if app._pool is not None:
-        app._pool.force_close_all()
+    from kombu import pools
+
+    pools.reset()  # kombu's shared pools, one per broker address: closed and forgotten
     app._pool = None
     app.amqp._producer_pool = None
 

@@ -39,6 +39,7 @@ from fees.models import BudgetBatch
 from fees.selectors import quote
 from fees.services import reference_fees_load
 from fees.tasks import transfer_to_budget_daily
+from notify.models import Message
 from receipts.models import Receipt
 from tests.e2e.conftest import artifacts_of, wait_until
 from tests.e2e.test_booking_wizard import current_step, fee, sign_in
@@ -99,12 +100,14 @@ def staff_member(email: str, group: str, **extra):
     return person
 
 
-def sms_to(fake_twilio, phone: str, *fragments: str) -> list[str]:
-    """The SMS bodies sent to `phone` that hold every fragment."""
+def delivered(fake_twilio, booking, kind: str) -> list[str]:
+    """The SMS of `kind` about `booking` that the worker sent and the fake Twilio received
+    (in the recipient's language, so found by the outbox's text rather than by words)."""
+    received = {message["Body"] for message in list(fake_twilio.messages)}
     return [
-        message["Body"]
-        for message in list(fake_twilio.messages)
-        if message["To"] == phone and all(fragment in message["Body"] for fragment in fragments)
+        message.body
+        for message in Message.objects.filter(booking=booking, kind=kind, status="sent")
+        if message.body in received
     ]
 
 
@@ -252,7 +255,7 @@ def test_a1_p1_b1_b4_b5_q1_d2_p4_p5_a_carriers_week_with_a_real_worker(
         page.snap("booking")
         # The worker delivers the notification of the new booking (B12).
         wait_until(
-            lambda: sms_to(fake_twilio, PHONE, booking.number),
+            lambda: delivered(fake_twilio, booking, Message.Kind.BOOKING_CREATED),
             what="the SMS about the new booking arriving from the worker",
         )
 
@@ -278,7 +281,7 @@ def test_a1_p1_b1_b4_b5_q1_d2_p4_p5_a_carriers_week_with_a_real_worker(
         held = quote("deposit", on=clock.local_today()).amount
         assert balances_of(carrier).available == Decimal("1000000.00") - paid - held
         wait_until(
-            lambda: sms_to(fake_twilio, PHONE, booking.number, "moved"),
+            lambda: delivered(fake_twilio, booking, Message.Kind.BOOKING_RESCHEDULED),
             what="the SMS about the new hour arriving from the worker",
         )
 
@@ -301,7 +304,7 @@ def test_a1_p1_b1_b4_b5_q1_d2_p4_p5_a_carriers_week_with_a_real_worker(
     called.get_by_role("button", name="Mark crossed 123 ABC 02").wait_for()
     staff.snap("called")
     wait_until(
-        lambda: sms_to(fake_twilio, PHONE, booking.number, "called"),
+        lambda: delivered(fake_twilio, booking, Message.Kind.BOOKING_CALLED),
         what="the SMS calling the truck forward arriving from the worker",
     )
     called.get_by_role("button", name="Mark crossed 123 ABC 02").click()
@@ -310,7 +313,7 @@ def test_a1_p1_b1_b4_b5_q1_d2_p4_p5_a_carriers_week_with_a_real_worker(
     booking.refresh_from_db()
     assert booking.status == "crossed" and deposit_status(booking) == "released"
     wait_until(
-        lambda: sms_to(fake_twilio, PHONE, "released"),
+        lambda: delivered(fake_twilio, booking, Message.Kind.DEPOSIT_RELEASED),
         what="the SMS about the released deposit arriving from the worker",
     )
 
@@ -375,3 +378,56 @@ def test_a1_p1_b1_b4_b5_q1_d2_p4_p5_a_carriers_week_with_a_real_worker(
     books.snap("receipts-after-downloads")
     check.screenshot(path=str(artifacts_of(request) / "public-verification.png"), full_page=True)
     public.close()
+
+
+def cancel_in_the_browser(page, booking, consequence: str) -> None:
+    page.goto("/cabinet/bookings/")
+    page.get_by_role("link", name=booking.number).click()
+    page.get_by_role("link", name="Cancel the booking").click()
+    assert page.get_by_text(consequence).is_visible()
+    page.snap(f"cancel-{booking.number}")
+    page.get_by_role("button", name="Cancel the booking").click()
+    page.get_by_text(f"Booking {booking.number} is cancelled.").wait_for()
+    page.snap(f"cancelled-{booking.number}")
+
+
+def test_d3_a_second_carrier_cancels_twice_within_90_days_and_the_second_deposit_is_forfeited(
+    celery_worker_process, fake_twilio, signed_in_page
+):
+    from tests.bookings.conftest import make_world
+    from tests.bookings.test_booking_rules import book
+
+    world = make_world(fake_twilio, iin_bin="900101301005", email="owner@karavan.kz")
+    world.top_up("200000.00")
+    owner = world.member.user
+    tomorrow = clock.local_today() + dt.timedelta(days=1)
+    slot = dt.datetime.combine(tomorrow, dt.time(10), tzinfo=clock.ALMATY)
+    deposit = format_tenge(quote("deposit", on=clock.local_today()).amount)
+    page = signed_in_page(owner, "carrier")
+
+    first = book(world, start=slot)
+    cancel_in_the_browser(page, first, f"The deposit of {deposit} will be released")
+    wait_until(
+        lambda: delivered(fake_twilio, first, Message.Kind.DEPOSIT_RELEASED),
+        what="the SMS about the first deposit released arriving from the worker",
+    )
+
+    # The same truck (by VIN), booked again the next day and cancelled: two in 90 days (D3).
+    second = book(world, start=slot + dt.timedelta(days=1))
+    cancel_in_the_browser(page, second, f"The deposit of {deposit} will be forfeited")
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert (deposit_status(first), deposit_status(second)) == ("released", "forfeited")
+    wait_until(
+        lambda: delivered(fake_twilio, second, Message.Kind.DEPOSIT_FORFEITED),
+        what="the SMS about the forfeited deposit arriving from the worker",
+    )
+
+    page.goto("/cabinet/account/")
+    held = page.locator(".balances div", has_text="Held as deposits").locator("dd")
+    assert text_of(held) == "0.00 ₸"
+    page.get_by_role("heading", name="Statement").wait_for()
+    page.snap("account-after-forfeit")
+    fees = 2 * quote("regular", on=clock.local_today()).amount
+    forfeited = quote("deposit", on=clock.local_today()).amount
+    assert balances_of(world.carrier).available == Decimal("200000.00") - fees - forfeited
