@@ -4,6 +4,12 @@ import logging
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import (
+    RequestDataTooBig,
+    SuspiciousOperation,
+    TooManyFieldsSent,
+    TooManyFilesSent,
+)
 from django.db import OperationalError
 from django.http import Http404, JsonResponse
 from django.utils.translation import gettext as _
@@ -51,6 +57,16 @@ def _first_messages(fields: dict) -> str:
         if isinstance(value, str):
             parts.append(value if name == "non_field_errors" else f"{name}: {value}")
     return " ".join(parts)
+
+
+def _suspicious_request_message(exc: SuspiciousOperation) -> str:
+    """Django refuses a request body it will not read (too large, too many fields) or a request
+    it distrusts while DRF reads it; the client hears why, in its language, as a 400."""
+    if isinstance(exc, RequestDataTooBig):
+        return _("The request body is too large.")
+    if isinstance(exc, TooManyFieldsSent | TooManyFilesSent):
+        return _("The request has too many fields.")
+    return _("The request is not valid.")
 
 
 def _drf_code_and_message(exc: exceptions.APIException) -> tuple[str, str, dict]:
@@ -108,6 +124,11 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
         if getattr(exc, "auth_header", None):
             response["WWW-Authenticate"] = exc.auth_header
         return response
+    if isinstance(exc, SuspiciousOperation):
+        logger.warning("refused request: %s", exc)
+        return Response(
+            error_body("validation_error", _suspicious_request_message(exc)), status=400
+        )
     if is_lock_timeout(exc):
         logger.warning("lock wait timed out: %s", exc)
         response = Response(

@@ -20,7 +20,7 @@ from core.api_errors import error_body
 from fees.models import Service
 from receipts.archive import pdf_response, zip_response
 from receipts.codes import mask_iin_bin
-from receipts.forms import ArchiveForm
+from receipts.forms import ArchiveForm, validate_period_day
 from receipts.selectors import (
     MAX_ARCHIVE_DAYS,
     RECEIPT_ROLES,
@@ -56,8 +56,8 @@ class PeriodFilter(serializers.Serializer):
     included."""
 
     # "from" is a Python keyword: the fields are renamed below.
-    since = serializers.DateField(required=False)
-    until = serializers.DateField(required=False)
+    since = serializers.DateField(required=False, validators=[validate_period_day])
+    until = serializers.DateField(required=False, validators=[validate_period_day])
     service = serializers.ChoiceField(choices=Service.values, required=False)
     booking = serializers.CharField(required=False, max_length=20)
 
@@ -68,7 +68,15 @@ class PeriodFilter(serializers.Serializer):
             "service": data.get("service"),
             "booking": data.get("booking"),
         }
-        return super().to_internal_value({k: v for k, v in renamed.items() if v})
+        try:
+            return super().to_internal_value({k: v for k, v in renamed.items() if v})
+        except serializers.ValidationError as exc:
+            # Problems are reported under the names the client sent.
+            names = {"since": "from", "until": "to"}
+            detail = exc.detail if isinstance(exc.detail, dict) else {}
+            raise serializers.ValidationError(
+                {names.get(name, name): problems for name, problems in detail.items()}
+            ) from exc
 
     def validate_booking(self, value):
         from bookings.models import booking_pk_from_number

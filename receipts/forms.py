@@ -6,6 +6,20 @@ from django.utils.translation import gettext_lazy as _
 from fees.models import Service
 from receipts.selectors import MAX_ARCHIVE_DAYS
 
+# Periods are read between these days: wide around any real transfer, and clear of the calendar's
+# ends, where the start of a day in Almaty time has no UTC moment (0001-01-01) or no next day.
+EARLIEST_DAY = dt.date(2000, 1, 1)
+LATEST_DAY = dt.date(2099, 12, 31)
+
+
+def validate_period_day(day: dt.date) -> None:
+    if not EARLIEST_DAY <= day <= LATEST_DAY:
+        raise forms.ValidationError(
+            _("Choose a day between %(earliest)s and %(latest)s."),
+            code="out_of_range",
+            params={"earliest": EARLIEST_DAY.isoformat(), "latest": LATEST_DAY.isoformat()},
+        )
+
 
 class PeriodMixin:
     def clean(self):
@@ -20,10 +34,16 @@ class ReceiptFilterForm(PeriodMixin, forms.Form):
     """Receipts by the day of their transfer to the budget, service and booking."""
 
     since = forms.DateField(
-        label=_("From"), required=False, widget=forms.DateInput({"type": "date"})
+        label=_("From"),
+        required=False,
+        widget=forms.DateInput({"type": "date"}),
+        validators=[validate_period_day],
     )
     until = forms.DateField(
-        label=_("To (inclusive)"), required=False, widget=forms.DateInput({"type": "date"})
+        label=_("To (inclusive)"),
+        required=False,
+        widget=forms.DateInput({"type": "date"}),
+        validators=[validate_period_day],
     )
     service = forms.ChoiceField(
         label=_("Service"), required=False, choices=[("", _("All")), *Service.choices]
@@ -53,8 +73,8 @@ class ReceiptFilterForm(PeriodMixin, forms.Form):
 class ArchiveForm(PeriodMixin, forms.Form):
     """The period of a ZIP: both ends required, at most a year."""
 
-    since = forms.DateField(label=_("From"))
-    until = forms.DateField(label=_("To (inclusive)"))
+    since = forms.DateField(label=_("From"), validators=[validate_period_day])
+    until = forms.DateField(label=_("To (inclusive)"), validators=[validate_period_day])
 
     def clean(self):
         data = super().clean()
