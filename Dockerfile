@@ -21,5 +21,6 @@ RUN SECRET_KEY=build-only python manage.py collectstatic --noinput
 
 USER kezek
 EXPOSE 8000
+# Request lines come from the portal itself (JSON, with request ids), not gunicorn's access log.
 CMD ["gunicorn", "config.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "4", \
-     "--forwarded-allow-ips", "*", "--access-logfile", "-"]
+     "--forwarded-allow-ips", "*"]

@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from core import audit, idempotency, visits
+from core import audit, healthz, idempotency, visits
 
 
 @shared_task
@@ -23,3 +23,9 @@ def flush_visit_counters() -> int:
 @shared_task
 def purge_idempotency_keys() -> int:
     return idempotency.idempotency_purge_expired()
+
+
+@shared_task
+def worker_heartbeat() -> None:
+    """Beat runs this every 30 s; /healthz reads the time it last ran."""
+    healthz.heartbeat_record()

@@ -1,8 +1,9 @@
 from django.urls import path
 
-from core import views
+from core import healthz, views
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("faq/", views.faq, name="faq"),
+    path("healthz", healthz.healthz, name="healthz"),
 ]
