@@ -11,16 +11,7 @@ from auth2fa import services
 from auth2fa.models import ApiToken
 from carriers.selectors import membership_of
 from core.middleware import client_ip
-from core.throttles import SettingsRateThrottle
-
-
-class RegistrationThrottle(SettingsRateThrottle):
-    """Registration: 10 per IP per hour (API.md)."""
-
-    scope = "registration"
-
-    def get_cache_key(self, request, view):
-        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+from core.throttles import OtpThrottle, RegistrationThrottle, SignInThrottle
 
 
 class CarrierInput(serializers.Serializer):
@@ -143,6 +134,7 @@ def challenge_response(started: services.SignInStarted) -> Response:
 
 class LoginApi(APIView):
     authentication_classes = []
+    throttle_classes = [SignInThrottle]
 
     class Input(serializers.Serializer):
         username = serializers.CharField(max_length=254)
@@ -158,6 +150,7 @@ class LoginApi(APIView):
 
 class EdsChallengeApi(APIView):
     authentication_classes = []
+    throttle_classes = [SignInThrottle]
 
     @extend_schema(
         request=None,
@@ -178,6 +171,7 @@ class EdsChallengeApi(APIView):
 
 class EdsLoginApi(APIView):
     authentication_classes = []
+    throttle_classes = [SignInThrottle]
 
     class Input(serializers.Serializer):
         nonce = serializers.CharField(max_length=100)
@@ -201,6 +195,7 @@ class EdsLoginApi(APIView):
 
 class OtpSendApi(APIView):
     authentication_classes = []
+    throttle_classes = [OtpThrottle]
 
     class Input(serializers.Serializer):
         challenge = serializers.CharField(max_length=100)
@@ -224,6 +219,7 @@ class OtpSendApi(APIView):
 
 class OtpVerifyApi(APIView):
     authentication_classes = []
+    throttle_classes = [OtpThrottle]
 
     class Input(serializers.Serializer):
         challenge = serializers.CharField(max_length=100)

@@ -21,6 +21,7 @@ from auth2fa import services
 from auth2fa.views import PENDING_SIGN_IN, complete_web_sign_in
 from core.api_errors import error_body
 from core.errors import ApplicationError
+from core.throttles import OtpThrottle, throttle_view
 
 
 def _refusal(refusal: ApplicationError, *, redirect: str | None = None) -> JsonResponse:
@@ -101,6 +102,7 @@ def _no_pending_sign_in() -> JsonResponse:
 
 @never_cache
 @require_POST
+@throttle_view(OtpThrottle, json=True)
 def signin_passkey_begin(request: HttpRequest) -> JsonResponse:
     pending = request.session.get(PENDING_SIGN_IN)
     if not pending:
@@ -114,6 +116,7 @@ def signin_passkey_begin(request: HttpRequest) -> JsonResponse:
 
 @never_cache
 @require_POST
+@throttle_view(OtpThrottle, json=True)
 def signin_passkey_complete(request: HttpRequest) -> JsonResponse:
     pending = request.session.get(PENDING_SIGN_IN)
     if not pending:

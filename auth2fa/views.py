@@ -26,6 +26,7 @@ from core import clock
 from core.errors import ApplicationError
 from core.forms import show_refusal
 from core.middleware import client_ip
+from core.throttles import OtpThrottle, RegistrationThrottle, SignInThrottle, throttle_view
 
 REGISTRATION_PHONE = "kezek_registration_phone"
 # Where to go after the phone is confirmed and the person signed in (an invitation link).
@@ -49,6 +50,7 @@ def _safe_next(request: HttpRequest, default: str) -> str:
     return default
 
 
+@throttle_view(RegistrationThrottle)
 def register(request: HttpRequest) -> HttpResponse:
     form = RegistrationForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -73,6 +75,7 @@ def register(request: HttpRequest) -> HttpResponse:
     return render(request, "auth2fa/register.html", {"form": form})
 
 
+@throttle_view(RegistrationThrottle)
 def register_verify(request: HttpRequest) -> HttpResponse:
     phone = request.session.get(REGISTRATION_PHONE)
     if not phone:
@@ -98,6 +101,7 @@ def register_verify(request: HttpRequest) -> HttpResponse:
     return render(request, "auth2fa/register_verify.html", {"form": form, "phone": phone})
 
 
+@throttle_view(SignInThrottle)
 def signin(request: HttpRequest) -> HttpResponse:
     next_url = _safe_next(request, reverse("cabinet"))
     form = SignInForm(request.POST or None)
@@ -124,6 +128,8 @@ def _begin_second_step(request: HttpRequest, started: services.SignInStarted, ne
     return redirect("signin-factor")
 
 
+# Each page view issues an EDS challenge (a cache entry), so GETs count too.
+@throttle_view(SignInThrottle, methods=("GET", "POST"))
 def signin_eds(request: HttpRequest) -> HttpResponse:
     """First factor by EDS: NCALayer signs the nonce in the page (static/js/eds-ncalayer.js),
     or the person pastes a signature made elsewhere."""
@@ -148,6 +154,7 @@ def signin_eds(request: HttpRequest) -> HttpResponse:
     )
 
 
+@throttle_view(OtpThrottle)
 def signin_factor(request: HttpRequest) -> HttpResponse:
     pending = request.session.get(PENDING_SIGN_IN)
     if not pending:

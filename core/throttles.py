@@ -1,12 +1,35 @@
+"""Rate limits (API.md "Rate limits"), for the API (DRF throttles) and the web pages alike.
+
+Every limit counts per client address, core.middleware.client_ip: the same address for the API,
+the pages and the audit trail, and never one a client can choose by sending X-Forwarded-For.
+A page and the API endpoint that do the same thing share one scope, so switching between them
+does not double the allowance.
+"""
+
+import functools
+from collections.abc import Callable, Iterable
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.utils.translation import gettext as _
 from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 
+from core.middleware import client_ip
+
 
 class SettingsRateThrottle(SimpleRateThrottle):
-    """Reads its rate from the settings at request time, so changed settings take effect."""
+    """Reads its rate from the settings at request time, so changed settings take effect, and
+    counts per client address (for anonymous and signed-in callers alike)."""
 
     def get_rate(self) -> str | None:
         return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
+
+    def get_ident(self, request) -> str:
+        return client_ip(request) or "unknown"
+
+    def get_cache_key(self, request, view):
+        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
 
 
 class PublicReadThrottle(SettingsRateThrottle):
@@ -14,5 +37,78 @@ class PublicReadThrottle(SettingsRateThrottle):
 
     scope = "public_read"
 
-    def get_cache_key(self, request, view):
-        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+
+class SignInThrottle(SettingsRateThrottle):
+    """First factor (password or EDS) and EDS challenges: THROTTLE_SIGN_IN per IP. A3's lock of
+    an account after 10 failures stops guessing one account; this stops trying many from one
+    address."""
+
+    scope = "sign_in"
+
+
+class OtpThrottle(SettingsRateThrottle):
+    """Second factor (sending and checking codes, passkeys) and setting up an authenticator app:
+    THROTTLE_OTP per IP, on top of A3's per-code, per-phone and per-account limits."""
+
+    scope = "otp"
+
+
+class RegistrationThrottle(SettingsRateThrottle):
+    """Registration, its phone confirmation and code resends: 10 per IP per hour (API.md)."""
+
+    scope = "registration"
+
+
+def retry_after_seconds(throttle: SimpleRateThrottle) -> int:
+    wait = throttle.wait()
+    return int(wait) + 1 if wait else 1
+
+
+def _too_many_requests_page(request: HttpRequest, retry_after: int) -> HttpResponse:
+    minutes = (retry_after + 59) // 60
+    response = render(
+        request,
+        "core/throttled.html",
+        {"retry_after": retry_after, "minutes": minutes, "back": request.path},
+        status=429,
+    )
+    response["Retry-After"] = str(retry_after)
+    return response
+
+
+def _too_many_requests_json(retry_after: int) -> JsonResponse:
+    from core.api_errors import error_body
+
+    response = JsonResponse(
+        error_body("throttled", _("Too many requests. Try again later.")), status=429
+    )
+    response["Retry-After"] = str(retry_after)
+    return response
+
+
+def throttle_view(
+    throttle_class: type[SettingsRateThrottle],
+    *,
+    methods: Iterable[str] = ("POST",),
+    json: bool = False,
+) -> Callable:
+    """Apply an API throttle to a page view: beyond the limit the person sees a page that says
+    so and when to try again (or, for the JSON endpoints of page scripts, the API's error shape),
+    both 429 with Retry-After. Only the listed methods count, so reading a form stays free."""
+    counted = {method.upper() for method in methods}
+
+    def decorator(view: Callable) -> Callable:
+        @functools.wraps(view)
+        def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+            if request.method in counted:
+                throttle = throttle_class()
+                if not throttle.allow_request(request, None):
+                    retry_after = retry_after_seconds(throttle)
+                    if json:
+                        return _too_many_requests_json(retry_after)
+                    return _too_many_requests_page(request, retry_after)
+            return view(request, *args, **kwargs)
+
+        return wrapped
+
+    return decorator
