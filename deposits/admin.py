@@ -29,6 +29,7 @@ from core.admin import ReadOnlyAdmin
 from core.errors import ApplicationError
 from core.money import format_tenge
 from deposits import services
+from deposits.forms import StatementUploadForm, statement_max_bytes
 from deposits.models import (
     Account,
     Hold,
@@ -40,33 +41,9 @@ from deposits.models import (
     Transfer,
 )
 from deposits.selectors import system_balance
-from deposits.statements import MAX_STATEMENT_BYTES, MIB, normalize_personal_account_number
+from deposits.statements import normalize_personal_account_number
 
 # --- Bank statements ------------------------------------------------------------------------
-
-
-class StatementUploadForm(forms.Form):
-    file = forms.FileField(label=_("Bank statement"))
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        # Formatted per request, in the person's language (not once, when the module loads).
-        self.fields["file"].help_text = gettext(
-            "ISO 20022 camt.053 (XML) or the bank's CSV export, at most %(limit)s MiB."
-        ) % {"limit": MAX_STATEMENT_BYTES // MIB}
-
-    def clean_file(self):
-        upload = self.cleaned_data["file"]
-        if upload.size > MAX_STATEMENT_BYTES:
-            raise ValidationError(
-                _(
-                    "The file is too large; statements of at most %(limit)s MiB are accepted. "
-                    "Export a shorter period."
-                ),
-                params={"limit": MAX_STATEMENT_BYTES // MIB},
-                code="too_large",
-            )
-        return upload
 
 
 def _import_counts(statement_import: StatementImport) -> str:
@@ -159,7 +136,8 @@ class StatementImportAdmin(ReadOnlyAdmin):
         form = StatementUploadForm(request.POST or None, request.FILES or None)
         if request.method == "POST" and form.is_valid():
             upload = form.cleaned_data["file"]
-            data = upload.read(MAX_STATEMENT_BYTES + 1)
+            # The form refused anything larger, unread; the service checks the bytes again.
+            data = upload.read(statement_max_bytes() + 1)
             earlier = (
                 StatementImport.objects.filter(sha256=hashlib.sha256(data).hexdigest())
                 .order_by("imported_at")
@@ -167,7 +145,10 @@ class StatementImportAdmin(ReadOnlyAdmin):
             )
             try:
                 statement_import = services.bank_statement_import(
-                    data=data, filename=upload.name, actor=request.user
+                    data=data,
+                    filename=upload.name,
+                    actor=request.user,
+                    max_bytes=statement_max_bytes(),
                 )
             except ApplicationError as refusal:
                 form.add_error("file", refusal.message)
