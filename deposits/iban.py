@@ -17,7 +17,9 @@ def _refuse(message: str) -> ApplicationError:
 def normalize_iban(raw: str) -> str:
     """'kz86 125K ZT50 0410 0100' → 'KZ86125KZT5004100100', or a clear refusal."""
     iban = re.sub(r"[\s-]", "", raw or "").upper()
-    if not re.fullmatch(r"[A-Z]{2}\d{2}[A-Z0-9]{8,30}", iban):
+    # ASCII only: \d would also take other scripts' digits ("٨٦"), which int() reads as 8 and 6,
+    # so such an IBAN would pass its check and reach the bank in a form no bank accepts.
+    if not re.fullmatch(r"[A-Z]{2}[0-9]{2}[A-Z0-9]{8,30}", iban):
         raise _refuse(_("An IBAN starts with two letters and two digits, like KZ86 125K ZT50 …"))
     expected = LENGTHS.get(iban[:2])
     if expected and len(iban) != expected:
