@@ -6,6 +6,7 @@ at by people before a journey is called done).
 
 import os
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,16 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
+
+
+def _artifacts_folder(node_name: str) -> Path:
+    return ARTIFACTS / re.sub(r"[^\w.-]+", "_", node_name)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    """Each run's screenshots replace the previous run's: none of another run is left to mislead."""
+    shutil.rmtree(_artifacts_folder(item.name), ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
@@ -43,8 +54,7 @@ def page(chromium, request, live_server):
     )
     context.set_default_timeout(15_000)
     page = context.new_page()
-    folder = ARTIFACTS / re.sub(r"[^\w.-]+", "_", request.node.name)
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = artifacts_of(request)
     shots = iter(range(1, 1000))
 
     def snap(step: str) -> None:
@@ -56,7 +66,7 @@ def page(chromium, request, live_server):
 
 
 def artifacts_of(request) -> Path:
-    folder = ARTIFACTS / re.sub(r"[^\w.-]+", "_", request.node.name)
+    folder = _artifacts_folder(request.node.name)
     folder.mkdir(parents=True, exist_ok=True)
     return folder
 
