@@ -23,7 +23,8 @@ camt.053 (XML)
   </Sts>` in .08; either form is read in any version), a credit (`CdtDbtInd` CRDT), not a reversal
   (`RvslInd` true) and in KZT. Every other entry is skipped with its reason (`SkippedLine`).
 * Amounts: `Amt` with a `Ccy` attribute; digits with an optional "." and at most 2 decimals
-  (tenge and tiyn); never negative (the direction is `CdtDbtInd`); a credit is more than zero.
+  (tenge and tiyn), at most 12 before the point (what the ledger holds); never negative (the
+  direction is `CdtDbtInd`); a credit is more than zero.
   `StatementLine.amount` is the file's value as a Decimal with 2 places (no rounding happens).
 * `bank_reference`: the entry's `AcctSvcrRef`, else `NtryRef` (else, for an entry with one
   transaction, that transaction's `Refs/AcctSvcrRef`); at most 80 characters.
@@ -35,7 +36,8 @@ camt.053 (XML)
   The same reference twice in a file for the same payment is counted once (the second is skipped
   as "duplicate"); for different payments the file is refused.
 * `booked_at`: `BookgDt`, else `ValDt`; a date (`Dt`) or an aware datetime (`DtTm`; a time with
-  no offset is Almaty time).
+  no offset is Almaty time), in the years 2000 to 2099 (as is the creation time): other years
+  are typos.
 * `remittance`: the texts of `RmtInf/Ustrd` joined by spaces (a number that the bank split across
   two `Ustrd` is found again), then `RmtInf/Strd/CdtrRefInf/Ref`.
 * Payer: `RltdPties/Dbtr/Nm` (`Dbtr/Pty/Nm` in .08), `RltdPties/DbtrAcct/Id/IBAN`, and as
@@ -65,9 +67,10 @@ before the header; more comment lines may set the currency, an id and the creati
   are required; `currency` (default: the statement's), `payer_name`, `payer_iban`, `payer_bin` and
   `direction` (CRDT, the default, or DBIT: a debit, skipped) are optional; others are ignored.
 * `amount`: digits with "." or "," before at most 2 decimals, spaces or (narrow) no-break spaces
-  between groups of three digits: "150 000,00", "150000.00", "86500". Never negative.
+  between groups of three digits: "150 000,00", "150000.00", "86500". Never negative; at most
+  12 digits before the decimals, as in camt.053.
 * `booked_at`: 2024-05-01, 01.05.2024, or a time after either (2024-05-01T09:30:00+05:00,
-  01.05.2024 09:30); no offset means Almaty time.
+  01.05.2024 09:30); no offset means Almaty time. Years 2000 to 2099, as in camt.053.
 * Blank rows are ignored; every other row must have as many fields as the header.
 
 Personal account numbers
@@ -110,6 +113,13 @@ ISO20022_NAMESPACE_PREFIX = "urn:iso:std:iso:20022:tech:xsd:"
 BANK_REFERENCE_MAX_LENGTH = 80
 RAW_TEXT_LIMIT = 300
 MAX_AMOUNT_DIGITS = 18  # ISO 20022 amounts have at most 18 digits in all
+# The ledger keeps 14 digits, 2 of them tiyn (deposits.models.MONEY): larger whole amounts are
+# refused here rather than failing, half imported, when stored.
+MAX_AMOUNT_WHOLE_DIGITS = 12
+# Booking and creation times are read only within these years; outside them a date is a typo
+# (and the first and last days of the calendar have no UTC moment in Almaty time).
+EARLIEST_YEAR = 2000
+LATEST_YEAR = 2099
 
 CSV_REQUIRED_COLUMNS = ("reference", "booked_at", "amount", "remittance")
 CSV_OPTIONAL_COLUMNS = ("currency", "payer_name", "payer_iban", "payer_bin", "direction")
@@ -398,7 +408,10 @@ def _amount(text: str, place: _Place, pattern: re.Pattern[str]) -> Decimal:
             )
             % {"where": place, "amount": shown}
         )
-    if len(whole.lstrip("0")) + len(fraction) > MAX_AMOUNT_DIGITS:
+    if (
+        len(whole.lstrip("0")) + len(fraction) > MAX_AMOUNT_DIGITS
+        or len(whole.lstrip("0")) > MAX_AMOUNT_WHOLE_DIGITS
+    ):
         raise place.error(
             _("%(where)s: the amount %(amount)s is too large.") % {"where": place, "amount": shown}
         )
@@ -443,6 +456,21 @@ def _parse_datetime(value: str) -> dt.datetime | None:
     except ValueError:
         return None
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=ALMATY)
+
+
+def _out_of_years(value: dt.date | dt.datetime | None) -> bool:
+    return value is not None and not EARLIEST_YEAR <= value.year <= LATEST_YEAR
+
+
+def _years_message(where: object, shown: str) -> str:
+    return _(
+        "%(where)s: the date %(value)s is not between the years %(earliest)s and %(latest)s."
+    ) % {
+        "where": where,
+        "value": shown,
+        "earliest": EARLIEST_YEAR,
+        "latest": LATEST_YEAR,
+    }
 
 
 def _parse_date(value: str) -> dt.date | None:
@@ -698,6 +726,8 @@ class _Camt053Reader:
                 )
                 % {"value": _short(created_text)}
             )
+        if _out_of_years(created_at):
+            raise _invalid(_years_message(_("The statement's creation time"), _short(created_text)))
 
         collector = _Collector()
         entry_number = 0
@@ -760,6 +790,8 @@ class _Camt053Reader:
                         )
                         % {"where": place, "element": element, "value": _short(moment_text)}
                     )
+                if _out_of_years(moment):
+                    raise place.error(_years_message(place, _short(moment_text)))
                 return moment
             if day_text := self.text(node, "Dt"):
                 day = _parse_date(day_text)
@@ -768,6 +800,8 @@ class _Camt053Reader:
                         _("%(where)s: %(element)s %(value)s is not a date like 2024-05-01.")
                         % {"where": place, "element": element, "value": _short(day_text)}
                     )
+                if _out_of_years(day):
+                    raise place.error(_years_message(place, _short(day_text)))
                 return day
         raise place.error(
             _("%(where)s: it has neither a booking date (BookgDt) nor a value date (ValDt).")
@@ -1078,6 +1112,8 @@ class _CsvReader:
                     )
                     % {"value": _short(created_text)}
                 )
+            if _out_of_years(created_at):
+                raise _invalid(_years_message(_("The CSV's creation time"), _short(created_text)))
             collector = _Collector()
             for row in reader:
                 place = _Place(csv_line=comment_lines + reader.line_num)
@@ -1205,4 +1241,6 @@ class _CsvReader:
                 _("%(where)s: the date %(value)s is not a date like 2024-05-01 or 01.05.2024.")
                 % {"where": place, "value": _short(value) or _("(none)")}
             )
+        if _out_of_years(result):
+            raise place.error(_years_message(place, _short(value)))
         return result
