@@ -235,3 +235,26 @@ def celery_worker_process(live_server, fake_twilio, settings, request):
                 worker.kill()
                 worker.wait()
         log.close()
+
+
+@pytest.fixture
+def carrier_with_history(fake_twilio):
+    """A carrier with a booking, money on the account and a receipt, made through the services."""
+    import datetime as dt
+    from types import SimpleNamespace
+
+    from checkpoints import capacity
+    from core import clock
+    from fees.services import transfer_to_budget
+    from receipts.models import Receipt
+    from receipts.services import receipts_issue_for_batch
+    from tests.bookings.conftest import make_world
+    from tests.bookings.test_booking_rules import book
+
+    world = make_world(fake_twilio)
+    world.top_up("200000.00")
+    slot = capacity.hour_start(clock.local_today() + dt.timedelta(days=2), 10)
+    booking = book(world, start=slot, trailer=world.trailer, drivers=world.drivers[:2])
+    for batch in transfer_to_budget():
+        receipts_issue_for_batch(batch_id=batch.pk)
+    return SimpleNamespace(world=world, booking=booking, receipt=Receipt.objects.get())

@@ -3,37 +3,13 @@ does, and on a phone 390 pixels wide: each page speaks the language chosen, and 
 than the phone's screen. Screenshots are named after the language and the width.
 """
 
-import datetime as dt
-from types import SimpleNamespace
-
 import pytest
 from django.utils import translation
-
-from checkpoints import capacity
-from core import clock
-from fees.services import transfer_to_budget
-from receipts.models import Receipt
-from receipts.services import receipts_issue_for_batch
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 900}
-
-
-@pytest.fixture
-def carrier_with_history(fake_twilio):
-    """A carrier with a booking, money on the account and a receipt, made through the services."""
-    from tests.bookings.conftest import make_world
-    from tests.bookings.test_booking_rules import book
-
-    world = make_world(fake_twilio)
-    world.top_up("200000.00")
-    slot = capacity.hour_start(clock.local_today() + dt.timedelta(days=2), 10)
-    booking = book(world, start=slot, trailer=world.trailer, drivers=world.drivers[:2])
-    for batch in transfer_to_budget():
-        receipts_issue_for_batch(batch_id=batch.pk)
-    return SimpleNamespace(world=world, booking=booking, receipt=Receipt.objects.get())
 
 
 # The innermost elements that stick out to the right of the screen, to say what to fix.
