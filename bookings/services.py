@@ -24,6 +24,7 @@ from bookings.models import (
 )
 from carriers.models import Member
 from checkpoints.models import Checkpoint, Direction
+from checkpoints.selectors import public_reads_changed
 from checkpoints.services import slot_move, slot_release, slot_take
 from core import audit, clock
 from core.errors import ApplicationError
@@ -428,6 +429,10 @@ def booking_reschedule(*, member: Member, booking: Booking, slot_start: dt.datet
         booking.slot_start = slot_start
         booking.slot_end = slot_start + SLOT_LENGTH
         booking.save(update_fields=["counter", "slot_start", "slot_end"])
+        # Saving names the new date to the cached public reads; the old one changed too.
+        public_reads_changed(
+            checkpoint_id=booking.checkpoint_id, dates=[clock.local_date(old_start)]
+        )
         audit.record(
             "booking.rescheduled",
             actor=member.user,

@@ -118,7 +118,7 @@ class CheckpointSlotsApi(APIView):
             raise Http404
         query = self.Filter(data=request.query_params)
         query.is_valid(raise_exception=True)
-        grid = selectors.day_grid(checkpoint=checkpoint, **query.validated_data)
+        grid = selectors.public_day_grid(checkpoint=checkpoint, **query.validated_data)
         return Response(DayGridOutput(grid).data)
 
 
@@ -171,7 +171,7 @@ class CheckpointQueueApi(APIView):
         checkpoint = selectors.active_checkpoints().filter(code=code.upper()).first()
         if checkpoint is None:
             raise Http404
-        return Response(BoardOutput(selectors.board_of(checkpoint)).data)
+        return Response(BoardOutput(selectors.public_board(checkpoint)).data)
 
 
 # --- Plate cameras (API.md "Checkpoint devices") ------------------------------------------------

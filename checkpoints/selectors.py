@@ -1,14 +1,27 @@
 import dataclasses
 import datetime as dt
+import uuid
 from collections import defaultdict
+from collections.abc import Iterable
 from typing import Any
 
+from django.core.cache import cache
+from django.db import transaction
 from django.db.models import Case, IntegerField, Prefetch, Q, QuerySet, Value, When
+from django.db.models.signals import post_delete, post_save
 from django.utils.translation import gettext as _
 
 from auth2fa.roles import OPERATORS, has_role
 from checkpoints import capacity
-from checkpoints.models import Checkpoint, Closure, Country, Direction, SlotCounter
+from checkpoints.models import (
+    Checkpoint,
+    Closure,
+    Country,
+    Direction,
+    HourOverride,
+    QuotaOverride,
+    SlotCounter,
+)
 from core import clock
 from core.errors import ApplicationError
 from vehicles.plates import mask_plate, normalize_plate
@@ -610,3 +623,144 @@ def _free_places(checkpoint: Checkpoint, now: dt.datetime) -> list[BoardHour]:
                 )
             )
     return hours
+
+
+# --- Cached public reads: the slots API and the live board ---------------------------------------
+#
+# Both are read far more often than they change, by anyone, without signing in. They are kept in
+# the cache under version stamps, so a change shows at once: an entry's key names the versions it
+# was computed under, and a change replaces the version, after which the old entry is never read
+# again. A reader takes the versions before it reads the database, so an entry computed from rows
+# older than a change always sits under a version that the change has already replaced.
+#
+# - `cfg:<checkpoint>`: the checkpoint's capacity, opening hours, overrides and closures (C1–C3);
+#   replaced when any of those rows is saved or deleted (admin, services).
+# - `day:<checkpoint>:<date>`: the slot counters of one local date; replaced by every booking or
+#   hold that takes or frees a place on it.
+# - `queue:<checkpoint>`: what the board shows about vehicles (Q1–Q4); replaced by every saved
+#   booking of the checkpoint.
+#
+# A version is replaced when the change is made and again when its transaction commits: a reader
+# between the two may store rows of before the commit, under a version the commit replaces.
+# PUBLIC_CACHE_SECONDS bounds how long a change that bypasses the ORM (raw SQL) can go unseen.
+
+PUBLIC_CACHE_SECONDS = 300
+# The board also moves with the clock (the next bookable hours, called in the last 2 hours).
+BOARD_CACHE_SECONDS = 10
+
+
+def _cfg_key(checkpoint_id: int) -> str:
+    return f"public:v:cfg:{checkpoint_id}"
+
+
+def _day_key(checkpoint_id: int, date: dt.date) -> str:
+    return f"public:v:day:{checkpoint_id}:{date.isoformat()}"
+
+
+def _queue_key(checkpoint_id: int) -> str:
+    return f"public:v:queue:{checkpoint_id}"
+
+
+def _versions(keys: list[str]) -> str:
+    """The current versions of `keys`, joined. A version missing from the cache (never set, or
+    evicted) gets a new one, never a value an old entry could have been stored under."""
+    found = cache.get_many(keys)
+    for key in keys:
+        if key not in found:
+            cache.add(key, uuid.uuid4().hex, timeout=None)
+            found[key] = cache.get(key)
+    return ".".join(str(found[key]) for key in keys)
+
+
+def _replace_versions(keys: list[str]) -> None:
+    def replace() -> None:
+        cache.set_many({key: uuid.uuid4().hex for key in keys}, timeout=None)
+
+    replace()
+    transaction.on_commit(replace, robust=True)
+
+
+def public_reads_changed(*, checkpoint_id: int, dates: Iterable[dt.date] = ()) -> None:
+    """Places were taken or freed on `dates`, or a booking of the checkpoint changed: the slots
+    of those dates and the checkpoint's board are read again from the database."""
+    keys = [_queue_key(checkpoint_id)] + [_day_key(checkpoint_id, date) for date in set(dates)]
+    _replace_versions(keys)
+
+
+def checkpoint_config_changed(*, checkpoint_id: int) -> None:
+    """Capacity, opening hours, an override or a closure changed: every cached slot grid and the
+    board of the checkpoint are read again."""
+    _replace_versions([_cfg_key(checkpoint_id)])
+
+
+def public_day_grid(
+    *, checkpoint: Checkpoint, direction: str, date: dt.date, service: str
+) -> DayGrid:
+    """`day_grid` for the public slots API, from the cache when nothing changed since.
+    `bookable` depends on the time of the request and is worked out again on every read."""
+    versions = _versions([_cfg_key(checkpoint.pk), _day_key(checkpoint.pk, date)])
+    key = f"public:slots:{checkpoint.pk}:{direction}:{date.isoformat()}:{service}:{versions}"
+    grid = cache.get(key)
+    if grid is None:
+        grid = day_grid(checkpoint=checkpoint, direction=direction, date=date, service=service)
+        cache.set(key, grid, timeout=PUBLIC_CACHE_SECONDS)
+        return grid
+    now = clock.now()
+    return dataclasses.replace(
+        grid,
+        slots=[
+            dataclasses.replace(
+                slot,
+                bookable=not slot.closed
+                and slot.free > 0
+                and capacity.in_booking_window(slot.start, now),
+            )
+            for slot in grid.slots
+        ],
+    )
+
+
+def public_board(checkpoint: Checkpoint) -> Board:
+    """`board_of` for the public board page and API, from the cache for at most
+    BOARD_CACHE_SECONDS when nothing changed since."""
+    versions = _versions([_cfg_key(checkpoint.pk), _queue_key(checkpoint.pk)])
+    key = f"public:board:{checkpoint.pk}:{versions}"
+    board = cache.get(key)
+    if board is None:
+        board = board_of(checkpoint)
+        cache.set(key, board, timeout=BOARD_CACHE_SECONDS)
+    return board
+
+
+def _config_row_changed(sender, instance, **kwargs) -> None:
+    checkpoint_config_changed(
+        checkpoint_id=instance.pk if sender is Checkpoint else instance.checkpoint_id
+    )
+
+
+# Booking saves that change neither the place nor what the board shows.
+_QUIET_BOOKING_FIELDS = frozenset({"deposit_hold"})
+
+
+def _booking_saved(sender, instance, created, update_fields=None, **kwargs) -> None:
+    if not created and update_fields is not None and set(update_fields) <= _QUIET_BOOKING_FIELDS:
+        return
+    public_reads_changed(
+        checkpoint_id=instance.checkpoint_id, dates=[clock.local_date(instance.slot_start)]
+    )
+
+
+def _hold_changed(sender, instance, **kwargs) -> None:
+    public_reads_changed(
+        checkpoint_id=instance.checkpoint_id, dates=[clock.local_date(instance.slot_start)]
+    )
+
+
+for _model in (Checkpoint, HourOverride, QuotaOverride, Closure):
+    post_save.connect(_config_row_changed, sender=_model, dispatch_uid=f"public-{_model.__name__}")
+    post_delete.connect(
+        _config_row_changed, sender=_model, dispatch_uid=f"public-del-{_model.__name__}"
+    )
+post_save.connect(_booking_saved, sender="bookings.Booking", dispatch_uid="public-booking")
+post_save.connect(_hold_changed, sender="bookings.SlotHold", dispatch_uid="public-hold")
+post_delete.connect(_hold_changed, sender="bookings.SlotHold", dispatch_uid="public-del-hold")

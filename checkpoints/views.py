@@ -216,5 +216,5 @@ def board(request: HttpRequest, code: str) -> HttpResponse:
     return render(
         request,
         "checkpoints/board.html",
-        {"board": selectors.board_of(checkpoint), "refresh_seconds": 30},
+        {"board": selectors.public_board(checkpoint), "refresh_seconds": 30},
     )
