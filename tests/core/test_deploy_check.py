@@ -46,3 +46,14 @@ def test_deploy_check_fails_when_a_production_setting_is_weakened(tmp_path):
     result = deploy_check(tmp_path, SECURE_SSL_REDIRECT="0", SECURE_HSTS_PRELOAD="0")
     assert result.returncode != 0
     assert "security.W008" in result.stderr and "security.W021" in result.stderr
+
+
+def test_plain_http_is_redirected_except_the_health_check(settings, db):
+    from django.test import Client
+
+    settings.SECURE_SSL_REDIRECT = True
+    client = Client()  # builds its middleware now, with the redirect on
+    page = client.get("/faq/")
+    assert page.status_code == 301 and page["Location"] == "https://testserver/faq/"
+    assert client.get("/faq/", HTTP_X_FORWARDED_PROTO="https").status_code == 200
+    assert client.get("/healthz").status_code in (200, 503)
