@@ -47,8 +47,8 @@ class SignInThrottle(SettingsRateThrottle):
 
 
 class OtpThrottle(SettingsRateThrottle):
-    """Second factor (sending and checking codes, passkeys) and setting up an authenticator app:
-    THROTTLE_OTP per IP, on top of A3's per-code, per-phone and per-account limits."""
+    """Second factor at sign-in (sending and checking codes, passkeys): THROTTLE_OTP per IP, on
+    top of A3's per-code, per-phone and per-account limits."""
 
     scope = "otp"
 
