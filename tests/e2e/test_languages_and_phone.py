@@ -23,6 +23,14 @@ WIDER_THAN_THE_SCREEN = """() => {
 }"""
 
 
+# Text that sticks out of its own box (a long word or number running into the next column).
+SPILLING_TEXT = """() => [...document.querySelectorAll("main *")].filter((el) => {
+  const style = getComputedStyle(el);
+  return style.display !== "inline" && style.overflowX === "visible" && el.clientWidth > 0
+    && el.scrollWidth > el.clientWidth + 1 && !el.closest(".table-wrap, .visually-hidden");
+}).slice(0, 5).map((el) => el.outerHTML.slice(0, 100))"""
+
+
 def switch_language(page, code: str) -> None:
     """Press the language switcher's button, as a person does."""
     page.locator(f"form.lang button[value='{code}']").click()
@@ -40,6 +48,8 @@ def look_at(page, path: str, step: str, *, language: str, expect: str) -> None:
         "document.documentElement.scrollWidth - document.documentElement.clientWidth"
     )
     page.snap(f"{step}-{language}-{width}px")
+    spilling = page.evaluate(SPILLING_TEXT)
+    assert not spilling, f"{path}: text runs out of its box at {width} px: {spilling}"
     if overflow > 0:
         wide = page.evaluate(WIDER_THAN_THE_SCREEN)
         raise AssertionError(f"{path} is {overflow} px wider than the {width} px screen: {wide}")
