@@ -113,12 +113,14 @@ class CheckpointSlotsApi(APIView):
         responses=DayGridOutput,
     )
     def get(self, request, code: str):
-        checkpoint = selectors.active_checkpoints().filter(code=code.upper()).first()
+        checkpoint = selectors.public_checkpoint(code)
         if checkpoint is None:
             raise Http404
         query = self.Filter(data=request.query_params)
         query.is_valid(raise_exception=True)
         grid = selectors.public_day_grid(checkpoint=checkpoint, **query.validated_data)
+        if grid is None:
+            raise Http404
         return Response(DayGridOutput(grid).data)
 
 
@@ -168,10 +170,11 @@ class CheckpointQueueApi(APIView):
 
     @extend_schema(responses=BoardOutput)
     def get(self, request, code: str):
-        checkpoint = selectors.active_checkpoints().filter(code=code.upper()).first()
-        if checkpoint is None:
+        checkpoint = selectors.public_checkpoint(code)
+        board = selectors.public_board(checkpoint) if checkpoint else None
+        if board is None:
             raise Http404
-        return Response(BoardOutput(selectors.public_board(checkpoint)).data)
+        return Response(BoardOutput(board).data)
 
 
 # --- Plate cameras (API.md "Checkpoint devices") ------------------------------------------------

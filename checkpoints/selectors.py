@@ -2,7 +2,7 @@ import dataclasses
 import datetime as dt
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from django.core.cache import cache
@@ -693,18 +693,84 @@ def checkpoint_config_changed(*, checkpoint_id: int) -> None:
     _replace_versions([_cfg_key(checkpoint_id)])
 
 
+# Checkpoint ids by code, kept by each process so that a cached read asks the database nothing.
+# A remembered id is only a hint: an entry is stored under its code and the versions of its id, and
+# the checkpoint is read again (active? still this code?) whenever an entry has to be computed,
+# which every change to the checkpoint's row forces.
+_public_ids: dict[str, int] = {}
+
+
+@dataclasses.dataclass(frozen=True)
+class PublicCheckpoint:
+    """A checkpoint named in a public URL: its code, its id, and the row when it was just read."""
+
+    code: str
+    pk: int
+    row: Checkpoint | None = None
+
+
+def _public_row(code: str) -> Checkpoint | None:
+    row = active_checkpoints().filter(code=code).first()
+    if row is None:
+        _public_ids.pop(code, None)
+    else:
+        _public_ids[code] = row.pk
+    return row
+
+
+def public_checkpoint(code: str) -> PublicCheckpoint | None:
+    """The active checkpoint serving freight with this code (any case), or None; from the
+    process's memory of ids when it has seen the code before."""
+    code = code.upper()
+    pk = _public_ids.get(code)
+    if pk is not None:
+        return PublicCheckpoint(code=code, pk=pk)
+    row = _public_row(code)
+    return PublicCheckpoint(code=code, pk=row.pk, row=row) if row else None
+
+
+def _public_read(
+    found: PublicCheckpoint,
+    name: str,
+    version_keys: Callable[[int], list[str]],
+    compute: Callable[[Checkpoint], Any],
+    timeout: int,
+) -> Any:
+    """The cached value `name` of a checkpoint, computed by `compute(row)` when missing; None
+    when the checkpoint is no longer active under this code."""
+
+    def key(pk: int) -> str:
+        return f"public:{name}:{found.code}:{pk}:{_versions(version_keys(pk))}"
+
+    stored_under = key(found.pk)
+    value = cache.get(stored_under)
+    if value is not None:
+        return value
+    row = found.row or _public_row(found.code)
+    if row is None:
+        return None
+    if row.pk != found.pk:  # the remembered id was stale (a database restored, a code reused)
+        stored_under = key(row.pk)
+    value = compute(row)
+    cache.set(stored_under, value, timeout=timeout)
+    return value
+
+
 def public_day_grid(
-    *, checkpoint: Checkpoint, direction: str, date: dt.date, service: str
-) -> DayGrid:
-    """`day_grid` for the public slots API, from the cache when nothing changed since.
-    `bookable` depends on the time of the request and is worked out again on every read."""
-    versions = _versions([_cfg_key(checkpoint.pk), _day_key(checkpoint.pk, date)])
-    key = f"public:slots:{checkpoint.pk}:{direction}:{date.isoformat()}:{service}:{versions}"
-    grid = cache.get(key)
+    *, checkpoint: PublicCheckpoint, direction: str, date: dt.date, service: str
+) -> DayGrid | None:
+    """`day_grid` for the public slots API, from the cache when nothing changed since; None when
+    the checkpoint is no longer active. `bookable` depends on the time of the request and is
+    worked out again on every read."""
+    grid = _public_read(
+        checkpoint,
+        f"slots:{direction}:{date.isoformat()}:{service}",
+        lambda pk: [_cfg_key(pk), _day_key(pk, date)],
+        lambda row: day_grid(checkpoint=row, direction=direction, date=date, service=service),
+        PUBLIC_CACHE_SECONDS,
+    )
     if grid is None:
-        grid = day_grid(checkpoint=checkpoint, direction=direction, date=date, service=service)
-        cache.set(key, grid, timeout=PUBLIC_CACHE_SECONDS)
-        return grid
+        return None
     now = clock.now()
     return dataclasses.replace(
         grid,
@@ -720,16 +786,17 @@ def public_day_grid(
     )
 
 
-def public_board(checkpoint: Checkpoint) -> Board:
+def public_board(checkpoint: PublicCheckpoint) -> Board | None:
     """`board_of` for the public board page and API, from the cache for at most
-    BOARD_CACHE_SECONDS when nothing changed since."""
-    versions = _versions([_cfg_key(checkpoint.pk), _queue_key(checkpoint.pk)])
-    key = f"public:board:{checkpoint.pk}:{versions}"
-    board = cache.get(key)
-    if board is None:
-        board = board_of(checkpoint)
-        cache.set(key, board, timeout=BOARD_CACHE_SECONDS)
-    return board
+    BOARD_CACHE_SECONDS when nothing changed since; None when the checkpoint is no longer
+    active."""
+    return _public_read(
+        checkpoint,
+        "board",
+        lambda pk: [_cfg_key(pk), _queue_key(pk)],
+        board_of,
+        BOARD_CACHE_SECONDS,
+    )
 
 
 def _config_row_changed(sender, instance, **kwargs) -> None:

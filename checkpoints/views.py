@@ -210,11 +210,8 @@ def _int(value) -> int:
 def board(request: HttpRequest, code: str) -> HttpResponse:
     """The public live board (Q4), made for a large screen in the waiting area; it re-reads
     itself every 30 seconds (static/js/live-refresh.js, or a refresh without script)."""
-    checkpoint = selectors.active_checkpoints().filter(code=code.upper()).first()
-    if checkpoint is None:
+    checkpoint = selectors.public_checkpoint(code)
+    board = selectors.public_board(checkpoint) if checkpoint else None
+    if board is None:
         raise Http404
-    return render(
-        request,
-        "checkpoints/board.html",
-        {"board": selectors.public_board(checkpoint), "refresh_seconds": 30},
-    )
+    return render(request, "checkpoints/board.html", {"board": board, "refresh_seconds": 30})

@@ -1,5 +1,5 @@
 """Query counts of the public reads (slots API, live board API and page) and the cache that keeps
-them cheap: a repeated read costs one query (the checkpoint), and every change that moves a
+them cheap: a repeated read asks the database nothing, and every change that moves a
 number on them (a booking, a cancellation, a hold, a reschedule, an arrival, an override, a
 closure, a new daily capacity) shows on the very next read."""
 
@@ -63,7 +63,7 @@ def slots(client, day_offset: int = 1, direction: str = "exit") -> dict[int, dic
 # --- Query counts -----------------------------------------------------------------------------
 
 
-def test_c1_slots_api_reads_four_queries_then_one_from_the_cache(
+def test_c1_slots_api_reads_four_queries_then_none_from_the_cache(
     client, world, django_assert_num_queries
 ):
     for truck in trucks(world, 5):
@@ -71,13 +71,12 @@ def test_c1_slots_api_reads_four_queries_then_one_from_the_cache(
     # The checkpoint, the day's counters, the overrides, the closures.
     with django_assert_num_queries(4):
         first = slots(client)
-    # Only the checkpoint (is it still active?): the grid comes from the cache.
-    with django_assert_num_queries(1):
+    with django_assert_num_queries(0):
         again = slots(client)
     assert first == again and again[9]["taken"] == 5
 
 
-def test_q4_board_api_reads_at_most_six_queries_then_one_from_the_cache(
+def test_q4_board_api_reads_at_most_six_queries_then_none_from_the_cache(
     client, world, staff, clock, django_assert_max_num_queries, django_assert_num_queries
 ):
     booked = [book(world, vehicle=truck, start=at(1, 9)) for truck in trucks(world, 6)]
@@ -86,18 +85,18 @@ def test_q4_board_api_reads_at_most_six_queries_then_one_from_the_cache(
         services.booking_mark_arrived(booking=booking, actor=staff)
     with django_assert_max_num_queries(6):
         first = client.get(BOARD_API).json()
-    with django_assert_num_queries(1):
+    with django_assert_num_queries(0):
         again = client.get(BOARD_API).json()
     assert first == again and len(again["waiting"]) == 6
 
 
-def test_q4_board_page_reads_at_most_eight_queries_then_one_from_the_cache(
+def test_q4_board_page_reads_at_most_eight_queries_then_none_from_the_cache(
     client, world, django_assert_max_num_queries, django_assert_num_queries
 ):
     book(world, start=at(1, 9))
     with django_assert_max_num_queries(8):
         assert client.get(BOARD_PAGE).status_code == 200
-    with django_assert_num_queries(1):
+    with django_assert_num_queries(0):
         assert client.get(BOARD_PAGE).status_code == 200
 
 
@@ -206,3 +205,14 @@ def test_c6_the_version_is_replaced_again_when_the_booking_commits(
     for callback in callbacks:
         callback()
     assert cache.get(key) not in (None, during)
+
+
+def test_r1_a_checkpoint_taken_out_of_service_is_404_at_once(client, world):
+    assert client.get(BOARD_API).status_code == 200
+    assert slots(client)
+    world.checkpoint.is_active = False
+    world.checkpoint.save(update_fields=["is_active"])
+    assert client.get(BOARD_API).status_code == 404
+    assert client.get(BOARD_PAGE).status_code == 404
+    date = at(1, 0).date().isoformat()
+    assert client.get(SLOTS, {"direction": "exit", "date": date}).status_code == 404
