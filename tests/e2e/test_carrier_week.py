@@ -292,13 +292,21 @@ def test_a1_p1_b1_b4_b5_q1_d2_p4_p5_a_carriers_week_with_a_real_worker(
     # The hour has come: the truck arrives, is called forward and crosses (Q1, Q2, D2).
     StaffAssignment.objects.create(user=officer, checkpoint=booking.checkpoint)
     staff = signed_in_page(officer, "staff")
-    staff.goto("/staff/checkpoints/KORDAI/")
+    staff.goto("/admin/")
+    staff.locator('a[href="/admin/bookings/booking/"]').first.click()
+    staff.get_by_role("link", name=booking.number).wait_for()
+    staff.snap("admin-bookings")
+    staff.get_by_role("link", name="Kordai", exact=True).click()
     staff.get_by_label("Booking number or plate").fill("123 ABC 02")
     staff.get_by_role("button", name="Find").click()
     staff.get_by_role("rowheader", name=booking.number).wait_for()
     staff.get_by_role("button", name="Mark arrived").click()
     staff.get_by_text(f"123 ABC 02 (booking {booking.number}) is in the waiting area.").wait_for()
     staff.snap("arrived")
+    # The carrier watches the live board: the truck is waiting, its plate masked (Q4).
+    page.goto("/board/KORDAI/")
+    page.get_by_role("cell", name="1** **C 02").wait_for()
+    page.snap("live-board-waiting")
     staff.get_by_role("button", name="Call next (Exit from Kazakhstan)").click()
     called = staff.get_by_role("region", name="Exit from Kazakhstan")
     called.get_by_role("button", name="Mark crossed 123 ABC 02").wait_for()
@@ -426,7 +434,8 @@ def test_d3_a_second_carrier_cancels_twice_within_90_days_and_the_second_deposit
     page.goto("/cabinet/account/")
     held = page.locator(".balances div", has_text="Held as deposits").locator("dd")
     assert text_of(held) == "0.00 ₸"
-    page.get_by_role("heading", name="Statement").wait_for()
+    statement = page.get_by_role("region", name="Statement")
+    assert statement.get_by_role("cell", name="Deposit forfeited").count() == 1
     page.snap("account-after-forfeit")
     fees = 2 * quote("regular", on=clock.local_today()).amount
     forfeited = quote("deposit", on=clock.local_today()).amount
