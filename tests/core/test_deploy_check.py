@@ -15,7 +15,8 @@ def deploy_check(tmp_path, **env) -> subprocess.CompletedProcess:
         **{
             key: value
             for key, value in os.environ.items()
-            if key not in {"DEBUG", "SECRET_KEY", "ALLOWED_HOSTS"}
+            # The browser tests set DJANGO_ALLOW_ASYNC_UNSAFE, which production never has.
+            if key not in {"DEBUG", "SECRET_KEY", "ALLOWED_HOSTS", "DJANGO_ALLOW_ASYNC_UNSAFE"}
             and not key.startswith(("SECURE_", "SESSION_", "CSRF_"))
         },
         "DJANGO_SETTINGS_MODULE": "config.settings",
