@@ -718,10 +718,16 @@ def _public_row(code: str) -> Checkpoint | None:
     return row
 
 
+_CODE_CHARACTERS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-")
+
+
 def public_checkpoint(code: str) -> PublicCheckpoint | None:
     """The active checkpoint serving freight with this code (any case), or None; from the
     process's memory of ids when it has seen the code before."""
     code = code.upper()
+    # A code no checkpoint can have is not looked up (PostgreSQL would refuse a NUL byte in it).
+    if not 0 < len(code) <= 40 or not _CODE_CHARACTERS.issuperset(code):
+        return None
     pk = _public_ids.get(code)
     if pk is not None:
         return PublicCheckpoint(code=code, pk=pk)
