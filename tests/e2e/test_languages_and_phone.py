@@ -3,8 +3,12 @@ does, and on a phone 390 pixels wide: each page speaks the language chosen, and 
 than the phone's screen. Screenshots are named after the language and the width.
 """
 
+import datetime as dt
+
 import pytest
 from django.utils import translation
+
+from core import clock
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -43,16 +47,21 @@ def look_at(page, path: str, step: str, *, language: str, expect: str) -> None:
     page.goto(path)
     assert page.evaluate("document.documentElement.lang") == language
     page.get_by_text(expect, exact=False).first.wait_for()
+    fits_the_screen(page, path, f"{step}-{language}-{page.viewport_size['width']}px")
+
+
+def fits_the_screen(page, where: str, shot: str) -> None:
+    """Snap the page; nothing on it may be wider than the screen or spill out of its box."""
     width = page.viewport_size["width"]
     overflow = page.evaluate(
         "document.documentElement.scrollWidth - document.documentElement.clientWidth"
     )
-    page.snap(f"{step}-{language}-{width}px")
+    page.snap(shot)
     spilling = page.evaluate(SPILLING_TEXT)
-    assert not spilling, f"{path}: text runs out of its box at {width} px: {spilling}"
+    assert not spilling, f"{where}: text runs out of its box at {width} px: {spilling}"
     if overflow > 0:
         wide = page.evaluate(WIDER_THAN_THE_SCREEN)
-        raise AssertionError(f"{path} is {overflow} px wider than the {width} px screen: {wide}")
+        raise AssertionError(f"{where} is {overflow} px wider than the {width} px screen: {wide}")
 
 
 @pytest.mark.parametrize(
@@ -65,6 +74,7 @@ def test_key_pages_in_the_language_chosen_and_on_a_phone(
 ):
     history = carrier_with_history
     booking, receipt = history.booking, history.receipt
+    width = viewport["width"]
     with translation.override(language):
         from django.utils.translation import gettext as _
 
@@ -119,3 +129,26 @@ def test_key_pages_in_the_language_chosen_and_on_a_phone(
         ("/account/security/", "security"),
     ):
         look_at(owner, path, key, language=language, expect=texts[key])
+
+    # The wizard as far as its summary: the hour grid and the fleet step are the densest.
+    owner.goto("/cabinet/bookings/new/")
+    step = owner.locator("li[aria-current='step']")
+    day = clock.local_today() + dt.timedelta(days=3)
+    for name, value in (
+        ("country", "KG"),
+        ("checkpoint", "KORDAI"),
+        ("direction", "exit"),
+        ("service", "regular"),
+        ("date", day.isoformat()),
+    ):
+        step.locator(f"button[name='{name}'][value='{value}']").click()
+    ten = step.locator("button[name='hour'][value='10']")
+    ten.wait_for()
+    fits_the_screen(owner, "wizard hour grid", f"wizard-hours-{language}-{width}px")
+    ten.click()
+    step.locator("select[name='vehicle']").select_option(str(history.world.tractor.pk))
+    step.locator("input[name='drivers']").first.check()
+    fits_the_screen(owner, "wizard fleet step", f"wizard-fleet-{language}-{width}px")
+    step.locator("button[type='submit']").last.click()
+    step.locator("button[name='action'][value='confirm']").wait_for()
+    fits_the_screen(owner, "wizard summary", f"wizard-summary-{language}-{width}px")
