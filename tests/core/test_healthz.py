@@ -132,3 +132,48 @@ def test_docker_compose_checks_health_through_healthz():
     assert any("/healthz" in part for part in web)
     worker = compose["services"]["worker"]["healthcheck"]["test"]
     assert worker[-2:] == ["healthcheck", "worker"]
+
+
+def run_healthcheck(*args) -> tuple[int, dict]:
+    import io
+    import json
+
+    from django.core.management import call_command
+
+    out = io.StringIO()
+    try:
+        call_command("healthcheck", *args, stdout=out)
+        code = 0
+    except SystemExit as exit_:
+        code = exit_.code
+    return code, json.loads(out.getvalue())
+
+
+def test_the_healthcheck_command_exits_by_health(no_redis):
+    code, body = run_healthcheck()
+    assert code == 1 and body["worker"]["state"] == "no_heartbeat"
+    assert run_healthcheck("database", "redis")[0] == 0
+    worker_heartbeat()
+    code, body = run_healthcheck("worker")
+    assert code == 0 and set(body) == {"worker"}
+
+
+def test_the_healthcheck_command_refuses_unknown_checks():
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match="no such check: disk"):
+        call_command("healthcheck", "disk")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_healthcheck_command_asks_the_running_server(live_server, settings):
+    settings.REDIS_URL = ""
+    settings.ALLOWED_HOSTS = ["portal.example.kz", "localhost"]
+    code, body = run_healthcheck("--http", f"{live_server.url}/healthz")
+    assert code == 1 and body["status"] == "unhealthy"  # no heartbeat yet: 503 read as unwell
+    worker_heartbeat()
+    code, body = run_healthcheck("--http", f"{live_server.url}/healthz")
+    assert code == 0 and body["status"] == "ok"
+    code, body = run_healthcheck("--http", "http://127.0.0.1:1/healthz")
+    assert code == 1 and body == {"error": "URLError"}
