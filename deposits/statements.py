@@ -42,7 +42,7 @@ camt.053 (XML)
   two `Ustrd` is found again), then `RmtInf/Strd/CdtrRefInf/Ref`.
 * Payer: `RltdPties/Dbtr/Nm` (`Dbtr/Pty/Nm` in .08), `RltdPties/DbtrAcct/Id/IBAN`, and as
   `payer_bin` the BIN `Dbtr/Id/OrgId/Othr/Id` or, for a person, the IIN `Dbtr/Id/PrvtId/Othr/Id`.
-* Safety: a file holding `<!DOCTYPE` or `<!ENTITY` (in ASCII-compatible or UTF-16 text) is
+* Safety: a file holding `<!DOCTYPE` or `<!ENTITY` (in ASCII-compatible, UTF-16 or UTF-32 text) is
   refused before it is parsed, so neither external entities (XXE) nor nested ones (billion laughs)
   are ever expanded; lxml then parses with entities left unresolved, no network, no DTD loading
   and its default limits on depth and text size (no `huge_tree`), and a DTD it still finds is
@@ -546,7 +546,7 @@ _XML_ERROR_POSITION = re.compile(r",? line [0-9]+, column [0-9]+$")
 _DOCTYPE_MARKS = tuple(
     mark.encode(encoding)
     for mark in ("<!DOCTYPE", "<!ENTITY")
-    for encoding in ("ascii", "utf-16-le", "utf-16-be")
+    for encoding in ("ascii", "utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be")
 )
 
 

@@ -208,7 +208,17 @@ def mutate_tree(data: bytes, mutations) -> bytes:
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
 
 
-ENCODINGS = ["utf-8", "utf-8-sig", "utf-16", "utf-16-be", "windows-1251", "latin-1", "utf-32"]
+ENCODINGS = [
+    "utf-8",
+    "utf-8-sig",
+    "utf-16",
+    "utf-16-be",
+    "windows-1251",
+    "latin-1",
+    "utf-32",
+    "utf-32-le",
+    "utf-32-be",
+]
 
 
 def reencode(data: bytes, encoding: str, declared: str) -> bytes:
@@ -321,6 +331,13 @@ def test_p1_entity_attacks_are_refused_in_any_encoding(data, attack, where, enco
     attacked = with_attack(data, attack, where)
     encoded = reencode(attacked, encoding, "UTF-8" if encoding.startswith("utf-8") else encoding)
     assert assert_statement_or_refusal(encoded) is None
+
+
+def test_p1_a_dtd_in_utf32_is_refused_before_parsing():
+    attacked = with_attack(camt_document("03", [("1.00", 1)]), BILLION_LAUGHS, 0)
+    with pytest.raises(ApplicationError) as refused:
+        parse_statement(reencode(attacked, "utf-32-le", "UTF-32"))
+    assert "declares a DTD" in refused.value.message
 
 
 def test_p1_the_xml_parser_resolves_no_entity_reads_no_network_and_keeps_lxml_limits(
