@@ -112,3 +112,30 @@ def throttle_view(
         return wrapped
 
     return decorator
+
+
+# The pages anyone may read without signing in (by URL name): they count with the public API
+# reads (THROTTLE_PUBLIC_READ per IP). Receipt verification has its own stricter limit.
+PUBLIC_PAGES = frozenset({"home", "faq", "fees", "board", "receipt-verify"})
+
+
+class PublicPageThrottleMiddleware:
+    """Applies the public read limit to the public pages, which belong to several apps; listing
+    them here keeps the limit in one place, next to the API's."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_view(self, request, view_func, view_args, view_kwargs):
+        match = request.resolver_match
+        if match is None or match.url_name not in PUBLIC_PAGES:
+            return None
+        if request.method not in ("GET", "HEAD"):
+            return None
+        throttle = PublicReadThrottle()
+        if throttle.allow_request(request, None):
+            return None
+        return _too_many_requests_page(request, retry_after_seconds(throttle))

@@ -86,3 +86,41 @@ def test_behind_a_proxy_clients_are_counted_apart(settings):
     assert proxy.get("/api/v1/checkpoints", HTTP_X_FORWARDED_FOR="198.51.100.2").status_code == 200
     again = proxy.get("/api/v1/checkpoints", HTTP_X_FORWARDED_FOR="5.5.5.5, 198.51.100.1")
     assert again.status_code == 429
+
+
+@pytest.mark.parametrize("path", ["/", "/faq/", "/fees/", "/receipts/verify/"])
+def test_public_pages_share_the_public_read_limit_with_the_api(settings, path):
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {
+            **settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"],
+            "public_read": "2/min",
+        },
+    }
+    client = Client(REMOTE_ADDR="203.0.113.8")
+    assert client.get(path, HTTP_ACCEPT_LANGUAGE="en").status_code == 200
+    assert client.get("/api/v1/checkpoints").status_code == 200
+    refused = client.get(path, HTTP_ACCEPT_LANGUAGE="en")
+    assert refused.status_code == 429
+    assert int(refused["Retry-After"]) >= 1
+    assert "Too many attempts from your address" in refused.content.decode()
+    # Pages outside the list are not counted.
+    assert client.get("/signin/", HTTP_ACCEPT_LANGUAGE="en").status_code == 200
+
+
+def test_the_live_board_counts_as_a_public_read(settings):
+    from checkpoints.models import Checkpoint
+    from checkpoints.services import reference_checkpoints_load
+
+    reference_checkpoints_load()
+    code = Checkpoint.objects.order_by("pk").first().code
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {
+            **settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"],
+            "public_read": "1/min",
+        },
+    }
+    client = Client(REMOTE_ADDR="203.0.113.9")
+    assert client.get(f"/board/{code}/").status_code == 200
+    assert client.get(f"/board/{code}/").status_code == 429
