@@ -9,7 +9,7 @@ requests, which the sync worker does not.
 import os
 
 workers = int(os.environ.get("BENCH_WORKERS", "2"))
-worker_class = "gthread"
+worker_class = os.environ.get("BENCH_WORKER_CLASS", "gthread")
 threads = int(os.environ.get("BENCH_THREADS", "4"))
 # The rush opens 200 connections at once; they wait in the listen queue, not refused.
 backlog = 2048

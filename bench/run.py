@@ -206,15 +206,22 @@ def wait_ready(server: Server, path: str) -> None:
     raise SystemExit(f"{server.name} did not answer {path}")
 
 
-def cpu_seconds(pids: list[int]) -> float:
-    total = 0
+def cpu_ticks(pids: list[int]) -> dict[int, int]:
+    ticks = {}
     for pid in pids:
         try:
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        total += int(fields[11]) + int(fields[12])  # utime, stime
-    return total / CLK_TCK
+        ticks[pid] = int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks
+
+
+def cpu_seconds_since(before: dict[int, int], pids: list[int]) -> float:
+    """CPU seconds used since `before` by `pids` (a process that ended meanwhile is not
+    counted; one that started counts from zero)."""
+    after = cpu_ticks(pids)
+    return sum(ticks - before.get(pid, 0) for pid, ticks in after.items()) / CLK_TCK
 
 
 def postgres_pids() -> list[int]:
@@ -284,7 +291,7 @@ def drive(
         str(threads),
     ]
     server_pids, pg_pids = server.pids(), postgres_pids()
-    server_before, pg_before = cpu_seconds(server_pids), cpu_seconds(pg_pids)
+    server_before, pg_before = cpu_ticks(server_pids), cpu_ticks(pg_pids)
     started = time.monotonic()
     process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     finished_threads, answer, finished_at = 0, None, None
@@ -300,8 +307,8 @@ def drive(
     _pid, status, usage = os.wait4(process.pid, 0)
     process.returncode = os.waitstatus_to_exitcode(status)
     wall = (finished_at or time.monotonic()) - started
-    server_cpu = cpu_seconds(server_pids) - server_before
-    pg_cpu = cpu_seconds(pg_pids) - pg_before
+    server_cpu = cpu_seconds_since(server_before, server_pids)
+    pg_cpu = cpu_seconds_since(pg_before, postgres_pids())
     if answer is None:
         raise SystemExit(f"wrk gave no results for {scenario}")
     seconds_measured = wall if finished_at else answer["duration_us"] / 1e6
@@ -391,11 +398,8 @@ def main() -> int:
         drive(wrk, "warm-up", kezek, WORK / "availability.lua", clients=8, seconds=2)
         drive(wrk, "warm-up", floor, WORK / "floor_const.lua", clients=8, seconds=2)
 
-        say("floor: trivial view, then the essential SQL of a booking")
-        trivial = drive(wrk, "trivial view", floor, WORK / "floor_const.lua", clients=64)
-        floor_book = drive(wrk, "booking SQL", floor, WORK / "floor_book.lua", clients=32)
-        results += [trivial, floor_book]
-
+        # Each floor runs right before the scenarios compared with it: on a shared machine,
+        # numbers taken close together are the most comparable.
         say(f"rush: {facts['rush_clients']} clients for {facts['rush_places']} places")
         rush = drive(
             wrk,
@@ -406,19 +410,14 @@ def main() -> int:
             mode="once",
             seconds=60,
         )
-        say("spread: bookings across checkpoints, days and hours")
+        say("floor: the essential SQL of a booking; then the spread of bookings")
+        floor_book = drive(wrk, "booking SQL", floor, WORK / "floor_book.lua", clients=32)
         spread = drive(
-            wrk,
-            "spread",
-            kezek,
-            WORK / "spread.lua",
-            clients=32,
-            mode="once",
-            seconds=SECONDS + 5,
+            wrk, "spread", kezek, WORK / "spread.lua", clients=32, mode="once", seconds=SECONDS
         )
-        say("availability: slots of a week")
+        say("floor: a constant; then availability (slots of a week) and the board")
+        trivial = drive(wrk, "trivial view", floor, WORK / "floor_const.lua", clients=64)
         availability = drive(wrk, "availability", kezek, WORK / "availability.lua", clients=64)
-        say("board: the public queue board")
         board_page = drive(wrk, "board page", kezek, WORK / "board_page.lua", clients=64)
         board_api = drive(wrk, "board API", kezek, WORK / "board_api.lua", clients=64)
         for result, floor_result in (
@@ -430,7 +429,7 @@ def main() -> int:
         ):
             result.ratio = result.throughput / floor_result.throughput
             result.ratio_to = f"floor {floor_result.scenario}"
-        results += [rush, spread, availability, board_page, board_api]
+        results += [rush, floor_book, spread, trivial, availability, board_page, board_api]
     finally:
         for server in (kezek, floor):
             server.process.send_signal(signal.SIGTERM)

@@ -6,7 +6,7 @@
 --   MODE: "cycle" sends the list round and round; "once" sends each request once and then
 --         leaves the connection idle, and prints BENCH_THREAD_DONE when all of a thread's
 --         requests are answered (bench/run.py then stops wrk).
---   THREADS: wrk's -t, so each thread takes its own share of the list.
+--   THREADS: wrk's -t, so that in "once" mode each thread takes its own share of the list.
 
 local threads = {}
 local counter = 0
@@ -29,7 +29,8 @@ function init(args)
    mode = args[2] or "cycle"
    local count = tonumber(args[3]) or 1
    for i, row in ipairs(all) do
-      if (i - 1) % count == id then
+      -- "once": each thread its own share; "cycle": every thread the whole list.
+      if mode == "cycle" or (i - 1) % count == id then
          local headers = {}
          if row[3] ~= "" then headers["Authorization"] = "Bearer " .. row[3] end
          if row[4] ~= "" then headers["Content-Type"] = "application/json" end
