@@ -44,6 +44,16 @@ def test_a_form_body_with_too_many_fields_is_a_400_in_the_error_shape(settings):
     assert_validation_error(response, "The request has too many fields.")
 
 
+@pytest.mark.parametrize(
+    "body", ["[" * 100_000, '{"a":' * 50_000 + "1" + "}" * 50_000], ids=["lists", "objects"]
+)
+def test_json_nested_deeper_than_the_decoder_goes_is_a_400_in_the_error_shape(body):
+    response = Client().post("/api/v1/auth/login", body, content_type="application/json", **EN)
+    assert_validation_error(
+        response, "The request body could not be read: the JSON is nested too deeply"
+    )
+
+
 def test_a_page_limit_beyond_any_database_integer_is_read_as_the_ceiling(fake_twilio):
     world = make_world(fake_twilio)
     token = api_token_issue(user=world.member.user, kind=ApiToken.Kind.PERSONAL).secret
