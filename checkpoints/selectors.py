@@ -628,10 +628,10 @@ def _free_places(checkpoint: Checkpoint, now: dt.datetime) -> list[BoardHour]:
 # --- Cached public reads: the slots API and the live board ---------------------------------------
 #
 # Both are read far more often than they change, by anyone, without signing in. They are kept in
-# the cache under version stamps, so a change shows at once: an entry's key names the versions it
-# was computed under, and a change replaces the version, after which the old entry is never read
-# again. A reader takes the versions before it reads the database, so an entry computed from rows
-# older than a change always sits under a version that the change has already replaced.
+# the cache under version stamps, so a change shows at once: an entry carries the versions it was
+# computed under and is used only while they are still the current ones; a change replaces the
+# version. A reader takes the versions before it reads the database, so an entry computed from
+# rows older than a change always carries a version that the change has already replaced.
 #
 # - `cfg:<checkpoint>`: the checkpoint's capacity, opening hours, overrides and closures (C1–C3);
 #   replaced when any of those rows is saved or deleted (admin, services).
@@ -661,15 +661,16 @@ def _queue_key(checkpoint_id: int) -> str:
     return f"public:v:queue:{checkpoint_id}"
 
 
-def _versions(keys: list[str]) -> str:
-    """The current versions of `keys`, joined. A version missing from the cache (never set, or
-    evicted) gets a new one, never a value an old entry could have been stored under."""
-    found = cache.get_many(keys)
+def _read_with_versions(keys: list[str], entry: str) -> tuple[tuple, Any]:
+    """The current versions of `keys` and the cached `entry`, in one round trip. A version
+    missing from the cache (never set, or evicted) gets a new one, never a value an old entry
+    could have been stored under."""
+    found = cache.get_many([*keys, entry])
     for key in keys:
         if key not in found:
             cache.add(key, uuid.uuid4().hex, timeout=None)
             found[key] = cache.get(key)
-    return ".".join(str(found[key]) for key in keys)
+    return tuple(found[key] for key in keys), found.get(entry)
 
 
 def _replace_versions(keys: list[str]) -> None:
@@ -742,23 +743,25 @@ def _public_read(
     compute: Callable[[Checkpoint], Any],
     timeout: int,
 ) -> Any:
-    """The cached value `name` of a checkpoint, computed by `compute(row)` when missing; None
-    when the checkpoint is no longer active under this code."""
+    """The cached value `name` of a checkpoint, computed by `compute(row)` when missing or
+    stored under other versions; None when the checkpoint is no longer active under this code.
+    An entry is (versions it was computed under, value)."""
 
-    def key(pk: int) -> str:
-        return f"public:{name}:{found.code}:{pk}:{_versions(version_keys(pk))}"
+    def read(pk: int) -> tuple[str, tuple, Any]:
+        entry = f"public:{name}:{found.code}:{pk}"
+        versions, stored = _read_with_versions(version_keys(pk), entry)
+        return entry, versions, stored
 
-    stored_under = key(found.pk)
-    value = cache.get(stored_under)
-    if value is not None:
-        return value
+    entry, versions, stored = read(found.pk)
+    if stored is not None and stored[0] == versions:
+        return stored[1]
     row = found.row or _public_row(found.code)
     if row is None:
         return None
     if row.pk != found.pk:  # the remembered id was stale (a database restored, a code reused)
-        stored_under = key(row.pk)
+        entry, versions, _stored = read(row.pk)
     value = compute(row)
-    cache.set(stored_under, value, timeout=timeout)
+    cache.set(entry, (versions, value), timeout=timeout)
     return value
 
 
