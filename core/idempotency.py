@@ -199,6 +199,10 @@ def _key_of(request) -> str | None:
             "max": MAX_KEY_LENGTH
         }
         raise ApplicationError("validation_error", message, status=400, fields={HEADER: [message]})
+    if not key.isprintable():
+        # Control characters are no part of a key; PostgreSQL would refuse a NUL byte outright.
+        message = _("The Idempotency-Key header must not hold control characters.")
+        raise ApplicationError("validation_error", message, status=400, fields={HEADER: [message]})
     return key
 
 

@@ -81,3 +81,30 @@ def test_a_page_limit_is_capped_in_the_next_link(fake_twilio):
     )
     assert response.status_code == 200
     assert response.json()["previous"].endswith("limit=500")
+
+
+@pytest.mark.parametrize("key", ["\x00", "key\x00", "a\tb", "line\nbreak"])
+def test_an_idempotency_key_with_control_characters_is_a_400_and_moves_no_money(fake_twilio, key):
+    from deposits.models import RefundRequest
+
+    world = make_world(fake_twilio)
+    world.top_up("1000.00")
+    token = api_token_issue(user=world.member.user, kind=ApiToken.Kind.PERSONAL).secret
+    response = Client().post(
+        "/api/v1/account/refunds",
+        {"amount": "10.00", "iban": "KZ86125KZT5004100100"},
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {token}",
+        HTTP_IDEMPOTENCY_KEY=key,
+        **EN,
+    )
+    assert response.status_code == 400
+    message = "The Idempotency-Key header must not hold control characters."
+    assert response.json() == {
+        "error": {
+            "code": "validation_error",
+            "message": message,
+            "fields": {"Idempotency-Key": [message]},
+        }
+    }
+    assert not RefundRequest.objects.exists()
