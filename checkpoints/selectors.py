@@ -1,5 +1,6 @@
 import dataclasses
 import datetime as dt
+import logging
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable
@@ -25,6 +26,8 @@ from checkpoints.models import (
 from core import clock
 from core.errors import ApplicationError
 from vehicles.plates import mask_plate, normalize_plate
+
+logger = logging.getLogger(__name__)
 
 
 def countries_with_checkpoints() -> QuerySet[Country]:
@@ -677,7 +680,12 @@ def _replace_versions(keys: list[str]) -> None:
     def replace() -> None:
         cache.set_many({key: uuid.uuid4().hex for key in keys}, timeout=None)
 
-    replace()
+    # A cache that is down must not fail the booking or the operator's change that got here:
+    # the change is logged, and entries expire within PUBLIC_CACHE_SECONDS anyway.
+    try:
+        replace()
+    except Exception:
+        logger.exception("Public read cache: versions %s not replaced", keys)
     transaction.on_commit(replace, robust=True)
 
 

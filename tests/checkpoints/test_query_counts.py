@@ -216,3 +216,13 @@ def test_r1_a_checkpoint_taken_out_of_service_is_404_at_once(client, world):
     assert client.get(BOARD_PAGE).status_code == 404
     date = at(1, 0).date().isoformat()
     assert client.get(SLOTS, {"direction": "exit", "date": date}).status_code == 404
+
+
+def test_b8_a_booking_goes_through_when_the_cache_is_down(client, world, monkeypatch):
+    class Down:
+        def set_many(self, *args, **kwargs):
+            raise ConnectionError("cache unreachable")
+
+    monkeypatch.setattr(selectors, "cache", Down())
+    booking = book(world, start=at(1, 9))
+    assert booking.status == "confirmed"
