@@ -730,7 +730,9 @@ def web_session_start(
             created_at=now,
             last_seen_at=now,
             ip=ip,
-            user_agent=user_agent[:300],
+            # The client writes this header: control characters are dropped (PostgreSQL refuses
+            # a NUL byte, which would fail the sign-in) and it is kept short.
+            user_agent="".join(char for char in user_agent[:1000] if char.isprintable())[:300],
         )
         audit.record("auth.session_started", actor=user, target=session, after={"ip": ip})
     return session
