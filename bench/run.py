@@ -53,15 +53,13 @@ def say(text: str) -> None:
     print(f"[bench] {text}", flush=True)
 
 
-def run(*command: str, env: dict | None = None, quiet: bool = True) -> str:
+def run(*command: str, env: dict | None = None) -> str:
     done = subprocess.run(
         command, cwd=ROOT, env=env or ENV, capture_output=True, text=True, check=False
     )
     if done.returncode != 0:
         sys.stdout.write(done.stdout + done.stderr)
         raise SystemExit(f"failed: {' '.join(command)}")
-    if not quiet:
-        sys.stdout.write(done.stdout)
     return done.stdout
 
 
