@@ -1,12 +1,13 @@
 """REST API v1 (API.md): every app adds its own `api.py` routes here."""
 
 from django.urls import path, re_path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView
 
 from auth2fa import api as auth_api
 from bookings import api as bookings_api
 from checkpoints import api as checkpoints_api
 from core import api as core_api
+from core.api_docs import ApiDocsView
 from core.api_errors import ApiNotFound
 from deposits import api as deposits_api
 from fees import api as fees_api
@@ -15,7 +16,7 @@ from vehicles import api as vehicles_api
 
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("docs/", ApiDocsView.as_view(url_name="api-schema"), name="api-docs"),
     path("auth/register", auth_api.RegisterApi.as_view(), name="api-register"),
     path("auth/register/verify", auth_api.RegisterVerifyApi.as_view(), name="api-register-verify"),
     path("auth/register/resend", auth_api.RegisterResendApi.as_view(), name="api-register-resend"),

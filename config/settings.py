@@ -14,6 +14,8 @@ import environ
 from celery.schedules import crontab
 from django.utils.translation import gettext_lazy as _
 
+from core.log import logging_config
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(environ.Env().str("KEZEK_VAR_DIR", default=str(BASE_DIR / "var")))
 VAR_DIR.mkdir(parents=True, exist_ok=True)
@@ -57,6 +59,7 @@ INSTALLED_APPS = [
     "django_otp",
     "django_otp.plugins.otp_totp",
     "django_otp_webauthn",
+    "csp",
     "core",
     "auth2fa",
     "carriers",
@@ -72,6 +75,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "core.middleware.RequestContextMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -81,6 +85,7 @@ MIDDLEWARE = [
     "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "auth2fa.middleware.SessionGuardMiddleware",
+    "core.throttles.PublicPageThrottleMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "core.visits.VisitCounterMiddleware",
 ]
@@ -202,6 +207,8 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(minute=20),
     },
     "deliver-outbox": {"task": "notify.tasks.deliver_outbox", "schedule": 60.0},
+    # /healthz reports the worker stale when this has not run for HEALTHZ_WORKER_STALE_SECONDS.
+    "worker-heartbeat": {"task": "core.tasks.worker_heartbeat", "schedule": 30.0},
     "send-reminders": {"task": "notify.tasks.send_reminders", "schedule": 300.0},
 }
 
@@ -247,7 +254,7 @@ MEDIA_ROOT = VAR_DIR / "media"
 
 # --- REST API -------------------------------------------------------------------------------
 REST_FRAMEWORK = {
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "core.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "core.api_errors.exception_handler",
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "auth2fa.authentication.BearerTokenAuthentication",
@@ -255,7 +262,12 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "DEFAULT_PARSER_CLASSES": [
+        "core.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
+    "DEFAULT_PAGINATION_CLASS": "core.pagination.LimitOffsetWithCeiling",
     "PAGE_SIZE": 50,
     # Rate limits key on the client's address: REMOTE_ADDR with no proxy in front (make run),
     # or the address the reverse proxy appended to X-Forwarded-For (set NUM_PROXIES=1 there).
@@ -267,6 +279,11 @@ REST_FRAMEWORK = {
         "booking_writes": env.str("THROTTLE_BOOKING_WRITES", default="120/min"),
         # Public checks of receipt codes (P5), per IP: stricter than other public reads.
         "receipt_verify": env.str("THROTTLE_RECEIPT_VERIFY", default="30/min"),
+        # Sign-in per IP (password, EDS and EDS challenges), web and API: A3's per-account lock
+        # stops guessing one account, this stops trying many accounts from one address.
+        "sign_in": env.str("THROTTLE_SIGN_IN", default="20/min"),
+        # Second factors per IP (code sends and checks, passkey sign-in), web and API.
+        "otp": env.str("THROTTLE_OTP", default="30/min"),
     },
 }
 SPECTACULAR_SETTINGS = {
@@ -279,6 +296,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Several bodies have a field "kind"; the vehicle kinds get a stable name of their own.
+    "ENUM_NAME_OVERRIDES": {"VehicleKindEnum": "core.openapi.vehicle_kinds"},
 }
 
 # --- Domain settings --------------------------------------------------------------------------
@@ -347,18 +366,51 @@ if not DEBUG:
     SESSION_COOKIE_SECURE = env.bool("SECURE_COOKIES", default=True)
     CSRF_COOKIE_SECURE = env.bool("SECURE_COOKIES", default=True)
     SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000)
-    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
+    # The preload directive only allows submitting the domain to the browsers' preload list;
+    # set SECURE_HSTS_PRELOAD=0 for a domain that must never be on it.
+    SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
+    # The TLS proxy in front says https in X-Forwarded-Proto; plain http is redirected here too
+    # unless the proxy already does it (SECURE_SSL_REDIRECT=0). /healthz answers on plain http
+    # for the container's own health check.
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {
-        "django.db.backends": {"level": "WARNING"},
-        # It logs every request's headers at INFO.
-        "twilio.http_client": {"level": "WARNING"},
-    },
+# Content-Security-Policy (django-csp): scripts and styles from the portal's own origin only, no
+# inline script or style, no plugins, no framing. tests/core/test_csp.py keeps inline scripts and
+# handlers out of the templates and static JS. QR codes are SVG data: URIs (img-src data:);
+# NCALayer, the EDS signer, listens on wss://127.0.0.1:13579 (static/js/eds-ncalayer.js).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'", "wss://127.0.0.1:13579"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "frame-ancestors": ["'none'"],
+        "form-action": ["'self'"],
+    }
 }
+
+# --- Upload limits ------------------------------------------------------------------------------
+# A bank statement file larger than this is refused before it is read (deposits.forms); the
+# statement reader never takes more than 20 MiB whatever this says.
+STATEMENT_MAX_BYTES = env.int("STATEMENT_MAX_BYTES", default=10 * 1024 * 1024)
+# Request bodies other than files (forms, JSON) beyond this are refused with 400; uploaded files
+# above FILE_UPLOAD_MAX_MEMORY_SIZE go to a temporary file instead of memory.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=2621440)
+FILE_UPLOAD_MAX_MEMORY_SIZE = env.int("FILE_UPLOAD_MAX_MEMORY_SIZE", default=2621440)
+
+# --- Health -------------------------------------------------------------------------------------
+# /healthz calls the worker stale when its heartbeat (a beat job every 30 s) is older than this.
+HEALTHZ_WORKER_STALE_SECONDS = env.int("HEALTHZ_WORKER_STALE_SECONDS", default=180)
+
+# --- Logs ---------------------------------------------------------------------------------------
+# One JSON object a line in production (with request and task ids); plain text with DEBUG on
+# (`make run`). core.log builds the configuration.
+LOG_FORMAT = env.str("LOG_FORMAT", default="plain" if DEBUG else "json")
+LOGGING = logging_config(log_format=LOG_FORMAT, level=env.str("LOG_LEVEL", default="INFO"))

@@ -52,6 +52,15 @@ def _plain_static_files(settings):
     }
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _plain_http():
+    """The test client and the live server speak plain http; production redirects it to https.
+    Session-wide, before the live server builds its middleware (which reads the setting once)."""
+    from django.conf import settings
+
+    settings.SECURE_SSL_REDIRECT = False
+
+
 @pytest.fixture(autouse=True)
 def _isolated_cache(request, settings):
     """Each test gets an empty cache of its own; tests marked `redis` keep the real Redis."""
