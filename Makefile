@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 export HOST ?= 127.0.0.1
 export PORT ?= 8000
 
-.PHONY: run test lint format install messages clean
+.PHONY: run test lint format install messages clean bench
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Kezek needs Python 3.11 or newer; set PYTHON=python3.x")'
@@ -43,8 +43,16 @@ format: install
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-test: lint
+# axe-core for the accessibility checks of the browser tests; without npm those tests skip.
+node_modules/.package-lock.json: package-lock.json
+	@if command -v npm >/dev/null; then npm ci --no-audit --no-fund; touch $@; fi
+
+test: lint node_modules/.package-lock.json
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The slot rush and its neighbours under load, on PostgreSQL and Redis (bench/REPORT.md).
+bench: install
+	$(PY) bench/run.py
 
 # Needs GNU gettext (msgfmt); the compiled .mo files are committed so nothing else does.
 messages: install
