@@ -155,6 +155,10 @@ def transfer_to_budget(*, as_of=None, actor=None) -> list[BudgetBatch]:
             if not payments:
                 continue
             total = sum((payment.amount for payment in payments), Decimal("0.00"))
+            # Parallel runs take disjoint payments but would number their batches alike (and so
+            # share the ledger's idempotency key): the account's row lock makes them number one
+            # after another, each seeing the batches committed before it.
+            BudgetAccount.objects.select_for_update().filter(pk=account.pk).exists()
             sequence = BudgetBatch.objects.filter(day=day, kind=account.kind).count() + 1
             now = clock.now()
             movement = ledger.Movement(

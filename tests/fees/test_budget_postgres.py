@@ -2,6 +2,7 @@
 exactly one batch, and the control shows what the lock prevents."""
 
 import threading
+import time
 from decimal import Decimal
 
 import pytest
@@ -11,7 +12,7 @@ from carriers.models import Carrier
 from deposits import services as ledger
 from deposits.selectors import ledger_check
 from fees import services
-from fees.models import BudgetBatchLine
+from fees.models import BudgetBatch, BudgetBatchLine
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -63,6 +64,25 @@ def test_p4_parallel_runs_put_each_payment_in_exactly_one_batch(payments):
     assert services.transfer_to_budget() == []
     report = ledger_check()
     assert report.ok, report.problems
+
+
+def test_p4_parallel_runs_number_their_batches_one_after_another(payments, monkeypatch):
+    """Runs that split the payments between them each make a batch: the numbers of a day's
+    batches of one kind run 1, 2, 3 … with no run failing on a number taken by another. The pause
+    before the money moves keeps every run's transaction open past the others' numbering, which
+    without the account's row lock gives two runs the same number (and ledger key)."""
+    move = ledger._move
+
+    def slow_move(*args, **kwargs):
+        time.sleep(0.3)
+        return move(*args, **kwargs)
+
+    monkeypatch.setattr(ledger, "_move", slow_move)
+    outcomes = _parallel_runs()
+    assert not [o for o in outcomes if isinstance(o, Exception)], outcomes
+    for kind in BudgetBatch.objects.values_list("kind", flat=True).distinct():
+        sequences = sorted(BudgetBatch.objects.filter(kind=kind).values_list("sequence", flat=True))
+        assert sequences == list(range(1, len(sequences) + 1))
 
 
 def test_p4_control_without_skip_locked_runs_collide(payments, monkeypatch):
