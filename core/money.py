@@ -2,6 +2,8 @@
 
 from decimal import ROUND_HALF_UP, Decimal
 
+from django.db.models import Sum
+
 TENGE = Decimal("0.01")
 NARROW_NBSP = "\u202f"
 
@@ -22,3 +24,16 @@ def format_tenge(amount: Decimal) -> str:
     """4325.00 → '4 325.00 ₸' with a narrow no-break space between thousands."""
     whole, _, cents = f"{tenge(amount):,.2f}".partition(".")
     return whole.replace(",", NARROW_NBSP) + "." + cents + " ₸"
+
+
+def _to_tiyn(value, expression, connection):
+    return None if value is None else tenge(value)
+
+
+class MoneySum(Sum):
+    """Sum of tenge amounts, exact on every database. SQLite adds decimals as binary floats and
+    Django keeps 15 significant digits of the result (6990.42000000001); each term has two
+    places, so rounding to the tiyn gives back the exact sum."""
+
+    def get_db_converters(self, connection):
+        return [*super().get_db_converters(connection), _to_tiyn]

@@ -15,7 +15,7 @@ from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Q, Sum
+from django.db.models import Q
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -27,7 +27,7 @@ from django.utils.translation import gettext_lazy as _
 from carriers.models import Carrier
 from core.admin import ReadOnlyAdmin
 from core.errors import ApplicationError
-from core.money import format_tenge
+from core.money import MoneySum, format_tenge
 from deposits import services
 from deposits.forms import StatementUploadForm, statement_max_bytes
 from deposits.models import (
@@ -482,9 +482,9 @@ class PersonalAccountAdmin(ReadOnlyAdmin):
             super()
             .get_queryset(request)
             .annotate(
-                available_balance=Sum(balance, filter=Q(**{kind: Account.Kind.AVAILABLE})),
-                held_balance=Sum(balance, filter=Q(**{kind: Account.Kind.HELD})),
-                refund_pending_balance=Sum(
+                available_balance=MoneySum(balance, filter=Q(**{kind: Account.Kind.AVAILABLE})),
+                held_balance=MoneySum(balance, filter=Q(**{kind: Account.Kind.HELD})),
+                refund_pending_balance=MoneySum(
                     balance, filter=Q(**{kind: Account.Kind.REFUND_PENDING})
                 ),
             )

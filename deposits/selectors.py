@@ -5,9 +5,10 @@ import datetime as dt
 from collections import defaultdict
 from decimal import Decimal
 
-from django.db.models import F, Q, QuerySet, Sum
+from django.db.models import F, Q, QuerySet
 
 from carriers.models import Carrier
+from core.money import MoneySum
 from deposits.models import Account, Hold, HoldResolution, PersonalAccount, RefundRequest, Transfer
 
 ZERO = Decimal("0.00")
@@ -85,10 +86,10 @@ def booking_number_of(transfer: Transfer) -> str | None:
 def system_balance(kind: str) -> Decimal:
     """A registrar account's balance, derived from its transfers (credits − debits)."""
     credits = Transfer.objects.filter(credit__kind=kind, credit__carrier__isnull=True).aggregate(
-        s=Sum("amount")
+        s=MoneySum("amount")
     )["s"]
     debits = Transfer.objects.filter(debit__kind=kind, debit__carrier__isnull=True).aggregate(
-        s=Sum("amount")
+        s=MoneySum("amount")
     )["s"]
     return (credits or ZERO) - (debits or ZERO)
 
@@ -112,11 +113,11 @@ def ledger_check() -> LedgerReport:
     report = LedgerReport()
     derived: dict[int, Decimal] = defaultdict(lambda: ZERO)
     for account_id, amount in (
-        Transfer.objects.values("credit").annotate(s=Sum("amount")).values_list("credit", "s")
+        Transfer.objects.values("credit").annotate(s=MoneySum("amount")).values_list("credit", "s")
     ):
         derived[account_id] += amount
     for account_id, amount in (
-        Transfer.objects.values("debit").annotate(s=Sum("amount")).values_list("debit", "s")
+        Transfer.objects.values("debit").annotate(s=MoneySum("amount")).values_list("debit", "s")
     ):
         derived[account_id] -= amount
     report.transfers = Transfer.objects.count()
@@ -145,13 +146,13 @@ def ledger_check() -> LedgerReport:
     open_holds = dict(
         Hold.objects.filter(resolution__isnull=True)
         .values("carrier")
-        .annotate(s=Sum("amount"))
+        .annotate(s=MoneySum("amount"))
         .values_list("carrier", "s")
     )
     pending = dict(
         RefundRequest.objects.filter(status=RefundRequest.Status.REQUESTED)
         .values("carrier")
-        .annotate(s=Sum("amount"))
+        .annotate(s=MoneySum("amount"))
         .values_list("carrier", "s")
     )
     for account in Account.objects.filter(
