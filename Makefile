@@ -56,8 +56,10 @@ bench: install
 
 # Needs GNU gettext (msgfmt); the compiled .mo files are committed so nothing else does.
 messages: install
-	$(PY) manage.py makemessages --all --no-obsolete --ignore ".venv/*" --ignore "tests/*"
-	$(PY) manage.py compilemessages --ignore ".venv/*"
+	$(PY) manage.py makemessages --all --no-obsolete --ignore ".venv/*" --ignore "tests/*" \
+		--ignore "node_modules/*" --ignore "bench/*" --ignore "staticfiles/*" \
+		--ignore "test-artifacts/*" --ignore "var/*"
+	$(PY) manage.py compilemessages --ignore ".venv/*" --ignore "node_modules/*"
 
 clean:
 	rm -rf $(VENV) var staticfiles
