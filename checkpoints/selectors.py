@@ -3,7 +3,7 @@ import datetime as dt
 import logging
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from django.core.cache import cache
@@ -664,16 +664,22 @@ def _queue_key(checkpoint_id: int) -> str:
     return f"public:v:queue:{checkpoint_id}"
 
 
-def _read_with_versions(keys: list[str], entry: str) -> tuple[tuple, Any]:
-    """The current versions of `keys` and the cached `entry`, in one round trip. A version
-    missing from the cache (never set, or evicted) gets a new one, never a value an old entry
-    could have been stored under."""
-    found = cache.get_many([*keys, entry])
+def _read_with_versions(
+    keys: list[str], entry: str, also: Sequence[str] = ()
+) -> tuple[tuple, Any, dict[str, Any]]:
+    """The current versions of `keys`, the cached `entry` and the values of the keys `also`
+    (those in the cache), in one round trip. A version missing from the cache (never set, or
+    evicted) gets a new one, never a value an old entry could have been stored under."""
+    found = cache.get_many([*also, *keys, entry])
     for key in keys:
         if key not in found:
             cache.add(key, uuid.uuid4().hex, timeout=None)
             found[key] = cache.get(key)
-    return tuple(found[key] for key in keys), found.get(entry)
+    return (
+        tuple(found[key] for key in keys),
+        found.get(entry),
+        {key: found[key] for key in also if key in found},
+    )
 
 
 def _replace_versions(keys: list[str]) -> None:
@@ -744,6 +750,27 @@ def public_checkpoint(code: str) -> PublicCheckpoint | None:
     return PublicCheckpoint(code=code, pk=row.pk, row=row) if row else None
 
 
+def _entry_key(name: str, code: str, pk: int) -> str:
+    return f"public:{name}:{code}:{pk}"
+
+
+def _cached_only(
+    found: PublicCheckpoint,
+    name: str,
+    version_keys: Callable[[int], list[str]],
+    also: Sequence[str],
+) -> tuple[Any, dict[str, Any]]:
+    """The cached value `name` of a checkpoint when it is stored under the current versions,
+    else None (nothing is computed, the database is not asked); with the values of the keys
+    `also`, read in the same round trip."""
+    versions, stored, also_found = _read_with_versions(
+        version_keys(found.pk), _entry_key(name, found.code, found.pk), also
+    )
+    if stored is not None and stored[0] == versions:
+        return stored[1], also_found
+    return None, also_found
+
+
 def _public_read(
     found: PublicCheckpoint,
     name: str,
@@ -756,8 +783,8 @@ def _public_read(
     An entry is (versions it was computed under, value)."""
 
     def read(pk: int) -> tuple[str, tuple, Any]:
-        entry = f"public:{name}:{found.code}:{pk}"
-        versions, stored = _read_with_versions(version_keys(pk), entry)
+        entry = _entry_key(name, found.code, pk)
+        versions, stored, _also = _read_with_versions(version_keys(pk), entry)
         return entry, versions, stored
 
     entry, versions, stored = read(found.pk)
@@ -773,21 +800,56 @@ def _public_read(
     return value
 
 
+def _slots_entry(
+    direction: str, date: dt.date, service: str
+) -> tuple[str, Callable[[int], list[str]]]:
+    """The cache name of a day's slots and the versions it is stored under."""
+    return (
+        f"slots:{direction}:{date.isoformat()}:{service}",
+        lambda pk: [_cfg_key(pk), _day_key(pk, date)],
+    )
+
+
+def _board_entry() -> tuple[str, Callable[[int], list[str]]]:
+    """The cache name of a checkpoint's board and the versions it is stored under."""
+    return "board", lambda pk: [_cfg_key(pk), _queue_key(pk)]
+
+
 def public_day_grid(
     *, checkpoint: PublicCheckpoint, direction: str, date: dt.date, service: str
 ) -> DayGrid | None:
     """`day_grid` for the public slots API, from the cache when nothing changed since; None when
     the checkpoint is no longer active. `bookable` depends on the time of the request and is
     worked out again on every read."""
+    name, version_keys = _slots_entry(direction, date, service)
     grid = _public_read(
         checkpoint,
-        f"slots:{direction}:{date.isoformat()}:{service}",
-        lambda pk: [_cfg_key(pk), _day_key(pk, date)],
+        name,
+        version_keys,
         lambda row: day_grid(checkpoint=row, direction=direction, date=date, service=service),
         PUBLIC_CACHE_SECONDS,
     )
-    if grid is None:
-        return None
+    return None if grid is None else _bookable_now(grid)
+
+
+def cached_public_day_grid(
+    *,
+    checkpoint: PublicCheckpoint,
+    direction: str,
+    date: dt.date,
+    service: str,
+    also_read: Sequence[str] = (),
+) -> tuple[DayGrid | None, dict[str, Any]]:
+    """`public_day_grid` only when the cache holds it (else None: nothing is computed), with
+    the values of the cache keys `also_read` fetched in the same round trip (the public read
+    fast path reads the rate limit's history with it)."""
+    name, version_keys = _slots_entry(direction, date, service)
+    grid, also = _cached_only(checkpoint, name, version_keys, also_read)
+    return (None if grid is None else _bookable_now(grid)), also
+
+
+def _bookable_now(grid: DayGrid) -> DayGrid:
+    """The grid with `bookable` worked out for this moment (it moves with the clock)."""
     now = clock.now()
     return dataclasses.replace(
         grid,
@@ -807,13 +869,17 @@ def public_board(checkpoint: PublicCheckpoint) -> Board | None:
     """`board_of` for the public board page and API, from the cache for at most
     BOARD_CACHE_SECONDS when nothing changed since; None when the checkpoint is no longer
     active."""
-    return _public_read(
-        checkpoint,
-        "board",
-        lambda pk: [_cfg_key(pk), _queue_key(pk)],
-        board_of,
-        BOARD_CACHE_SECONDS,
-    )
+    name, version_keys = _board_entry()
+    return _public_read(checkpoint, name, version_keys, board_of, BOARD_CACHE_SECONDS)
+
+
+def cached_public_board(
+    checkpoint: PublicCheckpoint, *, also_read: Sequence[str] = ()
+) -> tuple[Board | None, dict[str, Any]]:
+    """`public_board` only when the cache holds it (else None: nothing is computed), with the
+    values of the cache keys `also_read` fetched in the same round trip."""
+    name, version_keys = _board_entry()
+    return _cached_only(checkpoint, name, version_keys, also_read)
 
 
 def _config_row_changed(sender, instance, **kwargs) -> None:

@@ -31,6 +31,32 @@ class SettingsRateThrottle(SimpleRateThrottle):
     def get_cache_key(self, request, view):
         return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
 
+    def history_key(self, request) -> str | None:
+        """The cache key of the request's history, or None when no limit applies (no rate)."""
+        if self.rate is None:
+            return None
+        return self.get_cache_key(request, None)
+
+    def allow_request(self, request, view) -> bool:
+        key = self.history_key(request)
+        if key is None:
+            return True
+        return self.allow_with_history(key, self.cache.get(key, []))
+
+    def allow_with_history(self, key: str, history: list[float]) -> bool:
+        """SimpleRateThrottle.allow_request once the history under `key` has been read, so a
+        caller can read it in the same cache round trip as other keys (the public read fast
+        path). Counts the request when it is allowed; a refusal counts nothing."""
+        self.key = key
+        self.history = history
+        self.now = self.timer()
+        # Drop the requests that have left the window.
+        while self.history and self.history[-1] <= self.now - self.duration:
+            self.history.pop()
+        if len(self.history) >= self.num_requests:
+            return self.throttle_failure()
+        return self.throttle_success()
+
 
 class PublicReadThrottle(SettingsRateThrottle):
     """Public reads: 600 per IP per minute by default (API.md), THROTTLE_PUBLIC_READ raises it."""

@@ -1,0 +1,135 @@
+"""A short way through the stack for the two busiest public reads.
+
+`GET /api/v1/checkpoints/{code}/slots` and `GET /api/v1/checkpoints/{code}/queue` are read by
+anyone, mostly straight from the cache. For an anonymous request (no Authorization header, no
+session cookie) whose answer is a current cache entry, this middleware answers itself: the same
+throttle, the same cache entry, the same serializers and renderer as the DRF views, and the
+hooks of the middleware below it whose headers the answer carries (CommonMiddleware,
+LocaleMiddleware, XFrameOptionsMiddleware). It skips sessions, CSRF, authentication, OTP,
+messages, the session guard, URL resolution and DRF's dispatch, none of which changes such an
+answer. Everything else goes down the normal path unchanged: errors keep the API's shape and
+language, a cache miss is computed by the view, and a request over the limit gets the view's 429.
+"""
+
+import logging
+import re
+from collections.abc import Callable
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import MiddlewareNotUsed
+from django.http import HttpRequest, HttpResponse
+from django.middleware.clickjacking import XFrameOptionsMiddleware
+from django.middleware.common import CommonMiddleware
+from django.middleware.locale import LocaleMiddleware
+from django.utils.cache import patch_vary_headers
+from rest_framework.renderers import JSONRenderer
+from rest_framework.settings import api_settings
+
+from checkpoints import api, selectors
+from core.throttles import PublicReadThrottle
+
+logger = logging.getLogger(__name__)
+
+# The two routes of config/api_urls.py (under "api/v1/"); `<str:code>` matches `[^/]+`.
+PUBLIC_READ_PATH = re.compile(r"/api/v1/checkpoints/(?P<code>[^/]+)/(?P<what>slots|queue)")
+# Accept headers for which DRF's negotiation picks the JSON renderer with no parameters; any
+# other (an indent, text/html for a 406) is left to DRF.
+PLAIN_ACCEPT = frozenset({"", "*/*", "application/json"})
+
+_VIEWS: dict[str, type[api.APIView]] = {
+    "slots": api.CheckpointSlotsApi,
+    "queue": api.CheckpointQueueApi,
+}
+
+
+def _view_headers(view_class: type[api.APIView]) -> dict[str, str]:
+    """What DRF's finalize_response sets on every answer of the view (Allow). Django's setup()
+    adds HEAD to a view with GET, as as_view() does for every request."""
+    view = view_class()
+    view.setup(HttpRequest())
+    return view.default_response_headers
+
+
+class PublicReadFastPath:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        # The views' answers are rendered as they render them; a view with another renderer
+        # (or content negotiation between several) would answer differently.
+        if any(view.renderer_classes != [JSONRenderer] for view in _VIEWS.values()):
+            raise MiddlewareNotUsed
+        self.get_response = get_response
+        self.common = CommonMiddleware(get_response)
+        self.locale = LocaleMiddleware(get_response)
+        self.xframe = XFrameOptionsMiddleware(get_response)
+        self.view_headers = {what: _view_headers(view) for what, view in _VIEWS.items()}
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        match = self._eligible(request)
+        if match is not None:
+            try:
+                response = self._answer(request, match["code"], match["what"])
+            except Exception:
+                # Redis down or anything unexpected: the normal path answers (and logs) it.
+                logger.debug("public read fast path fell through", exc_info=True)
+                response = None
+            if response is not None:
+                return response
+        return self.get_response(request)
+
+    @staticmethod
+    def _eligible(request: HttpRequest) -> re.Match[str] | None:
+        if request.method not in ("GET", "HEAD"):
+            return None
+        meta = request.META
+        if "HTTP_AUTHORIZATION" in meta or settings.SESSION_COOKIE_NAME in request.COOKIES:
+            return None
+        if meta.get("HTTP_ACCEPT", "") not in PLAIN_ACCEPT:
+            return None
+        match = PUBLIC_READ_PATH.fullmatch(request.path_info)
+        if match is None or api_settings.URL_FORMAT_OVERRIDE in request.GET:
+            return None
+        return match
+
+    def _answer(self, request: HttpRequest, code: str, what: str) -> HttpResponse | None:
+        """The view's answer when it is a 200 from the cache, else None (the view answers)."""
+        if self.common.process_request(request) is not None:  # a redirect (PREPEND_WWW)
+            return None
+        self.locale.process_request(request)  # the board's checkpoint name is translated
+        checkpoint = selectors.public_checkpoint(code)
+        if checkpoint is None:
+            return None
+        throttle = PublicReadThrottle()
+        history_key = throttle.history_key(request)
+        # The throttle keeps its history in the default cache, like the entries: one round trip.
+        also = [history_key] if history_key else []
+        value: Any
+        if what == "slots":
+            query = api.CheckpointSlotsApi.Filter(data=request.GET)
+            if not query.is_valid():
+                return None
+            value, read = selectors.cached_public_day_grid(
+                checkpoint=checkpoint, also_read=also, **query.validated_data
+            )
+            output: type[api.serializers.Serializer] = api.DayGridOutput
+        else:
+            value, read = selectors.cached_public_board(checkpoint, also_read=also)
+            output = api.BoardOutput
+        if value is None:
+            return None
+        # Rendered before the request is counted, so nothing after the count can fail and send
+        # the request down the normal path to be counted twice.
+        body = JSONRenderer().render(output(value).data, JSONRenderer.media_type)
+        if history_key and not throttle.allow_with_history(history_key, read.get(history_key, [])):
+            # The view refuses it too (a refusal counts nothing), in the API's shape and language.
+            return None
+        response = HttpResponse(body, content_type=JSONRenderer.media_type)
+        for header, value in self.view_headers[what].items():
+            response[header] = value
+        # The response hooks of the middleware below, in the order the normal path runs them.
+        response = self.xframe.process_response(request, response)
+        response = self.common.process_response(request, response)
+        response = self.locale.process_response(request, response)
+        # The session guard reads the (anonymous) user, so the normal path's answers vary on
+        # the cookie (SessionMiddleware).
+        patch_vary_headers(response, ("Cookie",))
+        return response

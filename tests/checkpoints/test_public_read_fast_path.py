@@ -1,0 +1,376 @@
+"""The fast path for the public slots and queue reads (checkpoints.middleware): it answers only
+anonymous reads that the cache holds, byte for byte as the DRF views would, counts them against
+the same rate limit, and leaves everything else to the views."""
+
+import datetime as dt
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+import time_machine
+from django.conf import settings
+from django.core.cache import cache
+from django.test import Client, override_settings
+from django.urls import reverse
+from redis import Redis
+
+from bookings import services
+from checkpoints import api, selectors
+from checkpoints.middleware import PUBLIC_READ_PATH
+from checkpoints.models import Closure
+from checkpoints.services import capacity_refresh
+from core.throttles import PublicReadThrottle
+from tests.bookings.conftest import NOW, at, make_world
+from tests.bookings.test_booking_rules import book
+from tests.bookings.test_checkpoint_operations import trucks
+
+pytestmark = pytest.mark.django_db
+
+FAST_PATH = "checkpoints.middleware.PublicReadFastPath"
+SLOTS = "/api/v1/checkpoints/KORDAI/slots"
+QUEUE = "/api/v1/checkpoints/KORDAI/queue"
+# Headers that differ between any two answers, whichever path gives them.
+PER_REQUEST_HEADERS = {"X-Request-ID"}
+
+
+@pytest.fixture
+def clock():
+    with time_machine.travel(NOW, tick=False) as traveller:
+        yield traveller
+
+
+@pytest.fixture
+def world(db, fake_twilio, clock):
+    made = make_world(fake_twilio)
+    made.top_up("100000000.00")
+    return made
+
+
+@pytest.fixture
+def staff(world):
+    from django.contrib.auth import get_user_model
+
+    return get_user_model().objects.create_superuser(
+        "operator@kezek.kz", None, full_name="Operator", phone="+77020000001"
+    )
+
+
+@pytest.fixture
+def view_calls(monkeypatch) -> list[str]:
+    """The names of the DRF views that answered (the fast path answers without them)."""
+    calls: list[str] = []
+    for name, view in (("slots", api.CheckpointSlotsApi), ("queue", api.CheckpointQueueApi)):
+        original = view.get
+
+        def spy(self, request, *args, _original=original, _name=name, **kwargs):
+            calls.append(_name)
+            return _original(self, request, *args, **kwargs)
+
+        monkeypatch.setattr(view, "get", spy)
+    return calls
+
+
+@pytest.fixture
+def normal_client() -> Client:
+    """A client of the same site without the fast path: the answer to compare with."""
+    without = [name for name in settings.MIDDLEWARE if name != FAST_PATH]
+    assert len(without) == len(settings.MIDDLEWARE) - 1
+    normal = Client()
+    # Its handler builds its middleware chain now, the other clients' keep the fast path.
+    with override_settings(MIDDLEWARE=without):
+        normal.handler.load_middleware()
+    return normal
+
+
+def day_query(day_offset: int = 1, **extra: str) -> dict[str, str]:
+    return {"direction": "exit", "date": at(day_offset, 0).date().isoformat(), **extra}
+
+
+def headers_of(response) -> dict[str, str]:
+    return {
+        name: value for name, value in response.headers.items() if name not in PER_REQUEST_HEADERS
+    }
+
+
+def assert_same_answer(fast, normal) -> None:
+    assert fast.status_code == normal.status_code == 200
+    assert fast.content == normal.content
+    assert headers_of(fast) == headers_of(normal)
+
+
+# --- The same answer ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("language", ["en", "ru", "kk"])
+def test_fast_slots_answer_is_byte_for_byte_the_views_answer(
+    client, normal_client, world, view_calls, language
+):
+    for truck in trucks(world, 3):
+        book(world, vehicle=truck, start=at(1, 9))
+    headers = {"HTTP_ACCEPT_LANGUAGE": language}
+    client.get(SLOTS, day_query(), **headers)  # fills the cache through the view
+    assert view_calls == ["slots"]
+    fast = client.get(SLOTS, day_query(), **headers)
+    assert view_calls == ["slots"], "the cached read did not take the fast path"
+    normal = normal_client.get(SLOTS, day_query(), **headers)
+    assert view_calls == ["slots", "slots"]
+    assert_same_answer(fast, normal)
+    assert fast.json()["slots"][9]["taken"] == 3
+    assert fast["Content-Type"] == "application/json"
+    assert fast["Content-Language"] == language
+
+
+def test_fast_slots_answer_is_the_views_for_head_and_other_services(
+    client, normal_client, world, view_calls
+):
+    for query in (day_query(service="accelerated"), day_query(2, direction="entry")):
+        client.get(SLOTS, query)
+        computed = len(view_calls)
+        fast_head, fast_get = client.head(SLOTS, query), client.get(SLOTS, query)
+        assert len(view_calls) == computed, "the cached reads did not take the fast path"
+        assert_same_answer(fast_head, normal_client.head(SLOTS, query))
+        assert_same_answer(fast_get, normal_client.get(SLOTS, query))
+
+
+@pytest.mark.parametrize("language", ["en", "ru", "kk"])
+def test_fast_queue_answer_is_byte_for_byte_the_views_answer(
+    client, normal_client, world, staff, clock, view_calls, language
+):
+    booked = [book(world, vehicle=truck, start=at(1, 9)) for truck in trucks(world, 3)]
+    clock.move_to(at(1, 8))
+    for booking in booked:
+        services.booking_mark_arrived(booking=booking, actor=staff)
+    headers = {"HTTP_ACCEPT_LANGUAGE": language}
+    client.get(QUEUE, **headers)
+    fast = client.get(QUEUE, **headers)
+    normal = normal_client.get(QUEUE, **headers)
+    assert view_calls == ["queue", "queue"]
+    assert_same_answer(fast, normal)
+    assert len(fast.json()["waiting"]) == 3
+
+
+def test_bookable_is_worked_out_on_every_fast_read(client, world, clock, view_calls):
+    """`bookable` moves with the clock; the cached grid must not freeze it."""
+    first = client.get(SLOTS, day_query(0)).json()["slots"]
+    client.get(SLOTS, day_query(0))
+    # Within the cache's lifetime, past the start of the next hour's booking window (C4).
+    clock.move_to(NOW + dt.timedelta(minutes=2))
+    later = client.get(SLOTS, day_query(0)).json()["slots"]
+    assert view_calls == ["slots"]
+    assert sum(slot["bookable"] for slot in later) < sum(slot["bookable"] for slot in first)
+
+
+# --- No database, and every change on the next read ----------------------------------------------
+
+
+def test_a_warm_fast_read_asks_the_database_nothing(
+    client, world, view_calls, django_assert_num_queries
+):
+    client.get(SLOTS, day_query())
+    client.get(QUEUE)
+    with django_assert_num_queries(0):
+        assert client.get(SLOTS, day_query()).status_code == 200
+        assert client.get(QUEUE).status_code == 200
+    assert view_calls == ["slots", "queue"]
+
+
+def test_a_booking_shows_on_the_next_fast_read(client, world, view_calls):
+    def taken_at_9() -> int:
+        return client.get(SLOTS, day_query()).json()["slots"][9]["taken"]
+
+    assert taken_at_9() == 0
+    assert taken_at_9() == 0
+    book(world, start=at(1, 9))
+    assert taken_at_9() == 1
+    assert taken_at_9() == 1
+    # Computed once before and once after the booking; the repeats came from the fast path.
+    assert view_calls == ["slots", "slots"]
+
+
+def test_a_closure_shows_on_the_next_fast_read(client, world):
+    client.get(SLOTS, day_query())
+    assert not client.get(SLOTS, day_query()).json()["slots"][14]["closed"]
+    Closure.objects.create(
+        checkpoint=world.checkpoint, starts_at=at(1, 14), ends_at=at(1, 16), reason="works"
+    )
+    capacity_refresh(checkpoint=world.checkpoint, dates=[at(1, 0).date()])
+    slots = client.get(SLOTS, day_query()).json()["slots"]
+    assert slots[14]["closed"] and slots[15]["closed"] and not slots[16]["closed"]
+
+
+def test_an_arrival_shows_on_the_next_fast_queue_read(client, world, staff, clock):
+    booking = book(world, start=at(1, 9))
+    clock.move_to(at(1, 8))
+    client.get(QUEUE)
+    assert client.get(QUEUE).json()["waiting"] == []
+    services.booking_mark_arrived(booking=booking, actor=staff)
+    assert len(client.get(QUEUE).json()["waiting"]) == 1
+
+
+# --- The rate limit -------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def limit_of_four(settings):
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {
+            **settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"],
+            "public_read": "4/min",
+        },
+    }
+
+
+def test_fast_and_normal_reads_count_against_one_limit(
+    client, normal_client, world, view_calls, limit_of_four
+):
+    assert client.get(SLOTS, day_query()).status_code == 200  # normal path: fills the cache
+    assert client.get(SLOTS, day_query()).status_code == 200  # fast path
+    assert client.get(QUEUE).status_code == 200  # normal path: fills the cache
+    assert client.get(QUEUE).status_code == 200  # fast path: the fourth
+    assert view_calls == ["slots", "queue"]
+    throttled_fast = client.get(SLOTS, day_query())
+    throttled_normal = normal_client.get(QUEUE)
+    for refused in (throttled_fast, throttled_normal):
+        assert refused.status_code == 429
+        assert refused.json()["error"]["code"] == "throttled"
+        assert 1 <= int(refused["Retry-After"]) <= 61
+    assert throttled_fast.content == throttled_normal.content
+    # Four counted, refusals not at all, nothing counted twice.
+    key = PublicReadThrottle().history_key(throttled_fast.wsgi_request)
+    assert len(cache.get(key)) == 4
+
+
+def test_a_cache_miss_is_counted_once(client, world, view_calls, limit_of_four):
+    """The fast path counts only what it answers; a miss is counted by the view alone."""
+    client.get(SLOTS, day_query())
+    client.get(SLOTS, day_query(2))
+    key = PublicReadThrottle().history_key(client.get(QUEUE).wsgi_request)
+    assert view_calls == ["slots", "slots", "queue"]
+    assert len(cache.get(key)) == 3
+
+
+# --- Everything else goes to the views -----------------------------------------------------------
+
+
+@pytest.fixture
+def warm(client, world, view_calls) -> list[str]:
+    client.get(SLOTS, day_query())
+    client.get(QUEUE)
+    view_calls.clear()
+    return view_calls
+
+
+def test_a_request_with_authorization_goes_to_the_view(client, warm):
+    response = client.get(SLOTS, day_query(), HTTP_AUTHORIZATION="Bearer whatever")
+    assert response.status_code == 200
+    client.get(QUEUE, HTTP_AUTHORIZATION="Bearer whatever")
+    assert warm == ["slots", "queue"]
+
+
+def test_a_request_with_a_session_cookie_goes_to_the_view(client, warm):
+    client.cookies[settings.SESSION_COOKIE_NAME] = "not-a-session"
+    assert client.get(SLOTS, day_query()).status_code == 200
+    assert client.get(QUEUE).status_code == 200
+    assert warm == ["slots", "queue"]
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"direction": "sideways", "date": "2026-03-21"},
+        {"direction": "exit", "date": "21.03.2026"},
+        {"direction": "exit"},
+        {"direction": "exit", "date": "2026-03-21", "service": "vip"},
+    ],
+)
+def test_bad_parameters_get_the_views_error_in_the_users_language(
+    client, normal_client, warm, query
+):
+    fast = client.get(SLOTS, query, HTTP_ACCEPT_LANGUAGE="kk")
+    normal = normal_client.get(SLOTS, query, HTTP_ACCEPT_LANGUAGE="kk")
+    assert fast.status_code == 400
+    assert fast.json()["error"]["code"] == "validation_error"
+    assert fast.content == normal.content
+    assert warm == ["slots", "slots"]
+
+
+def test_an_unknown_checkpoint_gets_the_views_404(client, warm):
+    for path in ("/api/v1/checkpoints/NOWHERE/slots", "/api/v1/checkpoints/NOWHERE/queue"):
+        response = client.get(path, day_query())
+        assert response.status_code == 404
+        assert response.json()["error"]["code"] == "not_found"
+
+
+def test_a_cache_miss_goes_to_the_view(client, warm):
+    cache.clear()
+    assert client.get(SLOTS, day_query()).status_code == 200
+    assert client.get(QUEUE).status_code == 200
+    assert warm == ["slots", "queue"]
+
+
+def test_a_failing_cache_read_in_the_fast_path_goes_to_the_view(client, warm, monkeypatch):
+    """Redis refusing the fast path's read (or any other error there): the view answers, with
+    whatever the normal path makes of it."""
+
+    def unreachable(*args, **kwargs):
+        raise ConnectionError("Redis is down")
+
+    monkeypatch.setattr(selectors, "cached_public_day_grid", unreachable)
+    monkeypatch.setattr(selectors, "cached_public_board", unreachable)
+    assert client.get(SLOTS, day_query()).status_code == 200
+    assert client.get(QUEUE).status_code == 200
+    assert warm == ["slots", "queue"]
+
+
+def test_other_accept_headers_and_formats_go_to_the_view(client, warm):
+    # DRF refuses it before the view's method runs.
+    assert client.get(SLOTS, day_query(), HTTP_ACCEPT="text/html").status_code == 406
+    indented = client.get(SLOTS, day_query(), HTTP_ACCEPT="application/json; indent=2")
+    assert indented.content.startswith(b"{\n")
+    client.get(SLOTS, day_query(format="json"))
+    assert warm == ["slots", "slots"]
+
+
+def test_the_fast_path_matches_exactly_the_two_routes():
+    slots = reverse("api-checkpoint-slots", kwargs={"code": "KORDAI"})
+    queue = reverse("api-checkpoint-queue", kwargs={"code": "KORDAI"})
+    assert PUBLIC_READ_PATH.fullmatch(slots)["what"] == "slots"
+    assert PUBLIC_READ_PATH.fullmatch(queue)["what"] == "queue"
+    for other in (slots + "/", "/api/v1/checkpoints/KORDAI/slots\n", "/api/v1/checkpoints"):
+        assert PUBLIC_READ_PATH.fullmatch(other) is None
+
+
+# --- With Redis, as deployed ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def own_redis_keys(settings) -> Iterator[None]:
+    """The real Redis (REDIS_URL), under a key prefix of this test's own, removed afterwards
+    (the version stamps never expire)."""
+    prefix = f"test-fast-path-{uuid.uuid4().hex}"
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": os.environ["REDIS_URL"],
+            "KEY_PREFIX": prefix,
+        }
+    }
+    yield
+    redis = Redis.from_url(os.environ["REDIS_URL"])
+    for key in redis.scan_iter(f"{prefix}:*"):
+        redis.delete(key)
+
+
+@pytest.mark.redis
+def test_with_redis_the_fast_answer_and_the_count_are_the_views(
+    own_redis_keys, client, normal_client, world, view_calls
+):
+    client.get(SLOTS, day_query())
+    fast = client.get(SLOTS, day_query())
+    normal = normal_client.get(SLOTS, day_query())
+    assert view_calls == ["slots", "slots"]
+    assert_same_answer(fast, normal)
+    key = PublicReadThrottle().history_key(fast.wsgi_request)
+    assert len(cache.get(key)) == 3
