@@ -8,7 +8,8 @@ database, after `migrate` and `load_reference_data`:
 - the rush: one hour of RUSH_HOURS hours at KORDAI (exit) on one day gets an override of
   RUSH_PLACES_PER_HOUR places (100 in all), and each carrier's first truck asks for one of them;
 - the spread: every other (truck, country) pair books once, across many checkpoints, days and
-  hours, so no booking meets another on a vehicle (B6) or a full hour;
+  hours, so no booking meets another on a vehicle (B6) or a closed or full hour (it counts
+  its own bookings against each hour's planned places);
 - the board: vehicles booked for the next hours at the board's checkpoint and marked arrived,
   so the board shows a queue.
 
@@ -195,6 +196,29 @@ def main(out: Path) -> None:
         by_country.setdefault(country, []).append(code)
     countries = sorted(by_country)
     days = [today + dt.timedelta(days=d) for d in range(3, 27)]
+    checkpoints = {
+        row.code: row for row in Checkpoint.objects.filter(is_active=True, serves_trucks=True)
+    }
+    plans: dict[tuple[str, str, dt.date], capacity.DayPlan] = {}
+    booked: dict[tuple[str, str, dt.date, int], int] = {}
+
+    def free_hour(code: str, direction: str, day: dt.date, wanted: int) -> int | None:
+        """`wanted` or the next hour of the day with a place left, counting the spread's own
+        bookings: some checkpoints open only part of the day or have a place or two an hour,
+        and the spread must never meet a closed or full hour."""
+        key = (code, direction, day)
+        if key not in plans:
+            plans[key] = capacity.plan_of_day(
+                checkpoint=checkpoints[code], direction=direction, date=day
+            )
+        plan = plans[key]
+        for step in range(24):
+            hour = (wanted + step) % 24
+            if plan.is_open(hour) and booked.get((*key, hour), 0) < plan.planned("regular", hour):
+                booked[(*key, hour)] = booked.get((*key, hour), 0) + 1
+                return hour
+        return None
+
     spread = []
     index = 0
     for country in countries:
@@ -206,12 +230,14 @@ def main(out: Path) -> None:
                 codes = by_country[country]
                 code = codes[index % len(codes)]
                 day = days[(index // len(codes)) % len(days)]
-                hour = (index * 7) % 24
                 direction = ("exit", "entry")[(index // 3) % 2]
+                hour = free_hour(code, direction, day, (index * 7) % 24)
+                index += 1
+                if hour is None:
+                    continue
                 start = dt.datetime.combine(day, dt.time(hour), tzinfo=ALMATY)
                 body = _body(code, direction, start, truck, carrier["driver"])
                 spread.append(("POST", "/api/v1/bookings", carrier["token"], body))
-                index += 1
     # Interleave countries and carriers so that concurrent requests rarely share a carrier.
     spread = spread[0::2] + spread[1::2]
     _write_requests(out / "spread.lua", spread)
