@@ -771,12 +771,17 @@ def eds_nonce_issue() -> EdsNonce:
     is atomic, so the same nonce never signs two people in."""
     nonce = "kezek-" + secrets.token_urlsafe(24)
     expires_at = clock.now() + EDS_NONCE_TTL
-    cache.set(f"eds:nonce:{nonce}", expires_at.isoformat(), timeout=EDS_NONCE_TTL.seconds)
+    cache.set(_eds_nonce_key(nonce), expires_at.isoformat(), timeout=EDS_NONCE_TTL.seconds)
     return EdsNonce(nonce=nonce, expires_at=expires_at)
 
 
+def _eds_nonce_key(nonce: str) -> str:
+    # The nonce comes back from the client: hashed, any text makes a short, valid cache key.
+    return "eds:nonce:" + hashlib.sha256(nonce.encode("utf-8", "surrogatepass")).hexdigest()
+
+
 def _eds_nonce_consume(nonce: str) -> None:
-    key = f"eds:nonce:{nonce}"
+    key = _eds_nonce_key(nonce)
     expires_at = cache.get(key)
     if (
         not nonce

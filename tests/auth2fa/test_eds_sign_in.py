@@ -81,6 +81,23 @@ def test_a2_eds_nonce_works_once(client, fake_twilio, ca):
     assert again.json()["error"]["code"] == "eds_invalid_nonce"
 
 
+@pytest.mark.parametrize("nonce", ["batch of the day", "k" * 5000, "kezek-\x00\x07\t"])
+def test_a2_eds_nonce_of_any_text_is_refused_cleanly(client, fake_twilio, ca, nonce):
+    """The nonce sent back is only looked up by its hash: spaces, control characters or a huge
+    value make no invalid cache key, just the usual refusal."""
+    import warnings
+
+    from django.core.cache import CacheKeyWarning
+
+    registered_person(fake_twilio, iin=IIN)
+    certificate = make_person(ca, PersonSubject(iin=IIN))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CacheKeyWarning)
+        response = eds_login(client, nonce, certificate)
+    assert response.status_code in (400, 401)
+    assert response.json()["error"]["code"] in ("eds_invalid_nonce", "validation_error")
+
+
 def test_a2_eds_nonce_expires_after_5_minutes(client, fake_twilio, ca):
     registered_person(fake_twilio, iin=IIN)
     certificate = make_person(ca, PersonSubject(iin=IIN))
