@@ -171,6 +171,21 @@ def test_p2_statement_filters_and_csv_export(carrier, owner, sign_in_browser):
     assert [row[2] for row in rows[1:]] == ["-4325.00", "10000.00"]
 
 
+def test_d3_statement_shows_the_sum_of_a_forfeited_deposit_and_where_it_came_from(
+    carrier, owner, sign_in_browser
+):
+    """A forfeiture leaves the available money as it was; the line still says how much was kept
+    and that it came out of the held deposits, not a bare 0.00."""
+    services.top_up(carrier=carrier, amount=Decimal("100000"), bank_reference="B1")
+    hold = services.hold_deposit(
+        carrier=carrier, amount=Decimal("86500"), reference=("booking", "9")
+    )
+    services.forfeit_hold(hold=hold, reason="Second no-show within 90 days")
+    browser = sign_in_browser(Client(), owner)
+    page = browser.get("/cabinet/account/", {"kind": "deposit_forfeit"}, **EN).content.decode()
+    assert "86\u202f500.00 ₸<br>Held (deposits)" in page
+
+
 def test_p3_refund_form_on_the_page(carrier, owner, sign_in_browser):
     services.top_up(carrier=carrier, amount=Decimal("10000"), bank_reference="B1")
     browser = sign_in_browser(Client(), owner)
