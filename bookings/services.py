@@ -32,7 +32,7 @@ from deposits import services as ledger
 from deposits.models import Transfer
 from deposits.selectors import available_balance
 from fees.models import Service
-from fees.selectors import quote
+from fees.selectors import quote, quotes
 from fees.services import fee_refund
 from vehicles.models import Driver, Vehicle
 
@@ -163,8 +163,7 @@ def booking_create(
     carrier = member.carrier
     now = clock.now()
     today = clock.local_date(now)
-    fee = quote(request.service, on=today)
-    deposit = quote(Service.DEPOSIT, on=today)
+    fee, deposit = quotes(request.service, Service.DEPOSIT, on=today)
     required = fee.amount + deposit.amount
     if available_balance(carrier) < required:
         raise _insufficient(required, available_balance(carrier))
@@ -211,15 +210,23 @@ def booking_create(
             for driver in checked.drivers
         )
         reference = ("booking", str(booking.pk))
+        accounts = ledger.accounts_of(
+            carrier, ledger.Kind.AVAILABLE, ledger.Kind.HELD, ledger.Kind.FEES_PAYABLE
+        )
         try:
             ledger.charge_fee(
                 carrier=carrier,
                 amount=fee.amount,
                 reference=reference,
                 actor=member.user,
+                accounts=accounts,
             )
             booking.deposit_hold = ledger.hold_deposit(
-                carrier=carrier, amount=deposit.amount, reference=reference, actor=member.user
+                carrier=carrier,
+                amount=deposit.amount,
+                reference=reference,
+                actor=member.user,
+                accounts=accounts,
             )
         except ledger.InsufficientFunds as exc:
             # Another booking of this carrier spent the money since the check above.

@@ -5,7 +5,13 @@ def membership_of(user) -> Member | None:
     """The carrier a person acts for, with their role; None for staff and strangers."""
     if user is None or not user.is_authenticated:
         return None
-    return Member.objects.select_related("carrier").filter(user=user).first()
+    member = Member.objects.select_related("carrier").filter(user=user).first()
+    field = Member.user.field
+    if member is not None and type(user) is field.related_model:
+        # The person is the row just matched: `member.user` needs no second read of it (only
+        # this side is cached; `user.membership` still reads its row when asked).
+        field.set_cached_value(member, user)
+    return member
 
 
 def open_invitations_of(carrier):

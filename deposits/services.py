@@ -18,7 +18,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils.translation import gettext as _
 
 from carriers.models import Carrier
@@ -90,6 +90,26 @@ def _carrier_account(carrier: Carrier, kind: str) -> Account:
         personal_account_open(carrier=carrier)
         account = Account.objects.get(carrier=carrier, kind=kind)
     return account
+
+
+def accounts_of(carrier: Carrier, *kinds: str) -> dict[str, Account]:
+    """The carrier's accounts and the system accounts of `kinds` in one read, by kind; one
+    missing is made as `_carrier_account` and `system_account` make it. For a caller that moves
+    money through several of them at once (a booking's fee and deposit)."""
+    carrier_kinds = [kind for kind in kinds if kind in Account.CARRIER_KINDS]
+    system_kinds = [kind for kind in kinds if kind not in Account.CARRIER_KINDS]
+    found: dict[str, Account] = {}
+    rows = Account.objects.filter(
+        Q(carrier=carrier, kind__in=carrier_kinds) | Q(carrier__isnull=True, kind__in=system_kinds)
+    ).order_by("pk")
+    for account in rows:
+        found.setdefault(account.kind, account)
+    for kind in kinds:
+        if kind not in found:
+            found[kind] = (
+                _carrier_account(carrier, kind) if kind in carrier_kinds else system_account(kind)
+            )
+    return found
 
 
 class InsufficientFunds(ApplicationError):
@@ -219,14 +239,20 @@ def charge_fee(
     idempotency_key: str | None = None,
     description: str = "",
     actor: Any = None,
+    accounts: dict[str, Account] | None = None,
 ) -> Transfer:
-    """Take a fee (or a re-booking fee) from the available balance (B8); refuses when short."""
+    """Take a fee (or a re-booking fee) from the available balance (B8); refuses when short.
+
+    `accounts`: the carrier's `available` and the `fees_payable` account when the caller has
+    read them already (`accounts_of`)."""
     if kind not in (Transfer.Kind.FEE, Transfer.Kind.REBOOKING_FEE):
         raise ValueError(f"not a fee kind: {kind}")
     return _move(
         Movement(
-            debit=_carrier_account(carrier, Kind.AVAILABLE),
-            credit=system_account(Kind.FEES_PAYABLE),
+            debit=(
+                accounts[Kind.AVAILABLE] if accounts else _carrier_account(carrier, Kind.AVAILABLE)
+            ),
+            credit=accounts[Kind.FEES_PAYABLE] if accounts else system_account(Kind.FEES_PAYABLE),
             amount=_amount(amount),
             kind=kind,
             idempotency_key=idempotency_key or f"{kind}:{reference[0]}:{reference[1]}",
@@ -273,14 +299,22 @@ def hold_deposit(
     reference: tuple[str, str],
     idempotency_key: str | None = None,
     actor: Any = None,
+    accounts: dict[str, Account] | None = None,
 ) -> Hold:
-    """Block a guarantee deposit on the carrier's account (D1)."""
+    """Block a guarantee deposit on the carrier's account (D1).
+
+    `accounts`: the carrier's `available` and `held` accounts when the caller has read them
+    already (`accounts_of`)."""
     key = idempotency_key or f"deposit_hold:{reference[0]}:{reference[1]}"
     with transaction.atomic():
+        accounts = accounts or {
+            Kind.AVAILABLE: _carrier_account(carrier, Kind.AVAILABLE),
+            Kind.HELD: _carrier_account(carrier, Kind.HELD),
+        }
         transfer, created = _apply(
             Movement(
-                debit=_carrier_account(carrier, Kind.AVAILABLE),
-                credit=_carrier_account(carrier, Kind.HELD),
+                debit=accounts[Kind.AVAILABLE],
+                credit=accounts[Kind.HELD],
                 amount=_amount(amount),
                 kind=Transfer.Kind.DEPOSIT_HOLD,
                 idempotency_key=key,

@@ -80,18 +80,29 @@ def fee_table(on: dt.date) -> FeeTable:
 
 def quote(service: str, *, on: dt.date) -> Quote:
     """The fee for `service` on the date `on`, at the MRP of that date's year (R2)."""
-    if service not in Service.values:
-        raise ApplicationError(
-            "validation_error",
-            _("Unknown service %(service)s.") % {"service": service},
-            fields={"service": [_("Choose one of: %s.") % ", ".join(Service.values)]},
-        )
-    for item in fee_table(on).quotes:
-        if item.service == service:
-            return item
-    raise ApplicationError(
-        "no_fee_schedule",
-        _("The fee schedule in force on %(date)s has no fee for this service.")
-        % {"date": on.isoformat()},
-        status=409,
-    )
+    return quotes(service, on=on)[0]
+
+
+def quotes(*services: str, on: dt.date) -> list[Quote]:
+    """`quote` of each of `services` on the same date, in that order, from one read of the fee
+    table (the schedule, its items and the MRP): the same answers and refusals as asking
+    `quote` once per service."""
+    for service in services:
+        if service not in Service.values:
+            raise ApplicationError(
+                "validation_error",
+                _("Unknown service %(service)s.") % {"service": service},
+                fields={"service": [_("Choose one of: %s.") % ", ".join(Service.values)]},
+            )
+    by_service = {item.service: item for item in fee_table(on).quotes}
+    answers = []
+    for service in services:
+        if service not in by_service:
+            raise ApplicationError(
+                "no_fee_schedule",
+                _("The fee schedule in force on %(date)s has no fee for this service.")
+                % {"date": on.isoformat()},
+                status=409,
+            )
+        answers.append(by_service[service])
+    return answers

@@ -44,7 +44,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q
+from django.db.models import F, OuterRef, Q, Subquery
 from django.utils import translation
 from django.utils.translation import gettext, gettext_lazy
 
@@ -131,8 +131,8 @@ def booking_event_notify(
         raise ValueError(f"The notification {event!r} needs {', '.join(missing)} in extra.")
     now = clock.now()
     queued: list[Message] = []
-    for user in _recipients(booking):
-        address = _address_of(user)
+    for user, chat_id, device_phone in _recipients(booking):
+        address = _address_of(user, chat_id, device_phone)
         if address is None:
             logger.info(
                 "Nobody to tell: %s of booking %s — person #%s has no linked Telegram chat "
@@ -215,37 +215,52 @@ def _local_slot(moment: dt.datetime) -> str:
     return moment.astimezone(clock.ALMATY).strftime("%d.%m %H:%M")
 
 
-def _recipients(booking: Any) -> list[User]:
+def _recipients(booking: Any) -> list[tuple[User, Any, str | None]]:
     """Who is told: the person who booked, while still a member of the booking's carrier, and
-    the carrier's owners; each active person once."""
+    the carrier's owners; each active person once, with their linked Telegram chat and their
+    first confirmed SMS phone (None when they have none), all in one read."""
     from carriers.models import Member
 
-    owners = User.objects.filter(
-        membership__carrier_id=booking.carrier_id, membership__role=Member.Role.OWNER
-    ).order_by("pk")
-    people: list[User] = []
     creator = booking.created_by
-    if Member.objects.filter(user_id=creator.pk, carrier_id=booking.carrier_id).exists():
-        people.append(creator)
-    people += [owner for owner in owners if owner.pk != creator.pk]
-    return [person for person in people if person.is_active]
-
-
-def _address_of(user: User) -> tuple[str, str] | None:
-    """(channel, address): the linked Telegram chat, else the confirmed phone, else None."""
-    chat_id = (
-        TelegramDevice.objects.filter(user=user, confirmed=True, chat_id__isnull=False)
-        .values_list("chat_id", flat=True)
-        .first()
+    # The carrier's owners and, when still a member of the carrier, the creator (a person has
+    # one membership, so one join and each person once).
+    members = list(
+        User.objects.filter(
+            Q(membership__role=Member.Role.OWNER) | Q(pk=creator.pk),
+            membership__carrier_id=booking.carrier_id,
+        )
+        .annotate(
+            telegram_chat=Subquery(
+                TelegramDevice.objects.filter(
+                    user=OuterRef("pk"), confirmed=True, chat_id__isnull=False
+                )
+                .order_by("pk")
+                .values("chat_id")[:1]
+            ),
+            sms_phone=Subquery(
+                SmsDevice.objects.filter(user=OuterRef("pk"), confirmed=True)
+                .order_by("pk")
+                .values("phone")[:1]
+            ),
+        )
+        .order_by("pk")
     )
+    people = [
+        (creator, person.telegram_chat, person.sms_phone)
+        for person in members
+        if person.pk == creator.pk
+    ]
+    people += [
+        (owner, owner.telegram_chat, owner.sms_phone) for owner in members if owner.pk != creator.pk
+    ]
+    return [entry for entry in people if entry[0].is_active]
+
+
+def _address_of(user: User, chat_id: Any, device_phone: str | None) -> tuple[str, str] | None:
+    """(channel, address): the linked Telegram chat, else the confirmed phone, else None."""
     if chat_id is not None:
         return Message.Channel.TELEGRAM, str(chat_id)
-    phone = (
-        SmsDevice.objects.filter(user=user, confirmed=True)
-        .order_by("pk")
-        .values_list("phone", flat=True)
-        .first()
-    )
+    phone = device_phone
     if not phone and user.phone and user.phone_verified_at is not None:
         phone = user.phone
     if phone:

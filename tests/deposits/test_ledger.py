@@ -46,6 +46,52 @@ def test_p1_personal_account_has_a_number_and_three_accounts(carrier):
     }
 
 
+def test_p6_accounts_of_reads_the_same_accounts_in_one_query(carrier, django_assert_num_queries):
+    services.system_account("fees_payable")
+    expected = {
+        "available": services._carrier_account(carrier, "available"),
+        "held": services._carrier_account(carrier, "held"),
+        "fees_payable": services.system_account("fees_payable"),
+    }
+    with django_assert_num_queries(1):
+        accounts = services.accounts_of(carrier, "available", "held", "fees_payable")
+    assert {kind: account.pk for kind, account in accounts.items()} == {
+        kind: account.pk for kind, account in expected.items()
+    }
+
+
+def test_p6_accounts_of_makes_a_missing_account_as_first_use_does(carrier):
+    other = Carrier.objects.create(kind="company", iin_bin="230140012357", name="Other LLP")
+    Account.objects.filter(carrier__isnull=True, kind="fees_payable").delete()
+    accounts = services.accounts_of(other, "available", "held", "fees_payable")
+    assert accounts["available"].carrier_id == other.pk and accounts["held"].kind == "held"
+    assert accounts["fees_payable"] == Account.objects.get(
+        carrier__isnull=True, kind="fees_payable"
+    )
+    assert services.personal_account_open(carrier=other).carrier_id == other.pk
+
+
+def test_p6_a_fee_and_a_deposit_through_accounts_of_move_as_without_it(carrier):
+    services.top_up(carrier=carrier, amount=D("200000.00"), bank_reference="BANK-A")
+    accounts = services.accounts_of(carrier, "available", "held", "fees_payable")
+    fee = services.charge_fee(
+        carrier=carrier, amount=D("4325.00"), reference=("booking", "1"), accounts=accounts
+    )
+    hold = services.hold_deposit(
+        carrier=carrier, amount=D("86500.00"), reference=("booking", "1"), accounts=accounts
+    )
+    again = services.charge_fee(carrier=carrier, amount=D("4325.00"), reference=("booking", "1"))
+    assert again.pk == fee.pk
+    assert (
+        services.hold_deposit(carrier=carrier, amount=D("86500.00"), reference=("booking", "1")).pk
+        == hold.pk
+    )
+    assert balances_of(carrier).available == D("200000.00") - D("4325.00") - D("86500.00")
+    assert balances_of(carrier).held == D("86500.00")
+    assert AuditEvent.objects.filter(action__in=["ledger.fee", "ledger.deposit_hold"]).count() == 2
+    assert_clean()
+
+
 def test_p1_top_up_credits_once_per_bank_reference(carrier):
     services.top_up(carrier=carrier, amount=D("100000.00"), bank_reference="BANK-1")
     services.top_up(carrier=carrier, amount=D("100000.00"), bank_reference="BANK-1")

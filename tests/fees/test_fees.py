@@ -5,7 +5,7 @@ import pytest
 
 from core.errors import ApplicationError
 from fees.models import FeeItem, FeeSchedule, MrpRate
-from fees.selectors import fee_table, quote
+from fees.selectors import fee_table, quote, quotes
 from fees.services import reference_fees_load
 
 pytestmark = pytest.mark.django_db
@@ -66,6 +66,29 @@ def test_r3_unknown_service_is_a_validation_error(fees):
     with pytest.raises(ApplicationError) as refusal:
         quote("express", on=dt.date(2026, 1, 1))
     assert refusal.value.code == "validation_error"
+
+
+def test_r2_r3_quotes_of_several_services_read_the_fee_table_once(fees, django_assert_num_queries):
+    on = dt.date(2026, 1, 1)
+    expected = [quote("regular", on=on), quote("deposit", on=on)]
+    # The schedule, its items and the MRP of the year: once for both services.
+    with django_assert_num_queries(3):
+        assert quotes("regular", "deposit", on=on) == expected
+
+
+def test_r2_r3_quotes_refuse_as_quote_does(fees):
+    for services, on, code in (
+        (("regular", "express"), dt.date(2026, 1, 1), "validation_error"),
+        (("regular", "deposit"), dt.date(2023, 12, 31), "no_fee_schedule"),
+        (("regular", "deposit"), dt.date(2031, 1, 1), "mrp_not_set"),
+    ):
+        with pytest.raises(ApplicationError) as refusal:
+            quotes(*services, on=on)
+        assert refusal.value.code == code
+    FeeItem.objects.filter(service="deposit").delete()
+    with pytest.raises(ApplicationError) as refusal:
+        quotes("regular", "deposit", on=dt.date(2026, 1, 1))
+    assert refusal.value.code == "no_fee_schedule"
 
 
 def test_r3_a_newer_schedule_applies_from_its_effective_date(fees):
