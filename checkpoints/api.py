@@ -5,6 +5,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -82,6 +83,12 @@ class DayGridOutput(serializers.Serializer):
     slots = SlotOutput(many=True)
 
 
+def render_day_grid(grid: selectors.DayGrid) -> bytes:
+    """The slots API's JSON body of a grid, rendered as the view's Response renders it (the
+    public read fast path answers from it, see selectors.RenderedDayGrid)."""
+    return JSONRenderer().render(DayGridOutput(grid).data, JSONRenderer.media_type)
+
+
 class CheckpointSlotsApi(APIView):
     """The slots of one day (C1–C4). For `accelerated` and `out_of_turn` every hour shows the
     day's quota. Any date answers (read-only); `bookable` says what can be booked now."""
@@ -157,6 +164,12 @@ class BoardOutput(serializers.Serializer):
     called = BoardCalledOutput(many=True)
     free_places = BoardHourOutput(many=True)
     average_wait_minutes = serializers.IntegerField(allow_null=True)
+
+
+def render_board(board: selectors.Board) -> bytes:
+    """The queue API's JSON body of a board in the active language, rendered as the view's
+    Response renders it (the public read fast path answers from it)."""
+    return JSONRenderer().render(BoardOutput(board).data, JSONRenderer.media_type)
 
 
 class CheckpointQueueApi(APIView):

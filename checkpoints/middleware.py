@@ -3,7 +3,8 @@
 `GET /api/v1/checkpoints/{code}/slots` and `GET /api/v1/checkpoints/{code}/queue` are read by
 anyone, mostly straight from the cache. For an anonymous request (no Authorization header, no
 session cookie) whose answer is a current cache entry, this middleware answers itself: the same
-throttle, the same cache entry, the same serializers and renderer as the DRF views, and the
+throttle, the same cache entry, the JSON the DRF views' serializers and renderer made of it when
+the entry was computed (selectors.RenderedDayGrid, the board's per language), and the
 hooks of the middleware below it whose headers the answer carries (CommonMiddleware,
 LocaleMiddleware, XFrameOptionsMiddleware). It skips sessions, CSRF, authentication, OTP,
 messages, the session guard, URL resolution and DRF's dispatch, none of which changes such an
@@ -37,6 +38,10 @@ PUBLIC_READ_PATH = re.compile(r"/api/v1/checkpoints/(?P<code>[^/]+)/(?P<what>slo
 # other (an indent, text/html for a 406) is left to DRF.
 PLAIN_ACCEPT = frozenset({"", "*/*", "application/json"})
 
+# At most this many query strings' parameters are remembered (the slots of a few months of dates
+# at every checkpoint, both directions, all services; emptied when full).
+VALID_QUERIES_KEPT = 4096
+
 _VIEWS: dict[str, type[api.APIView]] = {
     "slots": api.CheckpointSlotsApi,
     "queue": api.CheckpointQueueApi,
@@ -62,6 +67,9 @@ class PublicReadFastPath:
         self.locale = LocaleMiddleware(get_response)
         self.xframe = XFrameOptionsMiddleware(get_response)
         self.view_headers = {what: _view_headers(view) for what, view in _VIEWS.items()}
+        # Query strings of slots reads whose parameters the view accepts, and what it makes of
+        # them (direction, date, service).
+        self.valid_queries: dict[str, dict[str, Any]] = {}
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         match = self._eligible(request)
@@ -75,6 +83,21 @@ class PublicReadFastPath:
             if response is not None:
                 return response
         return self.get_response(request)
+
+    def _slots_query(self, request: HttpRequest) -> dict[str, Any] | None:
+        """The slots view's validated parameters, or None when it would refuse them. Valid
+        answers are remembered by query string (the validation depends on nothing else), so
+        a repeated read skips the serializer; the memory is emptied when it grows too big."""
+        query_string = request.META.get("QUERY_STRING", "")
+        query = self.valid_queries.get(query_string)
+        if query is None:
+            checked = api.CheckpointSlotsApi.Filter(data=request.GET)
+            if not checked.is_valid():
+                return None
+            if len(self.valid_queries) >= VALID_QUERIES_KEPT:
+                self.valid_queries.clear()
+            query = self.valid_queries[query_string] = dict(checked.validated_data)
+        return query
 
     @staticmethod
     def _eligible(request: HttpRequest) -> re.Match[str] | None:
@@ -102,23 +125,22 @@ class PublicReadFastPath:
         history_key = throttle.history_key(request)
         # The throttle keeps its history in the default cache, like the entries: one round trip.
         also = [history_key] if history_key else []
-        value: Any
-        if what == "slots":
-            query = api.CheckpointSlotsApi.Filter(data=request.GET)
-            if not query.is_valid():
-                return None
-            value, read = selectors.cached_public_day_grid(
-                checkpoint=checkpoint, also_read=also, **query.validated_data
-            )
-            output: type[api.serializers.Serializer] = api.DayGridOutput
-        else:
-            value, read = selectors.cached_public_board(checkpoint, also_read=also)
-            output = api.BoardOutput
-        if value is None:
-            return None
         # Rendered before the request is counted, so nothing after the count can fail and send
         # the request down the normal path to be counted twice.
-        body = JSONRenderer().render(output(value).data, JSONRenderer.media_type)
+        body: bytes | None
+        if what == "slots":
+            query = self._slots_query(request)
+            if query is None:
+                return None
+            # Kept rendered in the cache entry, with `bookable` filled in for now.
+            body, read = selectors.cached_public_day_grid_json(
+                checkpoint=checkpoint, also_read=also, **query
+            )
+        else:
+            # Kept rendered in the cache entry, in each language.
+            body, read = selectors.cached_public_board_json(checkpoint, also_read=also)
+        if body is None:
+            return None
         if history_key and not throttle.allow_with_history(history_key, read.get(history_key, [])):
             # The view refuses it too (a refusal counts nothing), in the API's shape and language.
             return None

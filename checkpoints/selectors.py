@@ -6,10 +6,12 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
 from django.db.models import Case, IntegerField, Prefetch, Q, QuerySet, Value, When
 from django.db.models.signals import post_delete, post_save
+from django.utils import translation
 from django.utils.translation import gettext as _
 
 from auth2fa.roles import OPERATORS, has_role
@@ -760,14 +762,15 @@ def _cached_only(
     version_keys: Callable[[int], list[str]],
     also: Sequence[str],
 ) -> tuple[Any, dict[str, Any]]:
-    """The cached value `name` of a checkpoint when it is stored under the current versions,
-    else None (nothing is computed, the database is not asked); with the values of the keys
-    `also`, read in the same round trip."""
+    """What the cache holds for `name` of a checkpoint when it is stored under the current
+    versions (the entry without its versions: the value, then what `_public_read`'s `prepare`
+    made of it), else None (nothing is computed, the database is not asked); with the values of
+    the keys `also`, read in the same round trip."""
     versions, stored, also_found = _read_with_versions(
         version_keys(found.pk), _entry_key(name, found.code, found.pk), also
     )
     if stored is not None and stored[0] == versions:
-        return stored[1], also_found
+        return stored[1:], also_found
     return None, also_found
 
 
@@ -777,10 +780,12 @@ def _public_read(
     version_keys: Callable[[int], list[str]],
     compute: Callable[[Checkpoint], Any],
     timeout: int,
+    prepare: Callable[[Any], Any] | None = None,
 ) -> Any:
     """The cached value `name` of a checkpoint, computed by `compute(row)` when missing or
     stored under other versions; None when the checkpoint is no longer active under this code.
-    An entry is (versions it was computed under, value)."""
+    An entry is (versions it was computed under, value), with `prepare(value)` after the value
+    when given (what the public read fast path answers from)."""
 
     def read(pk: int) -> tuple[str, tuple, Any]:
         entry = _entry_key(name, found.code, pk)
@@ -788,7 +793,8 @@ def _public_read(
         return entry, versions, stored
 
     entry, versions, stored = read(found.pk)
-    if stored is not None and stored[0] == versions:
+    # An entry of before `prepare` was given (no part after the value) is made again.
+    if stored is not None and stored[0] == versions and (prepare is None or len(stored) > 2):
         return stored[1]
     row = found.row or _public_row(found.code)
     if row is None:
@@ -796,7 +802,8 @@ def _public_read(
     if row.pk != found.pk:  # the remembered id was stale (a database restored, a code reused)
         entry, versions, _stored = read(row.pk)
     value = compute(row)
-    cache.set(entry, (versions, value), timeout=timeout)
+    stored = (versions, value) if prepare is None else (versions, value, prepare(value))
+    cache.set(entry, stored, timeout=timeout)
     return value
 
 
@@ -820,7 +827,8 @@ def public_day_grid(
 ) -> DayGrid | None:
     """`day_grid` for the public slots API, from the cache when nothing changed since; None when
     the checkpoint is no longer active. `bookable` depends on the time of the request and is
-    worked out again on every read."""
+    worked out again on every read. The entry also keeps the grid rendered as the API renders it
+    (`RenderedDayGrid`), for the public read fast path."""
     name, version_keys = _slots_entry(direction, date, service)
     grid = _public_read(
         checkpoint,
@@ -828,24 +836,84 @@ def public_day_grid(
         version_keys,
         lambda row: day_grid(checkpoint=row, direction=direction, date=date, service=service),
         PUBLIC_CACHE_SECONDS,
+        prepare=RenderedDayGrid.of,
     )
     return None if grid is None else _bookable_now(grid)
 
 
-def cached_public_day_grid(
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_MICROSECOND = dt.timedelta(microseconds=1)
+
+
+def _microseconds(moment: dt.datetime) -> int:
+    """An aware moment as whole microseconds since the epoch (exact, unlike timestamp())."""
+    return (moment - _EPOCH) // _MICROSECOND
+
+
+@dataclasses.dataclass(frozen=True)
+class RenderedDayGrid:
+    """A day grid as the slots API renders it, with every slot's `bookable` left to fill in at
+    the time of the read: `parts` is the JSON split where the flags go (one part more than
+    there are slots), `open_starts` the start of each slot (microseconds since the epoch) when
+    it is open with a place free, else None (never bookable)."""
+
+    parts: tuple[bytes, ...]
+    open_starts: tuple[int | None, ...]
+
+    FALSE = b'"bookable":false'
+    TRUE = b'"bookable":true'
+
+    @classmethod
+    def of(cls, grid: DayGrid) -> "RenderedDayGrid | None":
+        """Rendered by the API's own serializer and renderer, every `bookable` false; None when
+        the flags cannot be told apart in the JSON (then the fast path leaves the read to the
+        view)."""
+        from checkpoints.api import render_day_grid
+
+        unbookable = dataclasses.replace(
+            grid, slots=[dataclasses.replace(slot, bookable=False) for slot in grid.slots]
+        )
+        parts = tuple(render_day_grid(unbookable).split(cls.FALSE))
+        if len(parts) != len(grid.slots) + 1:
+            return None
+        return cls(
+            parts=parts,
+            open_starts=tuple(
+                _microseconds(slot.start) if not slot.closed and slot.free > 0 else None
+                for slot in grid.slots
+            ),
+        )
+
+    def render(self, now: dt.datetime) -> bytes:
+        """The API's JSON with `bookable` for `now`: what `_bookable_now` and the serializer
+        give (open, a place free, within the booking window C4)."""
+        earliest, latest = (_microseconds(moment) for moment in capacity.booking_window(now))
+        true, false = self.TRUE, self.FALSE
+        body = [self.parts[0]]
+        for start, part in zip(self.open_starts, self.parts[1:], strict=True):
+            body.append(true if start is not None and earliest <= start <= latest else false)
+            body.append(part)
+        return b"".join(body)
+
+
+def cached_public_day_grid_json(
     *,
     checkpoint: PublicCheckpoint,
     direction: str,
     date: dt.date,
     service: str,
     also_read: Sequence[str] = (),
-) -> tuple[DayGrid | None, dict[str, Any]]:
-    """`public_day_grid` only when the cache holds it (else None: nothing is computed), with
-    the values of the cache keys `also_read` fetched in the same round trip (the public read
-    fast path reads the rate limit's history with it)."""
+) -> tuple[bytes | None, dict[str, Any]]:
+    """The slots API's JSON answer for `public_day_grid`, only when the cache holds it rendered
+    (else None: nothing is computed), with the values of the cache keys `also_read` fetched in
+    the same round trip (the public read fast path reads the rate limit's history with it)."""
     name, version_keys = _slots_entry(direction, date, service)
-    grid, also = _cached_only(checkpoint, name, version_keys, also_read)
-    return (None if grid is None else _bookable_now(grid)), also
+    stored, also = _cached_only(checkpoint, name, version_keys, also_read)
+    # An entry stored without its rendering (or one that could not be made) counts as a miss.
+    rendered = stored[1] if stored is not None and len(stored) > 1 else None
+    if rendered is None:
+        return None, also
+    return rendered.render(clock.now()), also
 
 
 def _bookable_now(grid: DayGrid) -> DayGrid:
@@ -868,18 +936,43 @@ def _bookable_now(grid: DayGrid) -> DayGrid:
 def public_board(checkpoint: PublicCheckpoint) -> Board | None:
     """`board_of` for the public board page and API, from the cache for at most
     BOARD_CACHE_SECONDS when nothing changed since; None when the checkpoint is no longer
-    active."""
+    active. The entry also keeps the board rendered as the API renders it in each language
+    (the checkpoint's name is translated), for the public read fast path."""
     name, version_keys = _board_entry()
-    return _public_read(checkpoint, name, version_keys, board_of, BOARD_CACHE_SECONDS)
+    return _public_read(
+        checkpoint,
+        name,
+        version_keys,
+        board_of,
+        BOARD_CACHE_SECONDS,
+        prepare=_rendered_board,
+    )
 
 
-def cached_public_board(
+def _rendered_board(board: Board) -> dict[str, bytes]:
+    """The queue API's JSON body of `board` by language code (settings.LANGUAGES)."""
+    from checkpoints.api import render_board
+
+    rendered = {}
+    for language, _name in settings.LANGUAGES:
+        with translation.override(language):
+            rendered[language] = render_board(board)
+    return rendered
+
+
+def cached_public_board_json(
     checkpoint: PublicCheckpoint, *, also_read: Sequence[str] = ()
-) -> tuple[Board | None, dict[str, Any]]:
-    """`public_board` only when the cache holds it (else None: nothing is computed), with the
-    values of the cache keys `also_read` fetched in the same round trip."""
+) -> tuple[bytes | None, dict[str, Any]]:
+    """The queue API's JSON answer for `public_board` in the active language, only when the
+    cache holds it rendered (else None: nothing is computed), with the values of the cache keys
+    `also_read` fetched in the same round trip."""
     name, version_keys = _board_entry()
-    return _cached_only(checkpoint, name, version_keys, also_read)
+    stored, also = _cached_only(checkpoint, name, version_keys, also_read)
+    # An entry stored without its renderings counts as a miss.
+    rendered = stored[1] if stored is not None and len(stored) > 1 else None
+    if rendered is None:
+        return None, also
+    return rendered.get(translation.get_language()), also
 
 
 def _config_row_changed(sender, instance, **kwargs) -> None:

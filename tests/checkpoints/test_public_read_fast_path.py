@@ -2,6 +2,7 @@
 anonymous reads that the cache holds, byte for byte as the DRF views would, counts them against
 the same rate limit, and leaves everything else to the views."""
 
+import dataclasses
 import datetime as dt
 import os
 import uuid
@@ -10,7 +11,8 @@ from collections.abc import Iterator
 import pytest
 import time_machine
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import cache, caches
+from django.http import HttpResponse
 from django.test import Client, override_settings
 from django.urls import reverse
 from redis import Redis
@@ -159,6 +161,96 @@ def test_bookable_is_worked_out_on_every_fast_read(client, world, clock, view_ca
     later = client.get(SLOTS, day_query(0)).json()["slots"]
     assert view_calls == ["slots"]
     assert sum(slot["bookable"] for slot in later) < sum(slot["bookable"] for slot in first)
+
+
+@pytest.mark.parametrize(
+    "moment",
+    [
+        NOW,
+        NOW + dt.timedelta(minutes=2),  # the next hour leaves the booking window
+        at(0, 13) - dt.timedelta(hours=1),  # 13:00 is exactly the earliest bookable start
+        at(30, 12) - dt.timedelta(days=30),  # 12:00 thirty days on is exactly the latest
+        at(0, 11) - dt.timedelta(hours=1, microseconds=1),  # 11:00 one microsecond inside
+    ],
+)
+def test_fast_bookable_flags_are_the_views_at_every_moment(
+    client, normal_client, world, clock, view_calls, moment
+):
+    """The cache keeps the grid rendered with `bookable` left open; the flags filled in at the
+    read are the view's, at the edges of the booking window (C4) too, for closed and full
+    hours as well."""
+    Closure.objects.create(
+        checkpoint=world.checkpoint, starts_at=at(0, 14), ends_at=at(0, 16), reason="works"
+    )
+    for offset in (0, 30):
+        capacity_refresh(checkpoint=world.checkpoint, dates=[at(offset, 0).date()])
+    queries = [day_query(0), day_query(30), day_query(0, service="accelerated")]
+    clock.move_to(moment)
+    for query in queries:
+        client.get(SLOTS, query)
+    computed = len(view_calls)
+    fast = [client.get(SLOTS, query) for query in queries]
+    assert len(view_calls) == computed, "the cached reads did not take the fast path"
+    for query, answer in zip(queries, fast, strict=True):
+        assert_same_answer(answer, normal_client.get(SLOTS, query))
+    flags = [slot["bookable"] for slot in client.get(SLOTS, day_query(0)).json()["slots"]]
+    assert True in flags and False in flags
+
+
+def test_the_rendered_grid_is_the_serializers_for_any_now(world):
+    """RenderedDayGrid.render against the serializer of `_bookable_now`'s grid, minute by
+    minute over a day, with closed hours and a full one."""
+    grid = selectors.day_grid(
+        checkpoint=world.checkpoint, direction="exit", date=at(0, 0).date(), service="regular"
+    )
+    slots = list(grid.slots)
+    slots[3] = dataclasses.replace(slots[3], closed=True, capacity=0, free=0)
+    slots[15] = dataclasses.replace(slots[15], taken=slots[15].capacity, free=0)
+    grid = dataclasses.replace(grid, slots=slots)
+    rendered = selectors.RenderedDayGrid.of(grid)
+    assert rendered is not None and len(rendered.parts) == len(slots) + 1
+    start = at(0, 0) - dt.timedelta(hours=2)
+    for minutes in range(0, 26 * 60, 7):
+        now = start + dt.timedelta(minutes=minutes, microseconds=minutes % 3)
+        with time_machine.travel(now, tick=False):
+            expected = api.render_day_grid(selectors._bookable_now(grid))
+        assert rendered.render(now) == expected
+
+
+def test_an_entry_cached_without_its_rendering_is_made_again(client, world, view_calls):
+    """An entry of the form before the rendering was kept in it (versions, grid) is a miss for
+    the fast path; the view stores it again with the rendering, and the fast path answers."""
+    client.get(SLOTS, day_query())
+    checkpoint = selectors.public_checkpoint("KORDAI")
+    name, _versions = selectors._slots_entry("exit", at(1, 0).date(), "regular")
+    entry = selectors._entry_key(name, checkpoint.code, checkpoint.pk)
+    versions, grid, _rendered = cache.get(entry)
+    cache.set(entry, (versions, grid))
+    client.get(SLOTS, day_query())
+    assert view_calls == ["slots", "slots"]
+    assert len(cache.get(entry)) == 3
+    client.get(SLOTS, day_query())
+    assert view_calls == ["slots", "slots"]
+
+
+def test_remembered_query_strings_are_only_valid_ones_and_bounded(rf, world, monkeypatch):
+    """The fast path remembers the slots parameters the view accepts, by query string, and no
+    more than VALID_QUERIES_KEPT of them; a refused query is never remembered."""
+    from checkpoints import middleware
+
+    monkeypatch.setattr(middleware, "VALID_QUERIES_KEPT", 2)
+    fast_path = middleware.PublicReadFastPath(lambda request: HttpResponse(b"the view"))
+    for offset in (1, 2, 3):  # nothing cached: the view answers, the parameters are kept
+        assert fast_path(rf.get(SLOTS, day_query(offset))).content == b"the view"
+    bad = rf.get(SLOTS, {"direction": "sideways", "date": at(1, 0).date().isoformat()})
+    assert fast_path(bad).content == b"the view"
+    assert fast_path.valid_queries == {
+        rf.get(SLOTS, day_query(3)).META["QUERY_STRING"]: {
+            "direction": "exit",
+            "date": at(3, 0).date(),
+            "service": "regular",
+        }
+    }
 
 
 # --- No database, and every change on the next read ----------------------------------------------
@@ -317,8 +409,8 @@ def test_a_failing_cache_read_in_the_fast_path_goes_to_the_view(client, warm, mo
     def unreachable(*args, **kwargs):
         raise ConnectionError("Redis is down")
 
-    monkeypatch.setattr(selectors, "cached_public_day_grid", unreachable)
-    monkeypatch.setattr(selectors, "cached_public_board", unreachable)
+    monkeypatch.setattr(selectors, "cached_public_day_grid_json", unreachable)
+    monkeypatch.setattr(selectors, "cached_public_board_json", unreachable)
     assert client.get(SLOTS, day_query()).status_code == 200
     assert client.get(QUEUE).status_code == 200
     assert warm == ["slots", "queue"]
@@ -352,7 +444,7 @@ def own_redis_keys(settings) -> Iterator[None]:
     prefix = f"test-fast-path-{uuid.uuid4().hex}"
     settings.CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "config.cache.ReusedClientRedisCache",  # as config/settings.py
             "LOCATION": os.environ["REDIS_URL"],
             "KEY_PREFIX": prefix,
         }
@@ -374,3 +466,18 @@ def test_with_redis_the_fast_answer_and_the_count_are_the_views(
     assert_same_answer(fast, normal)
     key = PublicReadThrottle().history_key(fast.wsgi_request)
     assert len(cache.get(key)) == 3
+
+
+@pytest.mark.redis
+def test_with_redis_one_client_serves_every_call_of_a_cache(own_redis_keys):
+    """config.cache keeps the client Django's backend would build for every call."""
+    from config.cache import ReusedClientRedisCache
+
+    backend = caches["default"]
+    assert isinstance(backend, ReusedClientRedisCache)
+    client = backend._cache.get_client()
+    cache.set("a", [1.5])
+    assert cache.get_many(["a", "b"]) == {"a": [1.5]}
+    assert cache.add("b", "x") and cache.get("b") == "x"
+    assert backend._cache.get_client(write=True) is client
+    assert backend._cache.get_client("a") is client
