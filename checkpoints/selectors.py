@@ -756,21 +756,26 @@ def _entry_key(name: str, code: str, pk: int) -> str:
     return f"public:{name}:{code}:{pk}"
 
 
+def _prepared_key(name: str, code: str, pk: int) -> str:
+    """The entry of what `_public_read`'s `prepare` made of the value `name` (the answer's
+    JSON): an entry of its own, so that the fast path unpickles only that."""
+    return _entry_key(f"{name}:json", code, pk)
+
+
 def _cached_only(
     found: PublicCheckpoint,
     name: str,
     version_keys: Callable[[int], list[str]],
     also: Sequence[str],
 ) -> tuple[Any, dict[str, Any]]:
-    """What the cache holds for `name` of a checkpoint when it is stored under the current
-    versions (the entry without its versions: the value, then what `_public_read`'s `prepare`
-    made of it), else None (nothing is computed, the database is not asked); with the values of
-    the keys `also`, read in the same round trip."""
+    """What `_public_read`'s `prepare` made of the cached value `name` of a checkpoint when it
+    is stored under the current versions, else None (nothing is computed, the database is not
+    asked); with the values of the keys `also`, read in the same round trip."""
     versions, stored, also_found = _read_with_versions(
-        version_keys(found.pk), _entry_key(name, found.code, found.pk), also
+        version_keys(found.pk), _prepared_key(name, found.code, found.pk), also
     )
     if stored is not None and stored[0] == versions:
-        return stored[1:], also_found
+        return stored[1], also_found
     return None, also_found
 
 
@@ -784,26 +789,33 @@ def _public_read(
 ) -> Any:
     """The cached value `name` of a checkpoint, computed by `compute(row)` when missing or
     stored under other versions; None when the checkpoint is no longer active under this code.
-    An entry is (versions it was computed under, value), with `prepare(value)` after the value
-    when given (what the public read fast path answers from)."""
+    An entry is (versions it was computed under, value). With `prepare`, `prepare(value)` is
+    kept next to it as (versions, prepared) under `_prepared_key` (what the public read fast
+    path answers from), written in the same round trip, and a value without it is computed
+    again."""
 
-    def read(pk: int) -> tuple[str, tuple, Any]:
+    def read(pk: int) -> tuple[str, tuple, Any, bool]:
         entry = _entry_key(name, found.code, pk)
-        versions, stored, _also = _read_with_versions(version_keys(pk), entry)
-        return entry, versions, stored
+        prepared = [_prepared_key(name, found.code, pk)] if prepare else []
+        versions, stored, also = _read_with_versions(version_keys(pk), entry, prepared)
+        current = stored is not None and stored[0] == versions
+        if current and prepared:
+            current = prepared[0] in also and also[prepared[0]][0] == versions
+        return entry, versions, stored, current
 
-    entry, versions, stored = read(found.pk)
-    # An entry of before `prepare` was given (no part after the value) is made again.
-    if stored is not None and stored[0] == versions and (prepare is None or len(stored) > 2):
+    entry, versions, stored, current = read(found.pk)
+    if current:
         return stored[1]
     row = found.row or _public_row(found.code)
     if row is None:
         return None
     if row.pk != found.pk:  # the remembered id was stale (a database restored, a code reused)
-        entry, versions, _stored = read(row.pk)
+        entry, versions, _stored, _current = read(row.pk)
     value = compute(row)
-    stored = (versions, value) if prepare is None else (versions, value, prepare(value))
-    cache.set(entry, stored, timeout=timeout)
+    entries = {entry: (versions, value)}
+    if prepare is not None:
+        entries[_prepared_key(name, found.code, row.pk)] = (versions, prepare(value))
+    cache.set_many(entries, timeout=timeout)
     return value
 
 
@@ -827,8 +839,8 @@ def public_day_grid(
 ) -> DayGrid | None:
     """`day_grid` for the public slots API, from the cache when nothing changed since; None when
     the checkpoint is no longer active. `bookable` depends on the time of the request and is
-    worked out again on every read. The entry also keeps the grid rendered as the API renders it
-    (`RenderedDayGrid`), for the public read fast path."""
+    worked out again on every read. An entry next to the grid's keeps it rendered as the API
+    renders it (`RenderedDayGrid`), for the public read fast path."""
     name, version_keys = _slots_entry(direction, date, service)
     grid = _public_read(
         checkpoint,
@@ -908,9 +920,8 @@ def cached_public_day_grid_json(
     (else None: nothing is computed), with the values of the cache keys `also_read` fetched in
     the same round trip (the public read fast path reads the rate limit's history with it)."""
     name, version_keys = _slots_entry(direction, date, service)
-    stored, also = _cached_only(checkpoint, name, version_keys, also_read)
-    # An entry stored without its rendering (or one that could not be made) counts as a miss.
-    rendered = stored[1] if stored is not None and len(stored) > 1 else None
+    rendered, also = _cached_only(checkpoint, name, version_keys, also_read)
+    # A grid whose rendering could not be made counts as a miss.
     if rendered is None:
         return None, also
     return rendered.render(clock.now()), also
@@ -936,8 +947,8 @@ def _bookable_now(grid: DayGrid) -> DayGrid:
 def public_board(checkpoint: PublicCheckpoint) -> Board | None:
     """`board_of` for the public board page and API, from the cache for at most
     BOARD_CACHE_SECONDS when nothing changed since; None when the checkpoint is no longer
-    active. The entry also keeps the board rendered as the API renders it in each language
-    (the checkpoint's name is translated), for the public read fast path."""
+    active. An entry next to the board's keeps it rendered as the API renders it in each
+    language (the checkpoint's name is translated), for the public read fast path."""
     name, version_keys = _board_entry()
     return _public_read(
         checkpoint,
@@ -967,9 +978,7 @@ def cached_public_board_json(
     cache holds it rendered (else None: nothing is computed), with the values of the cache keys
     `also_read` fetched in the same round trip."""
     name, version_keys = _board_entry()
-    stored, also = _cached_only(checkpoint, name, version_keys, also_read)
-    # An entry stored without its renderings counts as a miss.
-    rendered = stored[1] if stored is not None and len(stored) > 1 else None
+    rendered, also = _cached_only(checkpoint, name, version_keys, also_read)
     if rendered is None:
         return None, also
     return rendered.get(translation.get_language()), also
