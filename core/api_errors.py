@@ -18,6 +18,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView, set_rollback
 
 from core.errors import ApplicationError
+from core.throttles import retry_after_seconds
 
 logger = logging.getLogger(__name__)
 
@@ -118,9 +119,8 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
     if isinstance(exc, exceptions.APIException):
         code, message, fields = _drf_code_and_message(exc)
         response = Response(error_body(code, message, fields), status=exc.status_code)
-        wait = getattr(exc, "wait", None)
         if isinstance(exc, exceptions.Throttled):
-            response["Retry-After"] = str(int(wait) + 1 if wait else 1)
+            response["Retry-After"] = str(retry_after_seconds(exc.wait))
         if getattr(exc, "auth_header", None):
             response["WWW-Authenticate"] = exc.auth_header
         return response

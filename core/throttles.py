@@ -85,8 +85,8 @@ class RegistrationThrottle(SettingsRateThrottle):
     scope = "registration"
 
 
-def retry_after_seconds(throttle: SimpleRateThrottle) -> int:
-    wait = throttle.wait()
+def retry_after_seconds(wait: float | None) -> int:
+    """Retry-After for a throttle's `wait()`: whole seconds, rounded up, at least one."""
     return int(wait) + 1 if wait else 1
 
 
@@ -129,7 +129,7 @@ def throttle_view(
             if request.method in counted:
                 throttle = throttle_class()
                 if not throttle.allow_request(request, None):
-                    retry_after = retry_after_seconds(throttle)
+                    retry_after = retry_after_seconds(throttle.wait())
                     if json:
                         return _too_many_requests_json(retry_after)
                     return _too_many_requests_page(request, retry_after)
@@ -164,4 +164,4 @@ class PublicPageThrottleMiddleware:
         throttle = PublicReadThrottle()
         if throttle.allow_request(request, None):
             return None
-        return _too_many_requests_page(request, retry_after_seconds(throttle))
+        return _too_many_requests_page(request, retry_after_seconds(throttle.wait()))

@@ -16,6 +16,7 @@ from django.views.decorators.http import require_GET
 
 from auth2fa.decorators import verified_login_required
 from carriers.selectors import membership_of
+from core.throttles import retry_after_seconds
 from receipts.archive import pdf_response, zip_response
 from receipts.codes import CodeState, mask_iin_bin, parse_verification_code
 from receipts.forms import ArchiveForm, ReceiptFilterForm, VerifyForm
@@ -108,10 +109,9 @@ def _throttled(request: HttpRequest) -> HttpResponse | None:
     throttle = ReceiptVerifyThrottle()
     if throttle.allow_request(request, None):
         return None
-    wait = throttle.wait()
     response = render(request, "receipts/verify.html", {"form": VerifyForm(), "throttled": True})
     response.status_code = 429
-    response["Retry-After"] = str(int(wait) + 1 if wait else 1)
+    response["Retry-After"] = str(retry_after_seconds(throttle.wait()))
     return response
 
 
