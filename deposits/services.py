@@ -247,12 +247,11 @@ def charge_fee(
     read them already (`accounts_of`)."""
     if kind not in (Transfer.Kind.FEE, Transfer.Kind.REBOOKING_FEE):
         raise ValueError(f"not a fee kind: {kind}")
+    accounts = accounts or accounts_of(carrier, Kind.AVAILABLE, Kind.FEES_PAYABLE)
     return _move(
         Movement(
-            debit=(
-                accounts[Kind.AVAILABLE] if accounts else _carrier_account(carrier, Kind.AVAILABLE)
-            ),
-            credit=accounts[Kind.FEES_PAYABLE] if accounts else system_account(Kind.FEES_PAYABLE),
+            debit=accounts[Kind.AVAILABLE],
+            credit=accounts[Kind.FEES_PAYABLE],
             amount=_amount(amount),
             kind=kind,
             idempotency_key=idempotency_key or f"{kind}:{reference[0]}:{reference[1]}",
@@ -307,10 +306,7 @@ def hold_deposit(
     already (`accounts_of`)."""
     key = idempotency_key or f"deposit_hold:{reference[0]}:{reference[1]}"
     with transaction.atomic():
-        accounts = accounts or {
-            Kind.AVAILABLE: _carrier_account(carrier, Kind.AVAILABLE),
-            Kind.HELD: _carrier_account(carrier, Kind.HELD),
-        }
+        accounts = accounts or accounts_of(carrier, Kind.AVAILABLE, Kind.HELD)
         transfer, created = _apply(
             Movement(
                 debit=accounts[Kind.AVAILABLE],
