@@ -62,14 +62,15 @@ class RequestContextMiddleware:
     @staticmethod
     def _log(request, status: int, started: float) -> None:
         user = getattr(request, "user", None)
+        path = loggable_path(request)
         request_logger.info(
             "%s %s %s",
             request.method,
-            loggable_path(request),
+            path,
             status,
             extra={
                 "method": request.method,
-                "path": loggable_path(request),
+                "path": path,
                 "status": status,
                 "duration_ms": round((time.monotonic() - started) * 1000, 1),
                 "user_id": user.pk if user is not None and user.is_authenticated else None,
