@@ -891,8 +891,7 @@ class RenderedDayGrid:
         return cls(
             parts=parts,
             open_starts=tuple(
-                _microseconds(slot.start) if not slot.closed and slot.free > 0 else None
-                for slot in grid.slots
+                _microseconds(slot.start) if _open_with_place(slot) else None for slot in grid.slots
             ),
         )
 
@@ -927,6 +926,11 @@ def cached_public_day_grid_json(
     return rendered.render(clock.now()), also
 
 
+def _open_with_place(slot) -> bool:
+    """Bookable but for the booking window, which moves with the clock (C4)."""
+    return not slot.closed and slot.free > 0
+
+
 def _bookable_now(grid: DayGrid) -> DayGrid:
     """The grid with `bookable` worked out for this moment (it moves with the clock)."""
     now = clock.now()
@@ -935,9 +939,7 @@ def _bookable_now(grid: DayGrid) -> DayGrid:
         slots=[
             dataclasses.replace(
                 slot,
-                bookable=not slot.closed
-                and slot.free > 0
-                and capacity.in_booking_window(slot.start, now),
+                bookable=_open_with_place(slot) and capacity.in_booking_window(slot.start, now),
             )
             for slot in grid.slots
         ],
