@@ -45,7 +45,8 @@ def request_lines(lines: list[dict]) -> list[dict]:
 
 @pytest.mark.django_db
 def test_a_request_writes_one_json_line_with_its_facts(client, json_lines):
-    response = client.get("/faq/?code=123456&token=abc", HTTP_ACCEPT_LANGUAGE="en")
+    # Values that cannot turn up by chance in a hex request id or a timestamp.
+    response = client.get("/faq/?code=QWERTY-CODE&token=ZZ-TOKEN", HTTP_ACCEPT_LANGUAGE="en")
     assert response.status_code == 200
     [line] = request_lines(json_lines())
     assert line["level"] == "INFO"
@@ -57,7 +58,7 @@ def test_a_request_writes_one_json_line_with_its_facts(client, json_lines):
     assert line["request_id"] == response["X-Request-ID"]
     assert "timestamp" in line and line["timestamp"].startswith("20")
     assert line["message"] == "GET /faq/ 200"
-    assert "123456" not in json.dumps(line) and "abc" not in json.dumps(line)
+    assert "QWERTY-CODE" not in json.dumps(line) and "ZZ-TOKEN" not in json.dumps(line)
 
 
 @pytest.mark.django_db
@@ -187,10 +188,10 @@ def test_production_logs_json_and_make_run_plain_text(tmp_path):
 def test_djangos_own_request_warnings_carry_the_path_and_request_id_not_the_query(
     client, json_lines
 ):
-    response = client.get("/api/v1/no-such-thing?token=abcdef123456")
+    response = client.get("/api/v1/no-such-thing?token=NOT-HEX-TOKEN")
     assert response.status_code == 404
     lines = json_lines()
     [warning] = [line for line in lines if line["logger"] == "django.request"]
     assert warning["path"] == "/api/v1/no-such-thing"
     assert warning["request_id"] == response["X-Request-ID"]
-    assert "abcdef123456" not in json.dumps(lines)
+    assert "NOT-HEX-TOKEN" not in json.dumps(lines)
