@@ -1,5 +1,7 @@
 """Booking endpoints of API.md."""
 
+from decimal import Decimal
+
 from django.http import FileResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
@@ -17,6 +19,7 @@ from carriers.permissions import IsCarrierMember
 from checkpoints.models import Direction
 from core.idempotency import idempotent
 from core.throttles import SettingsRateThrottle
+from deposits.models import Hold
 from vehicles.plates import format_plate
 
 BOOKING_ROLES = {"owner", "dispatcher"}
@@ -108,6 +111,20 @@ def booking_answer(request, booking: Booking, *, status_code: int = 200) -> Resp
     return Response(BookingOutput(fresh).data, status=status_code)
 
 
+def created_answer(booking: Booking) -> dict:
+    """The answer about a booking `booking_create` just made, from the objects it keeps in
+    memory (no read back): what `bookings_of` would read — its drivers in the order added, no
+    re-booking fee yet, a deposit hold with no outcome yet — so the same JSON as a later GET."""
+    drivers = booking.driver_links.all()
+    drivers._result_cache = booking.added_driver_links
+    drivers._prefetch_done = True
+    booking._prefetched_objects_cache = {"driver_links": drivers}
+    booking.rebooking_fees = Decimal("0.00")
+    if booking.deposit_hold is not None:
+        Hold.resolution.related.set_cached_value(booking.deposit_hold, None)
+    return BookingOutput(booking).data
+
+
 class BookingCreateInput(serializers.Serializer):
     checkpoint = serializers.CharField(max_length=40)
     direction = serializers.ChoiceField(choices=Direction.values)
@@ -167,7 +184,7 @@ class BookingListApi(ListAPIView):
                 document_number=values.get("document_number", ""),
             ),
         )
-        return booking_answer(request, booking, status_code=status.HTTP_201_CREATED)
+        return Response(created_answer(booking), status=status.HTTP_201_CREATED)
 
 
 class BookingDetailMixin:

@@ -157,7 +157,8 @@ def booking_create(
     With `hold`, the place the booking form held (C5) becomes the booking's; without it the
     place is taken now. Refusals: slot_full, checkpoint_closed, outside_booking_window,
     insufficient_funds (with required and available), active_booking_exists (B6),
-    validation_error (B1, B2)."""
+    validation_error (B1, B2). The booking keeps its checkpoint, vehicle, trailer and deposit
+    hold in memory, and its driver links, in the order added, in `added_driver_links`."""
     _require_booking_role(member)
     checked = _checked(member, request)
     carrier = member.carrier
@@ -205,9 +206,11 @@ def booking_create(
                 )
         except IntegrityError as exc:
             raise _active_booking_exists(exc) from exc
-        BookingDriver.objects.bulk_create(
-            BookingDriver(booking=booking, driver=driver, added_at=now)
-            for driver in checked.drivers
+        links = BookingDriver.objects.bulk_create(
+            [
+                BookingDriver(booking=booking, driver=driver, added_at=now)
+                for driver in checked.drivers
+            ]
         )
         reference = ("booking", str(booking.pk))
         accounts = ledger.accounts_of(
@@ -250,6 +253,8 @@ def booking_create(
             },
         )
         _notify(booking, "booking_created")
+    # What the API answers from (`bookings.api`), so that it needs no read back.
+    booking.added_driver_links = links
     return booking
 
 

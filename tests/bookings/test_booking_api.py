@@ -79,6 +79,41 @@ def test_b1_create_booking_answers_the_api_shape(api, world):
     assert booking["deposit"] == {"amount": "86500.00", "status": "held"}
 
 
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {},
+        {"service": "out_of_turn", "cargo_category": "perishable", "document_number": " CMR-7 "},
+        {"trailer": None, "slot_start": at(2, 23).isoformat()},
+    ],
+    ids=["regular", "out_of_turn", "no_trailer"],
+)
+def test_b1_the_post_answers_what_a_later_get_of_the_booking_answers(api, world, overrides):
+    # The POST answers from the objects it just wrote (no read back): byte for byte the JSON a
+    # GET of the same booking gives, with a trailer and several drivers named out of id order.
+    world.top_up("1000000.00")
+    drivers = [world.drivers[2].pk, world.drivers[0].pk, world.drivers[1].pk]
+    created = api(
+        "post",
+        "/api/v1/bookings",
+        body(world, drivers=drivers, **overrides),
+        HTTP_IDEMPOTENCY_KEY="answer",
+    )
+    assert created.status_code == 201, created.json()
+    fetched = api("get", f"/api/v1/bookings/{created.json()['id']}")
+    assert created.content == fetched.content
+    assert created.json() == fetched.json()
+    listed = api("get", "/api/v1/bookings").json()["results"]
+    assert [created.json()] == listed
+    replayed = api(
+        "post",
+        "/api/v1/bookings",
+        body(world, drivers=drivers, **overrides),
+        HTTP_IDEMPOTENCY_KEY="answer",
+    )
+    assert replayed.json() == fetched.json()
+
+
 def test_b8_idempotency_key_books_and_charges_once(api, world):
     world.top_up("1000000.00")
     first = api("post", "/api/v1/bookings", body(world), HTTP_IDEMPOTENCY_KEY="same")
