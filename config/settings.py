@@ -75,7 +75,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "core.middleware.RequestContextMiddleware",
-    "csp.middleware.CSPMiddleware",
+    "core.csp.CachedPolicyCSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "checkpoints.middleware.PublicReadFastPath",
     "django.contrib.sessions.middleware.SessionMiddleware",

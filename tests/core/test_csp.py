@@ -206,3 +206,94 @@ def test_the_admin_runs_under_the_same_policy_with_no_inline_code(
         assert response.status_code == 200, url
         assert directives(response["Content-Security-Policy"])["script-src"] == ["'self'"]
         assert inline_code(response.content.decode()) == [], url
+
+
+# --- The policy built once per process (core.csp) ---------------------------------------------
+
+
+def _headers_of(middleware_class, prepare=lambda request, response: None, path="/"):
+    """The CSP headers a middleware writes on a plain response to GET `path`."""
+    from django.http import HttpResponse
+    from django.test import RequestFactory
+
+    def view(request):
+        response = HttpResponse("ok")
+        prepare(request, response)
+        return response
+
+    middleware = middleware_class(view)
+    request = RequestFactory().get(path)
+    response = middleware(request)
+    return {
+        name: response.headers.get(name)
+        for name in ("Content-Security-Policy", "Content-Security-Policy-Report-Only")
+    }, request
+
+
+def _use_nonce(request, response):
+    request.nonce_seen = str(request.csp_nonce)
+
+
+@pytest.mark.parametrize(
+    "prepare",
+    [
+        pytest.param(lambda request, response: None, id="settings policy"),
+        pytest.param(_use_nonce, id="nonce used"),
+        pytest.param(
+            lambda request, response: setattr(response, "_csp_update", {"style-src": ["x.kz"]}),
+            id="csp_update",
+        ),
+        pytest.param(
+            lambda request, response: setattr(response, "_csp_replace", {"img-src": None}),
+            id="csp_replace",
+        ),
+        pytest.param(lambda request, response: setattr(response, "_csp_exempt", True), id="exempt"),
+    ],
+)
+def test_cached_policy_headers_are_django_csps_own(prepare, monkeypatch):
+    from csp.middleware import CSPMiddleware
+
+    from core.csp import CachedPolicyCSPMiddleware
+
+    # The same nonce for both, so that a policy with a nonce can be compared.
+    monkeypatch.setattr("csp.middleware.os.urandom", lambda size: b"n" * size)
+    ours, _ = _headers_of(CachedPolicyCSPMiddleware, prepare)
+    again, _ = _headers_of(CachedPolicyCSPMiddleware, prepare)  # from memory this time
+    theirs, _ = _headers_of(CSPMiddleware, prepare)
+    assert ours == again == theirs
+
+
+def test_cached_policy_follows_changed_settings(settings):
+    from csp.middleware import CSPMiddleware
+
+    from core.csp import CachedPolicyCSPMiddleware
+
+    before, _ = _headers_of(CachedPolicyCSPMiddleware)
+    assert "frame-ancestors 'none'" in before["Content-Security-Policy"]
+    settings.CONTENT_SECURITY_POLICY = {"DIRECTIVES": {"default-src": ["'self'", "cdn.kz"]}}
+    settings.CONTENT_SECURITY_POLICY_REPORT_ONLY = {"DIRECTIVES": {"img-src": ["'self'"]}}
+    after, _ = _headers_of(CachedPolicyCSPMiddleware)
+    assert after["Content-Security-Policy"] == "default-src 'self' cdn.kz"
+    assert "img-src 'self'" in after["Content-Security-Policy-Report-Only"]
+    assert after == _headers_of(CSPMiddleware)[0]
+    settings.CONTENT_SECURITY_POLICY = {
+        "DIRECTIVES": {"default-src": ["'self'"]},
+        "EXCLUDE_URL_PREFIXES": ["/excluded"],
+    }
+    excluded, _ = _headers_of(CachedPolicyCSPMiddleware, path="/excluded/page")
+    assert excluded["Content-Security-Policy"] is None
+
+
+def test_cached_policy_refuses_a_nonce_asked_for_after_the_header():
+    from csp.exceptions import CSPNonceError
+
+    from core.csp import CachedPolicyCSPMiddleware
+
+    _, request = _headers_of(CachedPolicyCSPMiddleware)
+    with pytest.raises(CSPNonceError):
+        str(request.csp_nonce)
+
+
+def test_the_portal_uses_the_cached_policy_middleware():
+    assert "core.csp.CachedPolicyCSPMiddleware" in settings.MIDDLEWARE
+    assert "csp.middleware.CSPMiddleware" not in settings.MIDDLEWARE
