@@ -122,27 +122,31 @@ class PublicReadFastPath:
         if checkpoint is None:
             return None
         throttle = PublicReadThrottle()
-        history_key = throttle.history_key(request)
-        # The throttle keeps its history in the default cache, like the entries: one round trip.
-        also = [history_key] if history_key else []
-        # Rendered before the request is counted, so nothing after the count can fail and send
-        # the request down the normal path to be counted twice.
+        allowed = True
+
+        def read_and_count(keys: list[str]) -> dict[str, Any]:
+            # The entry and the request's count in one round trip. Counted here even when the
+            # entry turns out stale: the view then finds the count on the request and does not
+            # count it again.
+            nonlocal allowed
+            found, allowed = throttle.get_many_and_count(request, keys)
+            return found
+
         body: bytes | None
         if what == "slots":
             query = self._slots_query(request)
             if query is None:
                 return None
             # Kept rendered in the cache entry, with `bookable` filled in for now.
-            body, read = selectors.cached_public_day_grid_json(
-                checkpoint=checkpoint, also_read=also, **query
+            body = selectors.cached_public_day_grid_json(
+                checkpoint=checkpoint, read_many=read_and_count, **query
             )
         else:
             # Kept rendered in the cache entry, in each language.
-            body, read = selectors.cached_public_board_json(checkpoint, also_read=also)
-        if body is None:
-            return None
-        if history_key and not throttle.allow_with_history(history_key, read.get(history_key, [])):
-            # The view refuses it too (a refusal counts nothing), in the API's shape and language.
+            body = selectors.cached_public_board_json(checkpoint, read_many=read_and_count)
+        if body is None or not allowed:
+            # A miss is computed by the view; a refusal is the view's 429, in the API's shape
+            # and language (a refusal counts nothing).
             return None
         response = HttpResponse(body, content_type=JSONRenderer.media_type)
         for header, value in self.view_headers[what].items():

@@ -666,13 +666,17 @@ def _queue_key(checkpoint_id: int) -> str:
     return f"public:v:queue:{checkpoint_id}"
 
 
+ReadMany = Callable[[list[str]], dict[str, Any]]
+
+
 def _read_with_versions(
-    keys: list[str], entry: str, also: Sequence[str] = ()
+    keys: list[str], entry: str, also: Sequence[str] = (), read_many: ReadMany | None = None
 ) -> tuple[tuple, Any, dict[str, Any]]:
     """The current versions of `keys`, the cached `entry` and the values of the keys `also`
-    (those in the cache), in one round trip. A version missing from the cache (never set, or
-    evicted) gets a new one, never a value an old entry could have been stored under."""
-    found = cache.get_many([*also, *keys, entry])
+    (those in the cache), in one round trip (`read_many`, cache.get_many unless the caller
+    reads more in the same trip). A version missing from the cache (never set, or evicted)
+    gets a new one, never a value an old entry could have been stored under."""
+    found = (read_many or cache.get_many)([*also, *keys, entry])
     for key in keys:
         if key not in found:
             cache.add(key, uuid.uuid4().hex, timeout=None)
@@ -766,17 +770,17 @@ def _cached_only(
     found: PublicCheckpoint,
     name: str,
     version_keys: Callable[[int], list[str]],
-    also: Sequence[str],
-) -> tuple[Any, dict[str, Any]]:
+    read_many: ReadMany | None,
+) -> Any:
     """What `_public_read`'s `prepare` made of the cached value `name` of a checkpoint when it
     is stored under the current versions, else None (nothing is computed, the database is not
-    asked); with the values of the keys `also`, read in the same round trip."""
-    versions, stored, also_found = _read_with_versions(
-        version_keys(found.pk), _prepared_key(name, found.code, found.pk), also
+    asked); read with `read_many` when given."""
+    versions, stored, _also = _read_with_versions(
+        version_keys(found.pk), _prepared_key(name, found.code, found.pk), read_many=read_many
     )
     if stored is not None and stored[0] == versions:
-        return stored[1], also_found
-    return None, also_found
+        return stored[1]
+    return None
 
 
 def _public_read(
@@ -913,17 +917,17 @@ def cached_public_day_grid_json(
     direction: str,
     date: dt.date,
     service: str,
-    also_read: Sequence[str] = (),
-) -> tuple[bytes | None, dict[str, Any]]:
+    read_many: ReadMany | None = None,
+) -> bytes | None:
     """The slots API's JSON answer for `public_day_grid`, only when the cache holds it rendered
-    (else None: nothing is computed), with the values of the cache keys `also_read` fetched in
-    the same round trip (the public read fast path reads the rate limit's history with it)."""
+    (else None: nothing is computed). `read_many` reads the cache keys it is given (the public
+    read fast path counts the request's rate limit in the same round trip)."""
     name, version_keys = _slots_entry(direction, date, service)
-    rendered, also = _cached_only(checkpoint, name, version_keys, also_read)
+    rendered = _cached_only(checkpoint, name, version_keys, read_many)
     # A grid whose rendering could not be made counts as a miss.
     if rendered is None:
-        return None, also
-    return rendered.render(clock.now()), also
+        return None
+    return rendered.render(clock.now())
 
 
 def _open_with_place(slot) -> bool:
@@ -974,16 +978,15 @@ def _rendered_board(board: Board) -> dict[str, bytes]:
 
 
 def cached_public_board_json(
-    checkpoint: PublicCheckpoint, *, also_read: Sequence[str] = ()
-) -> tuple[bytes | None, dict[str, Any]]:
+    checkpoint: PublicCheckpoint, *, read_many: ReadMany | None = None
+) -> bytes | None:
     """The queue API's JSON answer for `public_board` in the active language, only when the
-    cache holds it rendered (else None: nothing is computed), with the values of the cache keys
-    `also_read` fetched in the same round trip."""
+    cache holds it rendered (else None: nothing is computed); `read_many` as for the slots."""
     name, version_keys = _board_entry()
-    rendered, also = _cached_only(checkpoint, name, version_keys, also_read)
+    rendered = _cached_only(checkpoint, name, version_keys, read_many)
     if rendered is None:
-        return None, also
-    return rendered.get(translation.get_language()), also
+        return None
+    return rendered.get(translation.get_language())
 
 
 def _config_row_changed(sender, instance, **kwargs) -> None:

@@ -8,7 +8,9 @@ does not double the allowance.
 
 import functools
 from collections.abc import Callable, Iterable
+from typing import Any
 
+from django.core.cache import cache, caches
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils.translation import gettext as _
@@ -17,10 +19,29 @@ from rest_framework.throttling import SimpleRateThrottle
 
 from core.middleware import client_ip
 
+# The request attribute where the counts taken for it are remembered: {cache key: (allowed, wait)}.
+COUNTED_ATTRIBUTE = "rate_limits_counted"
+
+
+def _atomic_store():
+    """The default cache when it counts rate limits atomically (config.cache, Redis), else None:
+    then DRF's own history in the cache counts them (the file cache of `make run`: one process)."""
+    backend = caches["default"]
+    return backend if hasattr(backend, "rate_limit_hit") else None
+
 
 class SettingsRateThrottle(SimpleRateThrottle):
     """Reads its rate from the settings at request time, so changed settings take effect, and
-    counts per client address (for anonymous and signed-in callers alike)."""
+    counts per client address (for anonymous and signed-in callers alike).
+
+    With Redis the count is atomic (config.cache: a sliding log checked and added to by one
+    script), so parallel requests cannot all pass on one reading of the count; the window,
+    "refusals count nothing" and the wait are DRF's. A request is counted once per scope: a
+    caller that counted it already (the public read fast path, which counts in the round trip
+    of its cache read) leaves the answer on the request, and the throttle gives that answer."""
+
+    # Seconds until a refused request may be tried again (set by allow_request).
+    refused_wait = 0.0
 
     def get_rate(self) -> str | None:
         return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
@@ -32,7 +53,7 @@ class SettingsRateThrottle(SimpleRateThrottle):
         return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
 
     def history_key(self, request) -> str | None:
-        """The cache key of the request's history, or None when no limit applies (no rate)."""
+        """The cache key of the request's count, or None when no limit applies (no rate)."""
         if self.rate is None:
             return None
         return self.get_cache_key(request, None)
@@ -41,21 +62,52 @@ class SettingsRateThrottle(SimpleRateThrottle):
         key = self.history_key(request)
         if key is None:
             return True
-        return self.allow_with_history(key, self.cache.get(key, []))
+        counted = getattr(request, COUNTED_ATTRIBUTE, {}).get(key)
+        if counted is None:
+            store = _atomic_store()
+            if store is None:
+                allowed = super().allow_request(request, view)
+                counted = (allowed, 0.0 if allowed else float(super().wait() or 0))
+            else:
+                counted = store.rate_limit_hit(key, self.num_requests, self.duration)
+            self.remember(request, key, counted)
+        allowed, self.refused_wait = counted
+        return allowed
 
-    def allow_with_history(self, key: str, history: list[float]) -> bool:
-        """SimpleRateThrottle.allow_request once the history under `key` has been read, so a
-        caller can read it in the same cache round trip as other keys (the public read fast
-        path). Counts the request when it is allowed; a refusal counts nothing."""
-        self.key = key
-        self.history = history
-        self.now = self.timer()
-        # Drop the requests that have left the window.
-        while self.history and self.history[-1] <= self.now - self.duration:
-            self.history.pop()
-        if len(self.history) >= self.num_requests:
-            return self.throttle_failure()
-        return self.throttle_success()
+    def wait(self) -> float:
+        return self.refused_wait
+
+    def get_many_and_count(self, request, keys: list[str]) -> tuple[dict[str, Any], bool]:
+        """The cache values of `keys` and whether the request is allowed, counting it (when a
+        limit applies): in one Redis round trip with config.cache. The view's throttle then
+        answers from what is remembered on the request instead of counting it again."""
+        key = self.history_key(request)
+        store = _atomic_store()
+        if key is None or store is None:
+            found = cache.get_many(keys)
+            return found, self.allow_request(request, None)
+        found, counted = store.get_many_and_hit(keys, key, self.num_requests, self.duration)
+        self.remember(request, key, counted)
+        return found, counted[0]
+
+    @staticmethod
+    def remember(request, key: str, counted: tuple[bool, float]) -> None:
+        # On the HttpRequest (DRF's Request reads its attributes through), so a later throttle
+        # of the same scope, in the middleware or the view, finds it.
+        target = getattr(request, "_request", request)
+        remembered = target.__dict__.setdefault(COUNTED_ATTRIBUTE, {})
+        remembered[key] = counted
+
+    def counted(self, request) -> int:
+        """How many requests the limit counts for this request's client now (tests, support)."""
+        key = self.history_key(request)
+        if key is None:
+            return 0
+        store = _atomic_store()
+        if store is None:
+            now = self.timer()
+            return sum(1 for moment in cache.get(key, []) if moment > now - self.duration)
+        return store.rate_limit_count(key, self.duration)
 
 
 class PublicReadThrottle(SettingsRateThrottle):

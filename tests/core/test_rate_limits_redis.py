@@ -1,0 +1,154 @@
+"""Rate limits with Redis, as deployed (config.cache): each request is counted by one script,
+so parallel requests of one client cannot all pass on one reading of the count, as they do with
+DRF's pickled history; the window slides and a refusal counts nothing, as with DRF's."""
+
+import os
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from unittest import mock
+
+import pytest
+import redis
+from django.core.cache import cache
+from django.test import RequestFactory
+from rest_framework.throttling import SimpleRateThrottle
+
+from core.throttles import PublicReadThrottle
+
+pytestmark = [pytest.mark.redis, pytest.mark.django_db]
+
+PARALLEL = 24
+LIMIT = 5
+
+
+@pytest.fixture
+def redis_cache(settings) -> Iterator[None]:
+    """The real Redis (REDIS_URL) under a key prefix of this test's own, removed afterwards."""
+    prefix = f"test-rate-limits-{uuid.uuid4().hex}"
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "config.cache.ReusedClientRedisCache",  # as config/settings.py
+            "LOCATION": os.environ["REDIS_URL"],
+            "KEY_PREFIX": prefix,
+        }
+    }
+    yield
+    server = redis.Redis.from_url(os.environ["REDIS_URL"])
+    for key in server.scan_iter(f"{prefix}:*"):
+        server.delete(key)
+
+
+@pytest.fixture
+def public_read_rate(settings):
+    def set_rate(rate: str) -> None:
+        settings.REST_FRAMEWORK = {
+            **settings.REST_FRAMEWORK,
+            "DEFAULT_THROTTLE_RATES": {
+                **settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"],
+                "public_read": rate,
+            },
+        }
+
+    return set_rate
+
+
+def from_address(address: str):
+    return RequestFactory().get("/", REMOTE_ADDR=address)
+
+
+def test_the_limit_allows_its_rate_and_a_refusal_counts_nothing(
+    redis_cache, public_read_rate, client
+):
+    public_read_rate("3/min")
+    answers = [client.get("/api/v1/checkpoints") for _ in range(5)]
+    assert [answer.status_code for answer in answers] == [200, 200, 200, 429, 429]
+    refused = answers[-1]
+    assert refused.json()["error"]["code"] == "throttled"
+    assert 1 <= int(refused["Retry-After"]) <= 61
+    assert PublicReadThrottle().counted(refused.wsgi_request) == 3
+
+
+def test_the_window_slides(redis_cache, public_read_rate):
+    public_read_rate("2/s")
+    request = from_address("198.51.100.7")
+    throttle = PublicReadThrottle()
+    assert throttle.allow_request(from_address("198.51.100.7"), None)
+    assert PublicReadThrottle().allow_request(from_address("198.51.100.7"), None)
+    assert not throttle.allow_request(request, None)
+    assert 0 < throttle.wait() <= 1
+    time.sleep(throttle.wait() + 0.05)
+    assert PublicReadThrottle().allow_request(from_address("198.51.100.7"), None)
+    # Another address has a count of its own.
+    assert PublicReadThrottle().counted(from_address("198.51.100.8")) == 0
+
+
+def _parallel_hits(throttle_class, before_start=None) -> int:
+    """How many of PARALLEL simultaneous requests from one address the throttle allows."""
+    start = threading.Barrier(PARALLEL)
+    allowed = []
+
+    def hit() -> None:
+        start.wait()
+        if throttle_class().allow_request(from_address("203.0.113.50"), None):
+            allowed.append(1)
+
+    threads = [threading.Thread(target=hit) for _ in range(PARALLEL)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return len(allowed)
+
+
+def test_parallel_requests_of_one_client_pass_the_limit_only_up_to_it(
+    redis_cache, public_read_rate
+):
+    public_read_rate(f"{LIMIT}/min")
+    assert _parallel_hits(PublicReadThrottle) == LIMIT
+    assert PublicReadThrottle().counted(from_address("203.0.113.50")) == LIMIT
+
+
+def test_the_race_that_drfs_pickled_history_loses(redis_cache, public_read_rate):
+    """DRF's throttle reads the history, then writes it back with one more request: when the
+    parallel requests all read before any writes (held here at that point), every one passes."""
+    public_read_rate(f"{LIMIT}/min")
+    read_together = threading.Barrier(PARALLEL)
+    real_get = cache.get
+
+    def get_then_wait(*args, **kwargs):
+        history = real_get(*args, **kwargs)
+        read_together.wait()
+        return history
+
+    class HistoryThrottle(SimpleRateThrottle):
+        scope = "public_read"
+
+        def get_cache_key(self, request, view):
+            return f"race-{request.META['REMOTE_ADDR']}"
+
+    with mock.patch.object(HistoryThrottle, "cache", mock.Mock(get=get_then_wait, set=cache.set)):
+        assert _parallel_hits(HistoryThrottle) == PARALLEL  # the limit of 5 did not hold
+
+
+def test_entries_and_the_count_go_in_one_round_trip(redis_cache, public_read_rate):
+    public_read_rate("2/min")
+    cache.set_many({"a": {"x": 1}, "b": [2]})
+    request = from_address("192.0.2.1")
+    sends = []
+    real_send = redis.connection.Connection.send_packed_command
+
+    def counting_send(connection, command, *args, **kwargs):
+        sends.append(command)
+        return real_send(connection, command, *args, **kwargs)
+
+    with mock.patch.object(redis.connection.Connection, "send_packed_command", counting_send):
+        found, allowed = PublicReadThrottle().get_many_and_count(request, ["a", "b", "missing"])
+    assert len(sends) == 1
+    assert (found, allowed) == ({"a": {"x": 1}, "b": [2]}, True)
+    # The count taken is remembered on the request: the view's throttle does not count again.
+    assert PublicReadThrottle().allow_request(request, None)
+    assert PublicReadThrottle().counted(request) == 1
+    assert PublicReadThrottle().get_many_and_count(from_address("192.0.2.1"), ["a"])[1]
+    assert not PublicReadThrottle().get_many_and_count(from_address("192.0.2.1"), ["a"])[1]
