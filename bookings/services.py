@@ -30,7 +30,7 @@ from core import audit, clock
 from core.errors import ApplicationError
 from deposits import services as ledger
 from deposits.models import Transfer
-from deposits.selectors import available_balance
+from deposits.selectors import ZERO, accounts_by_kind, available_balance
 from fees.models import Service
 from fees.selectors import quote, quotes
 from fees.services import fee_refund
@@ -166,44 +166,50 @@ def booking_create(
     today = clock.local_date(now)
     fee, deposit = quotes(request.service, Service.DEPOSIT, on=today)
     required = fee.amount + deposit.amount
-    if available_balance(carrier) < required:
-        raise _insufficient(required, available_balance(carrier))
-    with transaction.atomic():
+    # The ledger accounts, read once: the balance for this early refusal (B8), the ids for the
+    # transfers. Only the conditional UPDATE in the transaction decides whether the money is
+    # there; this read just spares a place and the writes when it plainly is not.
+    kinds = (ledger.Kind.AVAILABLE, ledger.Kind.HELD, ledger.Kind.FEES_PAYABLE)
+    accounts = accounts_by_kind(carrier, *kinds)
+    available = accounts.get(ledger.Kind.AVAILABLE)
+    balance = available.balance if available is not None else ZERO
+    if balance < required:
+        raise _insufficient(required, balance)
+    with transaction.atomic(), audit.batch():
         counter = _place_for(member, checked.checkpoint, request, hold)
+        # No savepoint around the insert: a refusal (B6) leaves this transaction, which rolls
+        # back the place taken above with it.
         try:
-            with transaction.atomic():
-                booking = Booking.objects.create(
-                    carrier=carrier,
-                    created_by=member.user,
-                    checkpoint=checked.checkpoint,
-                    country=checked.checkpoint.country,
-                    direction=request.direction,
-                    service=request.service,
-                    slot_start=request.slot_start,
-                    slot_end=request.slot_start + SLOT_LENGTH,
-                    counter=counter,
-                    vehicle=checked.vehicle,
-                    vehicle_vin=checked.vehicle.vin,
-                    vehicle_plate=checked.vehicle.plate,
-                    trailer=checked.trailer,
-                    trailer_vin=checked.trailer.vin if checked.trailer else None,
-                    trailer_plate=checked.trailer.plate if checked.trailer else "",
-                    cargo_category=(
-                        request.cargo_category
-                        if request.service == BookingService.OUT_OF_TURN
-                        else ""
-                    ),
-                    document_number=(
-                        request.document_number.strip()
-                        if request.service == BookingService.OUT_OF_TURN
-                        else ""
-                    ),
-                    fee_mrp=fee.mrp,
-                    fee_mrp_value=fee.mrp_value,
-                    fee_amount=fee.amount,
-                    created_at=now,
-                    status_changed_at=now,
-                )
+            booking = Booking.objects.create(
+                carrier=carrier,
+                created_by=member.user,
+                checkpoint=checked.checkpoint,
+                country=checked.checkpoint.country,
+                direction=request.direction,
+                service=request.service,
+                slot_start=request.slot_start,
+                slot_end=request.slot_start + SLOT_LENGTH,
+                counter=counter,
+                vehicle=checked.vehicle,
+                vehicle_vin=checked.vehicle.vin,
+                vehicle_plate=checked.vehicle.plate,
+                trailer=checked.trailer,
+                trailer_vin=checked.trailer.vin if checked.trailer else None,
+                trailer_plate=checked.trailer.plate if checked.trailer else "",
+                cargo_category=(
+                    request.cargo_category if request.service == BookingService.OUT_OF_TURN else ""
+                ),
+                document_number=(
+                    request.document_number.strip()
+                    if request.service == BookingService.OUT_OF_TURN
+                    else ""
+                ),
+                fee_mrp=fee.mrp,
+                fee_mrp_value=fee.mrp_value,
+                fee_amount=fee.amount,
+                created_at=now,
+                status_changed_at=now,
+            )
         except IntegrityError as exc:
             raise _active_booking_exists(exc) from exc
         links = BookingDriver.objects.bulk_create(
@@ -212,24 +218,16 @@ def booking_create(
                 for driver in checked.drivers
             ]
         )
-        reference = ("booking", str(booking.pk))
-        accounts = ledger.accounts_of(
-            carrier, ledger.Kind.AVAILABLE, ledger.Kind.HELD, ledger.Kind.FEES_PAYABLE
-        )
+        if len(accounts) < len(kinds):
+            accounts = ledger.accounts_of(carrier, *kinds)  # one is made on first use
         try:
-            ledger.charge_fee(
+            booking.deposit_hold = ledger.charge_fee_and_hold_deposit(
                 carrier=carrier,
-                amount=fee.amount,
-                reference=reference,
-                actor=member.user,
+                fee=fee.amount,
+                deposit=deposit.amount,
+                reference=("booking", str(booking.pk)),
                 accounts=accounts,
-            )
-            booking.deposit_hold = ledger.hold_deposit(
-                carrier=carrier,
-                amount=deposit.amount,
-                reference=reference,
                 actor=member.user,
-                accounts=accounts,
             )
         except ledger.InsufficientFunds as exc:
             # Another booking of this carrier spent the money since the check above.

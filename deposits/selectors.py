@@ -34,6 +34,20 @@ def balances_of(carrier: Carrier) -> Balances:
     )
 
 
+def accounts_by_kind(carrier: Carrier, *kinds: str) -> dict[str, Account]:
+    """The carrier's accounts and the system accounts of `kinds` that exist, by kind, in one
+    read (with their balances as read); a kind with no account yet is left out."""
+    carrier_kinds = [kind for kind in kinds if kind in Account.CARRIER_KINDS]
+    system_kinds = [kind for kind in kinds if kind not in Account.CARRIER_KINDS]
+    found: dict[str, Account] = {}
+    rows = Account.objects.filter(
+        Q(carrier=carrier, kind__in=carrier_kinds) | Q(carrier__isnull=True, kind__in=system_kinds)
+    ).order_by("pk")
+    for account in rows:
+        found.setdefault(account.kind, account)
+    return found
+
+
 def available_balance(carrier: Carrier) -> Decimal:
     """What the carrier can spend now (P2)."""
     balance = (

@@ -17,8 +17,8 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
-from django.db.models import F, Q
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F
 from django.utils.translation import gettext as _
 
 from carriers.models import Carrier
@@ -96,18 +96,15 @@ def accounts_of(carrier: Carrier, *kinds: str) -> dict[str, Account]:
     """The carrier's accounts and the system accounts of `kinds` in one read, by kind; one
     missing is made as `_carrier_account` and `system_account` make it. For a caller that moves
     money through several of them at once (a booking's fee and deposit)."""
-    carrier_kinds = [kind for kind in kinds if kind in Account.CARRIER_KINDS]
-    system_kinds = [kind for kind in kinds if kind not in Account.CARRIER_KINDS]
-    found: dict[str, Account] = {}
-    rows = Account.objects.filter(
-        Q(carrier=carrier, kind__in=carrier_kinds) | Q(carrier__isnull=True, kind__in=system_kinds)
-    ).order_by("pk")
-    for account in rows:
-        found.setdefault(account.kind, account)
+    from deposits.selectors import accounts_by_kind
+
+    found = accounts_by_kind(carrier, *kinds)
     for kind in kinds:
         if kind not in found:
             found[kind] = (
-                _carrier_account(carrier, kind) if kind in carrier_kinds else system_account(kind)
+                _carrier_account(carrier, kind)
+                if kind in Account.CARRIER_KINDS
+                else system_account(kind)
             )
     return found
 
@@ -328,6 +325,81 @@ def hold_deposit(
             reference_id=str(reference[1]),
             created_at=transfer.created_at,
         )
+        _audit_transfer(transfer, actor=actor)
+    return hold
+
+
+def charge_fee_and_hold_deposit(
+    *,
+    carrier: Carrier,
+    fee: Decimal,
+    deposit: Decimal,
+    reference: tuple[str, str],
+    accounts: dict[str, Account],
+    actor: Any = None,
+) -> Hold:
+    """A new booking's money (B8, D1): the fee to `fees_payable` and the deposit held, both or
+    neither. The same transfers, hold and audit events as `charge_fee` then `hold_deposit`, in
+    fewer statements, for a `reference` made in the caller's transaction (a new booking):
+
+    - no look-up of the idempotency keys (`fee:…`, `deposit_hold:…`): no transfer can name a
+      reference that did not exist before this transaction. The keys stay unique in the
+      database, so a clash fails the caller's transaction instead of moving money twice;
+    - no savepoint of its own: a refusal raises and the caller's transaction rolls back (B8);
+    - one conditional UPDATE takes fee + deposit from `available` (`balance >= fee + deposit`:
+      exactly when the fee and then the deposit would each pass), one adds the deposit to
+      `held`, in account-id order (P6, the lock order of ARCHITECTURE.md);
+    - both transfers in one INSERT.
+
+    `accounts`: the carrier's `available` and `held` and the `fees_payable` account
+    (`accounts_of`). Raises InsufficientFunds (required fee + deposit) when short."""
+    fee, deposit = _amount(fee), _amount(deposit)
+    available, held, payable = (
+        accounts[Kind.AVAILABLE],
+        accounts[Kind.HELD],
+        accounts[Kind.FEES_PAYABLE],
+    )
+    total = fee + deposit
+    for account in sorted((available, held), key=lambda a: a.pk):
+        if account.pk == available.pk:
+            moved = Account.objects.filter(pk=available.pk, balance__gte=total).update(
+                balance=F("balance") - total
+            )
+            if not moved:
+                current = Account.objects.get(pk=available.pk).balance
+                raise InsufficientFunds(required=total, available=current)
+        else:
+            Account.objects.filter(pk=held.pk).update(balance=F("balance") + deposit)
+    now = clock.now()
+    kinds = ((Transfer.Kind.FEE, payable, fee), (Transfer.Kind.DEPOSIT_HOLD, held, deposit))
+    transfers = [
+        Transfer(
+            debit=available,
+            credit=credit,
+            amount=amount,
+            kind=kind,
+            carrier=carrier,
+            reference_type=reference[0],
+            reference_id=str(reference[1]),
+            idempotency_key=f"{kind}:{reference[0]}:{reference[1]}",
+            created_at=now,
+        )
+        for kind, credit, amount in kinds
+    ]
+    if connection.features.can_return_rows_from_bulk_insert:
+        Transfer.objects.bulk_create(transfers)
+    else:  # the audit events need the ids
+        for transfer in transfers:
+            transfer.save(force_insert=True)
+    hold = Hold.objects.create(
+        carrier=carrier,
+        amount=deposit,
+        transfer=transfers[1],
+        reference_type=reference[0],
+        reference_id=str(reference[1]),
+        created_at=now,
+    )
+    for transfer in transfers:
         _audit_transfer(transfer, actor=actor)
     return hold
 

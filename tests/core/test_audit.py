@@ -260,6 +260,35 @@ def test_a6_an_event_recorded_in_a_rolled_back_transaction_leaves_no_trace():
     assert audit.seal_all() == []
 
 
+def test_a6_a_batch_writes_its_events_with_one_insert_in_the_order_recorded(user):
+    with CaptureQueriesContext(connection) as queries, transaction.atomic(), audit.batch():
+        first = audit.record("test.first", actor=user, target=user, after={"n": 1})
+        with audit.batch():  # an inner block writes with the outer one
+            audit.record("test.second", object_type="test", object_id=2)
+        audit.record("test.third", before={"n": 1}, after={"n": Decimal("3.50")})
+        assert first.pk is None and not AuditEvent.objects.exists()
+    inserts = [q["sql"] for q in queries.captured_queries if "INSERT" in q["sql"].upper()]
+    assert len(inserts) == 1 and "core_auditevent" in inserts[0]
+    stored = list(AuditEvent.objects.order_by("pk"))
+    assert [event.action for event in stored] == ["test.first", "test.second", "test.third"]
+    for event in stored:
+        assert event.event_hash == audit.compute_event_hash(event)
+    assert stored[2].after == {"n": "3.50"}
+    audit.seal_all()
+    assert audit.verify_chain().ok
+    # Outside a block, record() writes at once again.
+    audit.record("test.after")
+    assert AuditEvent.objects.count() == 4
+
+
+def test_a6_an_exception_leaving_a_batch_drops_its_events():
+    with pytest.raises(RuntimeError), transaction.atomic(), audit.batch():
+        audit.record("test.dropped")
+        raise RuntimeError("the service failed")
+    audit.record("test.kept")
+    assert list(AuditEvent.objects.values_list("action", flat=True)) == ["test.kept"]
+
+
 # --- Tampering is flagged -------------------------------------------------------------------
 
 

@@ -3,6 +3,7 @@ from decimal import Decimal
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.db import IntegrityError, transaction
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -89,6 +90,94 @@ def test_p6_a_fee_and_a_deposit_through_accounts_of_move_as_without_it(carrier):
     assert balances_of(carrier).available == D("200000.00") - D("4325.00") - D("86500.00")
     assert balances_of(carrier).held == D("86500.00")
     assert AuditEvent.objects.filter(action__in=["ledger.fee", "ledger.deposit_hold"]).count() == 2
+    assert_clean()
+
+
+def _booking_money(carrier, reference=("booking", "1")):
+    return services.charge_fee_and_hold_deposit(
+        carrier=carrier,
+        fee=D("4325.00"),
+        deposit=D("86500.00"),
+        reference=reference,
+        accounts=services.accounts_of(carrier, "available", "held", "fees_payable"),
+    )
+
+
+def test_b8_d1_a_new_bookings_fee_and_deposit_move_as_charge_fee_then_hold_deposit(carrier):
+    # The same rows as charge_fee then hold_deposit would write, in fewer statements.
+    other = Carrier.objects.create(kind="company", iin_bin="230140012357", name="Other LLP")
+    services.personal_account_open(carrier=other)
+    for who in (carrier, other):
+        services.top_up(carrier=who, amount=D("200000.00"), bank_reference=f"BANK-{who.pk}")
+    with transaction.atomic():
+        hold = _booking_money(carrier)
+    accounts = services.accounts_of(other, "available", "held", "fees_payable")
+    services.charge_fee(
+        carrier=other, amount=D("4325.00"), reference=("booking", "2"), accounts=accounts
+    )
+    expected = services.hold_deposit(
+        carrier=other, amount=D("86500.00"), reference=("booking", "2"), accounts=accounts
+    )
+    fields = ("kind", "amount", "reference_type", "reference_id", "description", "idempotency_key")
+
+    def rows(who):
+        return [
+            {**{f: getattr(t, f) for f in fields}, "debit": t.debit.kind, "credit": t.credit.kind}
+            for t in Transfer.objects.filter(carrier=who).exclude(kind="top_up").order_by("pk")
+        ]
+
+    mine, theirs = rows(carrier), rows(other)
+    for row in theirs:
+        row["reference_id"] = "1"
+        row["idempotency_key"] = row["idempotency_key"].replace(":2", ":1")
+    assert mine == theirs
+    assert [t["idempotency_key"] for t in mine] == ["fee:booking:1", "deposit_hold:booking:1"]
+    assert (hold.amount, hold.reference_type, hold.reference_id) == (
+        expected.amount,
+        "booking",
+        "1",
+    )
+    assert hold.transfer.kind == "deposit_hold" and hold.created_at == hold.transfer.created_at
+    ours, yours = balances_of(carrier), balances_of(other)
+    assert (ours.available, ours.held) == (yours.available, yours.held)
+    events = AuditEvent.objects.filter(action__in=["ledger.fee", "ledger.deposit_hold"])
+
+    def audited(who):
+        return [
+            ({**e.after, "reference": e.after["reference"][-1]}, e.action)
+            for e in events.order_by("pk")
+            if e.after["carrier"] == who.pk
+        ]
+
+    strip = [({**a, "debit": 0, "credit": 0, "carrier": 0}, act) for a, act in audited(carrier)]
+    assert strip == [
+        ({**a, "debit": 0, "credit": 0, "carrier": 0, "reference": "1"}, act)
+        for a, act in audited(other)
+    ]
+    assert [action for _after, action in audited(carrier)] == ["ledger.fee", "ledger.deposit_hold"]
+    assert_clean()
+
+
+def test_b8_a_new_bookings_fee_and_deposit_both_or_neither(carrier):
+    # Enough for the fee alone: nothing moves, and the refusal names fee + deposit.
+    services.top_up(carrier=carrier, amount=D("50000.00"), bank_reference="B")
+    with pytest.raises(ApplicationError) as refusal, transaction.atomic():
+        _booking_money(carrier)
+    assert refusal.value.code == "insufficient_funds"
+    assert refusal.value.fields == {"required": "90825.00", "available": "50000.00"}
+    assert balances_of(carrier).available == D("50000.00") and balances_of(carrier).held == 0
+    assert not Transfer.objects.exclude(kind="top_up").exists()
+    assert not AuditEvent.objects.filter(action__in=["ledger.fee", "ledger.deposit_hold"]).exists()
+    assert_clean()
+
+
+def test_p6_a_new_bookings_keys_stay_unique_a_clash_fails_the_transaction(carrier):
+    services.top_up(carrier=carrier, amount=D("200000.00"), bank_reference="B")
+    services.charge_fee(carrier=carrier, amount=D("4325.00"), reference=("booking", "1"))
+    with pytest.raises(IntegrityError), transaction.atomic():
+        _booking_money(carrier)
+    assert balances_of(carrier).available == D("200000.00") - D("4325.00")
+    assert Transfer.objects.filter(kind="fee").count() == 1
     assert_clean()
 
 
