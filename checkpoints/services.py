@@ -127,11 +127,43 @@ def _counter_key(
     }
 
 
-def _take_place(key: dict[str, Any]) -> bool:
-    """The conditional UPDATE (C6): one more place taken, if one is free. True when taken."""
-    return bool(
-        SlotCounter.objects.filter(**key, taken__lt=F("capacity")).update(taken=F("taken") + 1)
-    )
+def _take_place(key: dict[str, Any]) -> SlotCounter | None:
+    """The conditional UPDATE (C6): one more place taken, if one is free. The counter row as it
+    is now when taken, else None.
+
+    Written in SQL with RETURNING (PostgreSQL, SQLite 3.35+): the ORM's update() gives back no
+    row, and reading the counter again afterwards would be one more statement per booking."""
+    connection = transaction.get_connection()
+    if not connection.features.can_return_columns_from_insert:  # no RETURNING: read it back
+        taken = SlotCounter.objects.filter(**key, taken__lt=F("capacity")).update(
+            taken=F("taken") + 1
+        )
+        return SlotCounter.objects.get(**key) if taken else None
+    params = [
+        key["checkpoint_id"],
+        key["direction"],
+        connection.ops.adapt_datefield_value(key["date"]),
+        key["hour"],
+        key["kind"],
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(_TAKE_PLACE_SQL, params)
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    # As a read of the row would give it (`from_db`: saved, of this database).
+    values = {**key, "id": row[0], "planned": row[1], "capacity": row[2], "taken": row[3]}
+    names = [field.attname for field in SlotCounter._meta.concrete_fields]
+    return SlotCounter.from_db(connection.alias, names, [values[name] for name in names])
+
+
+# The statement of `_take_place`, as the ORM would write the UPDATE, with the row it changed.
+_TAKE_PLACE_SQL = (
+    'UPDATE "checkpoints_slotcounter" SET "taken" = "taken" + 1 '
+    'WHERE "checkpoint_id" = %s AND "direction" = %s AND "date" = %s AND "hour" = %s '
+    'AND "kind" = %s AND "taken" < "capacity" '
+    'RETURNING "id", "planned", "capacity", "taken"'
+)
 
 
 def _counter_ensure(key: dict[str, Any], planned: int) -> None:
@@ -165,8 +197,7 @@ def slot_take(
     """
     _require_caller_transaction("slot_take")
     slot = _slot_checked(checkpoint, direction, start, service)
-    _take_or_refuse(slot)
-    return SlotCounter.objects.get(**slot.key)
+    return _take_or_refuse(slot)
 
 
 def slot_move(
@@ -258,13 +289,15 @@ def _slot_checked(
     )
 
 
-def _take_or_refuse(slot: _Slot) -> None:
-    """The conditional UPDATE, making the counter row first when it is missing."""
-    if _take_place(slot.key):
-        return
+def _take_or_refuse(slot: _Slot) -> SlotCounter:
+    """The conditional UPDATE, making the counter row first when it is missing; the counter."""
+    counter = _take_place(slot.key)
+    if counter is not None:
+        return counter
     _counter_ensure(slot.key, slot.planned)
-    if _take_place(slot.key):
-        return
+    counter = _take_place(slot.key)
+    if counter is not None:
+        return counter
     # A closure entered since the plan was read sets the counter to 0: say so.
     for period in capacity.load_closures(
         checkpoint_id=slot.checkpoint.pk,

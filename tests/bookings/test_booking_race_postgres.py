@@ -177,13 +177,13 @@ def test_b6_one_truck_raced_at_two_checkpoints_of_one_country_gets_one_booking(r
 
 
 def test_c6_control_without_the_conditional_update_the_rush_oversells(rush, monkeypatch):
-    def naive_take_place(key) -> bool:
+    def naive_take_place(key) -> SlotCounter | None:
         row = SlotCounter.objects.filter(**key).values_list("taken", "capacity").first()
         if row is None or row[0] >= row[1]:
-            return False
+            return None
         time.sleep(0.02)  # the window between reading and writing
         SlotCounter.objects.filter(**key).update(taken=row[0] + 1)
-        return True
+        return SlotCounter.objects.get(**key)
 
     monkeypatch.setattr(slots, "_take_place", naive_take_place)
     base, start, racers = rush

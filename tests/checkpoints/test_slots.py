@@ -194,6 +194,24 @@ def test_c6_a_place_taken_in_a_transaction_that_rolls_back_is_not_taken(checkpoi
     assert SlotCounter.objects.get().taken == 1
 
 
+def test_c6_slot_take_gives_the_counter_as_a_read_of_it_gives_it(checkpoint):
+    # The conditional UPDATE hands back the row it changed (RETURNING): no read afterwards.
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    take(checkpoint, at(TOMORROW, 9))  # the row exists now
+    for service in ("regular", "out_of_turn"):
+        with CaptureQueriesContext(connection) as queries:
+            counter = take(checkpoint, at(TOMORROW, 9), service=service)
+        fresh = SlotCounter.objects.get(pk=counter.pk)
+        fields = [field.attname for field in SlotCounter._meta.concrete_fields]
+        assert [getattr(counter, f) for f in fields] == [getattr(fresh, f) for f in fields]
+        assert not counter._state.adding and counter._state.db == fresh._state.db
+    counts = [q["sql"] for q in queries.captured_queries if "slotcounter" in q["sql"]]
+    assert len(counts) == 3, counts  # take (nothing there), make the quota row, take
+    assert SlotCounter.objects.get(kind="regular").taken == 2
+
+
 @pytest.mark.django_db(transaction=True)
 def test_c6_slot_take_runs_only_inside_the_callers_transaction(checkpoint):
     with pytest.raises(TransactionManagementError):

@@ -89,13 +89,13 @@ def test_c6_control_read_then_write_oversells_the_slot(slot, monkeypatch):
     """Without the conditional update, racers read the same `taken` and each write their own
     result: lost updates let more bookings through than the slot has places."""
 
-    def naive_take_place(key) -> bool:
+    def naive_take_place(key) -> SlotCounter | None:
         row = SlotCounter.objects.filter(**key).values_list("taken", "capacity").first()
         if row is None or row[0] >= row[1]:
-            return False
+            return None
         time.sleep(0.01)  # the window between reading and writing
         SlotCounter.objects.filter(**key).update(taken=row[0] + 1)
-        return True
+        return SlotCounter.objects.get(**key)
 
     monkeypatch.setattr(services, "_take_place", naive_take_place)
     checkpoint, start = slot
@@ -177,7 +177,7 @@ def test_b5_two_moves_swapping_places_do_not_deadlock(slot, monkeypatch):
         )
     real_take_place = services._take_place
 
-    def slow_take_place(key) -> bool:
+    def slow_take_place(key) -> SlotCounter | None:
         taken = real_take_place(key)
         time.sleep(0.3)  # keep the first row locked while the other move starts
         return taken
