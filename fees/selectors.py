@@ -4,11 +4,12 @@ import dataclasses
 import datetime as dt
 from decimal import Decimal
 
+from django.db.models import Subquery
 from django.utils.translation import gettext as _
 
 from core.errors import ApplicationError
-from core.money import mrp_to_tenge
-from fees.models import FeeSchedule, MrpRate, Service
+from core.money import mrp_to_tenge, tenge
+from fees.models import FeeItem, FeeSchedule, MrpRate, Service
 
 
 @dataclasses.dataclass(frozen=True)
@@ -78,6 +79,39 @@ def fee_table(on: dt.date) -> FeeTable:
     return FeeTable(on=on, schedule=schedule, mrp_value=value, quotes=quotes)
 
 
+def _quotes_in_one_read(on: dt.date) -> dict[str, Quote] | None:
+    """The quotes of `fee_table(on)` by service in ONE query (the items of the schedule in force
+    with the year's MRP beside each), or None when something is missing — no schedule, a
+    schedule without items, no MRP for the year — and `fee_table` has to say what (the same
+    refusals as before)."""
+    in_force = (
+        FeeSchedule.objects.filter(effective_from__lte=on)
+        .order_by("-effective_from")
+        .values("pk")[:1]
+    )
+    year_mrp = MrpRate.objects.filter(year=on.year).values("value")[:1]
+    rows = (
+        FeeItem.objects.filter(schedule=Subquery(in_force))
+        .annotate(mrp_value=Subquery(year_mrp))
+        .values_list("schedule_id", "service", "mrp", "mrp_value")
+    )
+    found = {}
+    for schedule_id, service, mrp, value in rows:
+        if value is None:
+            return None
+        # As the column reads: SQLite gives a subquery's decimal without its 2 places.
+        value = tenge(value)
+        found[service] = Quote(
+            service=service,
+            on=on,
+            mrp=mrp,
+            mrp_value=value,
+            amount=mrp_to_tenge(mrp, value),
+            schedule_id=schedule_id,
+        )
+    return found or None
+
+
 def quote(service: str, *, on: dt.date) -> Quote:
     """The fee for `service` on the date `on`, at the MRP of that date's year (R2)."""
     return quotes(service, on=on)[0]
@@ -94,7 +128,7 @@ def quotes(*services: str, on: dt.date) -> list[Quote]:
                 _("Unknown service %(service)s.") % {"service": service},
                 fields={"service": [_("Choose one of: %s.") % ", ".join(Service.values)]},
             )
-    by_service = {item.service: item for item in fee_table(on).quotes}
+    by_service = _quotes_in_one_read(on) or {item.service: item for item in fee_table(on).quotes}
     answers = []
     for service in services:
         if service not in by_service:

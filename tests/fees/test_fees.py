@@ -70,10 +70,39 @@ def test_r3_unknown_service_is_a_validation_error(fees):
 
 def test_r2_r3_quotes_of_several_services_read_the_fee_table_once(fees, django_assert_num_queries):
     on = dt.date(2026, 1, 1)
-    expected = [quote("regular", on=on), quote("deposit", on=on)]
-    # The schedule, its items and the MRP of the year: once for both services.
-    with django_assert_num_queries(3):
-        assert quotes("regular", "deposit", on=on) == expected
+    table = {item.service: item for item in fee_table(on).quotes}
+    # The items of the schedule in force with the MRP of the year: one read for both services.
+    with django_assert_num_queries(1):
+        answers = quotes("regular", "deposit", on=on)
+    assert answers == [table["regular"], table["deposit"]]
+    assert [str(answer.mrp_value) for answer in answers] == ["4325.00", "4325.00"]
+    assert [str(answer.amount) for answer in answers] == ["4325.00", "86500.00"]
+
+
+@pytest.mark.parametrize(
+    "on", [dt.date(2024, 1, 1), dt.date(2025, 12, 31), dt.date(2026, 6, 30), dt.date(2026, 7, 1)]
+)
+def test_r2_r3_quotes_in_one_read_are_the_fee_tables(fees, on):
+    newer = FeeSchedule.objects.create(
+        effective_from=dt.date(2026, 7, 1), basis_en="Order X", basis_ru="Приказ X", basis_kk="X"
+    )
+    for service, mrp in EXPECTED_MRP.items():
+        FeeItem.objects.create(schedule=newer, service=service, mrp=mrp * 3)
+    MrpRate.objects.filter(year=2026).update(value=Decimal("4325.37"))
+    services = list(EXPECTED_MRP)
+    assert quotes(*services, on=on) == [
+        {item.service: item for item in fee_table(on).quotes}[service] for service in services
+    ]
+
+
+def test_r3_a_schedule_in_force_without_items_is_refused_as_before(fees):
+    FeeSchedule.objects.create(
+        effective_from=dt.date(2026, 7, 1), basis_en="Order X", basis_ru="Приказ X", basis_kk="X"
+    )
+    assert quotes("regular", on=dt.date(2026, 6, 30))[0].mrp == 1
+    with pytest.raises(ApplicationError) as refusal:
+        quotes("regular", "deposit", on=dt.date(2026, 7, 1))
+    assert refusal.value.code == "no_fee_schedule"
 
 
 def test_r2_r3_quotes_refuse_as_quote_does(fees):
