@@ -82,11 +82,9 @@ class _Checked:
 
 def _checked(member: Member, request: BookingRequest) -> _Checked:
     carrier = member.carrier
-    checkpoint = (
-        Checkpoint.objects.select_related("country")
-        .filter(code=request.checkpoint_code, is_active=True, serves_trucks=True)
-        .first()
-    )
+    checkpoint = Checkpoint.objects.filter(
+        code=request.checkpoint_code, is_active=True, serves_trucks=True
+    ).first()
     if checkpoint is None:
         raise ApplicationError("not_found", _("No such checkpoint."), status=404)
     if request.direction not in Direction.values:
@@ -95,15 +93,19 @@ def _checked(member: Member, request: BookingRequest) -> _Checked:
         raise _invalid("service", _("Choose regular, accelerated or out-of-turn passage."))
     if request.slot_start.tzinfo is None:
         raise _invalid("slot_start", _("Give the time with its UTC offset, like +05:00."))
-    vehicle = Vehicle.objects.filter(pk=request.vehicle_id, carrier=carrier, is_active=True).first()
+    # The vehicle and the trailer in one read; each is then checked as before, vehicle first.
+    wanted = [request.vehicle_id] + ([request.trailer_id] if request.trailer_id else [])
+    found = {
+        vehicle.pk: vehicle
+        for vehicle in Vehicle.objects.filter(pk__in=wanted, carrier=carrier, is_active=True)
+    }
+    vehicle = found.get(request.vehicle_id)
     if vehicle is None or vehicle.kind == Vehicle.Kind.TRAILER:
         raise _invalid("vehicle", _("Choose one of your trucks or tractor units."))
     trailer = None
     if request.trailer_id:
-        trailer = Vehicle.objects.filter(
-            pk=request.trailer_id, carrier=carrier, is_active=True, kind=Vehicle.Kind.TRAILER
-        ).first()
-        if trailer is None:
+        trailer = found.get(request.trailer_id)
+        if trailer is None or trailer.kind != Vehicle.Kind.TRAILER:
             raise _invalid("trailer", _("Choose one of your trailers."))
     driver_ids = list(dict.fromkeys(request.driver_ids))
     if not 1 <= len(driver_ids) <= MAX_DRIVERS:
@@ -184,7 +186,7 @@ def booking_create(
                 carrier=carrier,
                 created_by=member.user,
                 checkpoint=checked.checkpoint,
-                country=checked.checkpoint.country,
+                country_id=checked.checkpoint.country_id,
                 direction=request.direction,
                 service=request.service,
                 slot_start=request.slot_start,

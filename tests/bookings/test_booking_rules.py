@@ -223,6 +223,23 @@ def test_b1_only_own_active_vehicles_and_drivers(world, fake_twilio):
     refused(lambda: book(world, vehicle=other.truck), "validation_error")
     refused(lambda: book(world, drivers=other.drivers[:1]), "validation_error")
     refused(lambda: book(world, vehicle=world.trailer), "validation_error")
+    # The vehicle and the trailer are read together and each checked as before, vehicle first.
+    for vehicle, trailer, field in (
+        (world.trailer, world.trailer, "vehicle"),
+        (world.trailer, other.trailer, "vehicle"),
+        (other.truck, world.trailer, "vehicle"),
+        (world.truck, world.tractor, "trailer"),
+        (world.truck, world.truck, "trailer"),
+        (world.truck, other.trailer, "trailer"),
+    ):
+        refusal = refused(
+            lambda v=vehicle, t=trailer: book(world, vehicle=v, trailer=t), "validation_error"
+        )
+        assert set(refusal.fields) == {field}, (vehicle, trailer, refusal.fields)
+    world.trailer.is_active = False
+    world.trailer.save(update_fields=["is_active"])
+    refusal = refused(lambda: book(world, trailer=world.trailer), "validation_error")
+    assert set(refusal.fields) == {"trailer"}
 
 
 def test_b4_drivers_are_added_up_to_three(world):

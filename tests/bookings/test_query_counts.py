@@ -84,6 +84,18 @@ def test_b1_booking_queries_do_not_grow_with_the_carriers_bookings(api, world):
     assert counts[1] <= NEXT_BOOKING_QUERIES, counts
 
 
+def test_b1_a_trailer_costs_no_query_more(api, world):
+    # The vehicle and the trailer are read together.
+    world.top_up("100000000.00")
+    counts = []
+    for truck, trailer in zip(trucks(world, 3), [None, None, world.trailer], strict=True):
+        data = {**body(world, vehicle=truck), "trailer": trailer.pk if trailer else None}
+        with CaptureQueriesContext(connection) as queries:
+            assert api(data).status_code == 201
+        counts.append(len(queries.captured_queries))
+    assert counts[2] == counts[1] <= NEXT_BOOKING_QUERIES, counts
+
+
 def test_c6_a_refusal_in_the_rush_takes_at_most_17_queries_and_writes_nothing(api, world):
     world.top_up("1000000.00")
     HourOverride.objects.create(
