@@ -131,6 +131,7 @@ def booking_event_notify(
         raise ValueError(f"The notification {event!r} needs {', '.join(missing)} in extra.")
     now = clock.now()
     queued: list[Message] = []
+    plain: list[Message] = []  # no dedupe key: inserted together below
     for user, chat_id, device_phone in _recipients(booking):
         address = _address_of(user, chat_id, device_phone)
         if address is None:
@@ -158,15 +159,27 @@ def booking_event_notify(
             created_at=now,
         )
         if message.dedupe_key is None:
-            message.save()
+            plain.append(message)
         elif not _save_once(message):
             continue
         queued.append(message)
+    if plain:
+        _insert_all(plain)
     if queued:
         transaction.on_commit(
             functools.partial(_enqueue, [message.pk for message in queued]), robust=True
         )
     return queued
+
+
+def _insert_all(messages: list[Message]) -> None:
+    """The messages in one INSERT (ids in list order), or one by one where the database gives
+    no ids back from a multi-row insert (they are needed to hand them to the worker)."""
+    if transaction.get_connection().features.can_return_rows_from_bulk_insert:
+        Message.objects.bulk_create(messages)
+    else:
+        for message in messages:
+            message.save(force_insert=True)
 
 
 def _save_once(message: Message) -> bool:

@@ -171,6 +171,25 @@ def test_b12_the_dispatcher_who_booked_and_the_owner_are_both_told(
     assert len(fake_telegram.texts_to(CHAT)) == 1
 
 
+def test_b12_the_messages_of_one_event_are_queued_with_one_insert(world, owner):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    link_telegram(owner)
+    dispatcher = dispatcher_of(world)
+    world.top_up("100000.00")
+    with CaptureQueriesContext(connection) as queries:
+        booking = book(world, member=dispatcher)
+    inserts = [
+        q["sql"] for q in queries.captured_queries if 'INSERT INTO "notify_message' in q["sql"]
+    ]
+    assert len(inserts) == 1, inserts
+    messages = list(Message.objects.filter(booking=booking).order_by("pk"))
+    # The person who booked first, then the owners (as `_recipients` names them).
+    assert [m.recipient_id for m in messages] == [dispatcher.user_id, owner.pk]
+    assert all(m.status == "queued" and m.attempts == 0 for m in messages)
+
+
 def test_b12_a_person_with_no_confirmed_phone_or_chat_gets_nothing(world, owner, caplog):
     dispatcher = dispatcher_of(world, phone=None)
     world.top_up("100000.00")
