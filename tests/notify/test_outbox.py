@@ -190,6 +190,84 @@ def test_b12_the_messages_of_one_event_are_queued_with_one_insert(world, owner):
     assert all(m.status == "queued" and m.attempts == 0 for m in messages)
 
 
+def _recipients_by_the_orm(booking):
+    """The ORM query `_recipients` ran before it was written in SQL: the oracle of its SQL."""
+    from django.db.models import OuterRef, Q, Subquery
+
+    return [
+        (person.pk, person.telegram_chat, person.sms_phone)
+        for person in User.objects.filter(
+            Q(membership__role=Member.Role.OWNER) | Q(pk=booking.created_by_id),
+            membership__carrier_id=booking.carrier_id,
+        )
+        .annotate(
+            telegram_chat=Subquery(
+                TelegramDevice.objects.filter(
+                    user=OuterRef("pk"), confirmed=True, chat_id__isnull=False
+                )
+                .order_by("pk")
+                .values("chat_id")[:1]
+            ),
+            sms_phone=Subquery(
+                SmsDevice.objects.filter(user=OuterRef("pk"), confirmed=True)
+                .order_by("pk")
+                .values("phone")[:1]
+            ),
+        )
+        .order_by("pk")
+    ]
+
+
+def test_b12_recipients_read_in_sql_are_the_orm_querys(world, owner, fake_twilio):
+    from tests.bookings.conftest import make_world
+
+    world.top_up("1000000.00")
+    dispatcher = dispatcher_of(world)
+    # The owner: a confirmed SMS phone after an unconfirmed one, and a linked chat.
+    SmsDevice.objects.create(user=owner, name="Old", phone="+77015550199", confirmed=False)
+    SmsDevice.objects.create(user=owner, name="New", phone="+77015550198", confirmed=True)
+    link_telegram(owner)
+    # A second owner with an unlinked chat and no phone; an inactive owner.
+    second = User.objects.create_user("owner2@steppe.kz", "x", full_name="Second Owner")
+    Member.objects.create(carrier=world.carrier, user=second, role=Member.Role.OWNER)
+    TelegramDevice.objects.create(user=second, name="Telegram", confirmed=False, chat_id=None)
+    gone = User.objects.create_user("gone@steppe.kz", "x", full_name="Gone", is_active=False)
+    Member.objects.create(carrier=world.carrier, user=gone, role=Member.Role.OWNER)
+    # An accountant (not told) and another carrier's owner (not told).
+    accountant = User.objects.create_user("acc@steppe.kz", "x", full_name="Acc")
+    Member.objects.create(carrier=world.carrier, user=accountant, role=Member.Role.ACCOUNTANT)
+    make_world(
+        fake_twilio,
+        iin_bin="377835337400",
+        iin="377835337400",
+        phone="+77017654321",
+        email="other@carrier.kz",
+        plates=("777AAA01", "778AAA01"),
+        vins=("XTA21099012340001", "XTA21099012340002", "WDB96340310120003"),
+    )
+    by_owner = book(world)
+    by_dispatcher = book(world, member=dispatcher, vehicle=world.tractor)
+    for booking in (by_owner, by_dispatcher):
+        booking = Booking.objects.select_related("created_by").get(pk=booking.pk)
+        expected = _recipients_by_the_orm(booking)
+        assert len(expected) == (4 if booking == by_dispatcher else 3)
+        read = services._recipients(booking)
+        by_pk = {row[0]: row for row in expected}
+        # The person who booked first, then the other owners by id; the inactive one left out.
+        order = [booking.created_by_id] + [
+            pk for pk in sorted(by_pk) if pk != booking.created_by_id
+        ]
+        assert [(user.pk, chat, phone) for user, chat, phone in read] == [
+            by_pk[pk] for pk in order if pk != gone.pk
+        ]
+    # The dispatcher left the carrier: no longer told of the bookings they made.
+    Member.objects.filter(user=dispatcher.user).delete()
+    booking = Booking.objects.select_related("created_by").get(pk=by_dispatcher.pk)
+    assert [user.pk for user, _c, _p in services._recipients(booking)] == [
+        pk for pk, _c, _p in _recipients_by_the_orm(booking) if pk != gone.pk
+    ]
+
+
 def test_b12_a_person_with_no_confirmed_phone_or_chat_gets_nothing(world, owner, caplog):
     dispatcher = dispatcher_of(world, phone=None)
     world.top_up("100000.00")
