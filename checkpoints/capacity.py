@@ -38,7 +38,6 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING
 
 from django.conf import settings
-from django.db.models import CharField, IntegerField, Q, Value
 
 from core import clock
 from core.clock import ALMATY
@@ -277,32 +276,46 @@ def local_dates_of_period(starts_at: dt.datetime, ends_at: dt.datetime) -> list[
 # --- Selectors: what the rules need, loaded in a fixed number of queries ----------------------
 
 
+# The selectors below are written in SQL: they run in every booking's transaction (plan_of_day),
+# and the ORM spent about 0.8 ms building the overrides' UNION and 0.3 ms the closures' SELECT
+# there, several times what the database takes. They are the statements the ORM wrote;
+# tests/checkpoints checks them against the ORM queries.
+_OVERRIDES_SQL = (
+    'SELECT "direction", "date", "hour", %s, "capacity" FROM "checkpoints_houroverride" '
+    'WHERE "checkpoint_id" = %s AND "direction" IN ({directions}) AND "date" BETWEEN %s AND %s '
+    "UNION ALL "
+    'SELECT "direction", "date", %s, "service", "capacity" FROM "checkpoints_quotaoverride" '
+    'WHERE "checkpoint_id" = %s AND "direction" IN ({directions}) AND "date" BETWEEN %s AND %s'
+)
+_CLOSURES_SQL = (
+    'SELECT "id", "starts_at", "ends_at", "direction", "reason" FROM "checkpoints_closure" '
+    'WHERE "checkpoint_id" = %s AND "starts_at" < %s AND "ends_at" > %s'
+)
+
+
 def load_overrides(
     *, checkpoint_id: int, directions: Iterable[str], first: dt.date, last: dt.date
 ) -> tuple[dict[tuple[str, dt.date], dict[int, int]], dict[tuple[str, dt.date], dict[str, int]]]:
     """Hour and quota overrides of a checkpoint for a range of days, in ONE query (a UNION).
     Returns ({(direction, date): {hour: capacity}}, {(direction, date): {service: capacity}})."""
-    from checkpoints.models import HourOverride, QuotaOverride
+    from django.db import connection
 
-    scope = Q(
-        checkpoint_id=checkpoint_id, direction__in=list(directions), date__range=(first, last)
-    )
-    hourly = (
-        HourOverride.objects.filter(scope)
-        .annotate(row_kind=Value(REGULAR, output_field=CharField()))
-        .values_list("direction", "date", "hour", "row_kind", "capacity")
-        .order_by()
-    )
-    daily = (
-        QuotaOverride.objects.filter(scope)
-        .annotate(row_hour=Value(DAY, output_field=IntegerField()))
-        .values_list("direction", "date", "row_hour", "service", "capacity")
-        .order_by()
-    )
+    directions = list(directions)
     hour_overrides: dict[tuple[str, dt.date], dict[int, int]] = defaultdict(dict)
     quota_overrides: dict[tuple[str, dt.date], dict[str, int]] = defaultdict(dict)
-    for direction, date, hour, kind, capacity in hourly.union(daily, all=True):
-        if isinstance(date, str):  # a UNION's column types are not always known to the driver
+    if not directions:
+        return hour_overrides, quota_overrides
+    dates = [
+        connection.ops.adapt_datefield_value(first),
+        connection.ops.adapt_datefield_value(last),
+    ]
+    scope = [checkpoint_id, *directions, *dates]
+    sql = _OVERRIDES_SQL.format(directions=", ".join(["%s"] * len(directions)))
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [REGULAR, *scope, DAY, *scope])
+        rows = cursor.fetchall()
+    for direction, date, hour, kind, capacity in rows:
+        if isinstance(date, str):  # SQLite gives dates as text
             date = dt.date.fromisoformat(date)
         if kind == REGULAR:
             hour_overrides[(direction, date)][hour] = capacity
@@ -317,12 +330,17 @@ def load_closures(
     """Closures of a checkpoint that overlap [starts_at, ends_at), in one query."""
     from checkpoints.models import Closure
 
-    rows = Closure.objects.filter(
-        checkpoint_id=checkpoint_id, starts_at__lt=ends_at, ends_at__gt=starts_at
-    ).values_list("starts_at", "ends_at", "direction", "pk", "reason")
+    # Through the model (`raw`), so that the times come back aware on both databases.
+    rows = Closure.objects.raw(_CLOSURES_SQL, [checkpoint_id, ends_at, starts_at])
     return [
-        ClosedPeriod(starts_at=s, ends_at=e, direction=d or None, closure_id=pk, reason=reason)
-        for s, e, d, pk, reason in rows
+        ClosedPeriod(
+            starts_at=row.starts_at,
+            ends_at=row.ends_at,
+            direction=row.direction or None,
+            closure_id=row.pk,
+            reason=row.reason,
+        )
+        for row in rows
     ]
 
 

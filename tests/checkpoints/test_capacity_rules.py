@@ -242,3 +242,83 @@ def test_c1_c2_rules_are_loaded_with_one_query_for_overrides_and_one_for_closure
     assert plans[("entry", TOMORROW)].closed == frozenset({15, 16})
     assert plans[("exit", TOMORROW + dt.timedelta(1))].closed == frozenset()
     assert plans[("exit", TOMORROW + dt.timedelta(1))].planned("regular", 9) == 26
+
+
+def _overrides_by_the_orm(*, checkpoint_id, directions, first, last):
+    """The ORM queries `load_overrides` ran before it was written in SQL: the oracle."""
+    from django.db.models import Q
+
+    scope = Q(
+        checkpoint_id=checkpoint_id, direction__in=list(directions), date__range=(first, last)
+    )
+    hours, quotas = {}, {}
+    for direction, date, hour, places in HourOverride.objects.filter(scope).values_list(
+        "direction", "date", "hour", "capacity"
+    ):
+        hours.setdefault((direction, date), {})[hour] = places
+    for direction, date, service, places in QuotaOverride.objects.filter(scope).values_list(
+        "direction", "date", "service", "capacity"
+    ):
+        quotas.setdefault((direction, date), {})[service] = places
+    return hours, quotas
+
+
+def _closures_by_the_orm(*, checkpoint_id, starts_at, ends_at):
+    rows = Closure.objects.filter(
+        checkpoint_id=checkpoint_id, starts_at__lt=ends_at, ends_at__gt=starts_at
+    ).values_list("starts_at", "ends_at", "direction", "pk", "reason")
+    return sorted(
+        (
+            ClosedPeriod(starts_at=s, ends_at=e, direction=d or None, closure_id=pk, reason=reason)
+            for s, e, d, pk, reason in rows
+        ),
+        key=lambda period: period.closure_id,
+    )
+
+
+def test_c1_c3_the_rules_read_in_sql_are_the_orm_querys(checkpoint, make_checkpoint):
+    other = make_checkpoint(code="OTHER")
+    day_after = TOMORROW + dt.timedelta(1)
+    for where, direction, date, hour, places in (
+        (checkpoint, "exit", TOMORROW, 9, 3),
+        (checkpoint, "exit", TOMORROW, 23, 0),
+        (checkpoint, "entry", TOMORROW, 0, 7),
+        (checkpoint, "exit", day_after, 9, 5),
+        (checkpoint, "exit", day_after + dt.timedelta(1), 9, 5),
+        (other, "exit", TOMORROW, 9, 1),
+    ):
+        HourOverride.objects.create(
+            checkpoint=where, direction=direction, date=date, hour=hour, capacity=places
+        )
+    for where, direction, date, service, places in (
+        (checkpoint, "exit", TOMORROW, "accelerated", 9),
+        (checkpoint, "entry", day_after, "out_of_turn", 1),
+        (other, "exit", TOMORROW, "accelerated", 2),
+    ):
+        QuotaOverride.objects.create(
+            checkpoint=where, direction=direction, date=date, service=service, capacity=places
+        )
+    for where, direction, starts, ends in (
+        (checkpoint, "", at(TOMORROW, 15), at(TOMORROW, 17)),
+        (checkpoint, "entry", at(TOMORROW, 0), at(TOMORROW, 1)),
+        (checkpoint, "exit", at(day_after, 23), at(day_after + dt.timedelta(2), 0)),
+        (other, "", at(TOMORROW, 0), at(day_after, 0)),
+    ):
+        Closure.objects.create(
+            checkpoint=where, direction=direction, starts_at=starts, ends_at=ends, reason="x"
+        )
+    for directions in (["exit"], ["entry"], ["exit", "entry"], []):
+        for first, last in ((TOMORROW, TOMORROW), (TOMORROW, day_after), (day_after, day_after)):
+            scope = dict(checkpoint_id=checkpoint.pk, directions=directions, first=first, last=last)
+            hours, quotas = capacity.load_overrides(**scope)
+            assert (dict(hours), dict(quotas)) == _overrides_by_the_orm(**scope), scope
+    for starts, ends in (
+        (at(TOMORROW, 0), at(day_after, 0)),
+        (at(TOMORROW, 16), at(TOMORROW, 17)),
+        (at(TOMORROW, 17), at(day_after, 23)),
+        (at(day_after, 23), at(day_after + dt.timedelta(3), 0)),
+    ):
+        scope = dict(checkpoint_id=checkpoint.pk, starts_at=starts, ends_at=ends)
+        read = capacity.load_closures(**scope)
+        assert sorted(read, key=lambda p: p.closure_id) == _closures_by_the_orm(**scope), scope
+        assert all(period.starts_at.utcoffset() is not None for period in read)
