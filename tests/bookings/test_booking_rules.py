@@ -425,3 +425,54 @@ def test_c6_verify_capacity_counts_bookings_and_holds(world):
 
     with pytest.raises(CommandError):
         call_command("verify_capacity")
+
+
+def test_b1_the_checkpoint_and_fleet_read_in_sql_are_the_orm_querys(world, fake_twilio):
+    # The reads of `_checked`, written in SQL, against the ORM queries they replaced.
+    from checkpoints.models import Checkpoint
+    from vehicles.models import Driver, Vehicle
+    from vehicles.selectors import active_drivers_among, active_vehicles_by_id
+
+    Checkpoint.objects.filter(code="DOSTYK").update(is_active=False)
+    Checkpoint.objects.filter(code="KARASU").update(serves_trucks=False)
+    for code in ("KORDAI", "DOSTYK", "KARASU", "kordai", "NOWHERE", ""):
+        expected = Checkpoint.objects.filter(code=code, is_active=True, serves_trucks=True).first()
+        read = next(iter(Checkpoint.objects.raw(services._CHECKPOINT_SQL, [code])), None)
+        assert read == expected, code
+        if expected is not None:
+            fields = [field.attname for field in Checkpoint._meta.concrete_fields]
+            assert [getattr(read, f) for f in fields] == [getattr(expected, f) for f in fields]
+    other = make_world(
+        fake_twilio,
+        iin_bin="377835337400",
+        iin="377835337400",
+        phone="+77017654321",
+        email="other@carrier.kz",
+        plates=("777AAA01", "778AAA01"),
+        vins=("XTA21099012340001", "XTA21099012340002", "WDB96340310120003"),
+    )
+    world.tractor.is_active = False
+    world.tractor.save(update_fields=["is_active"])
+    world.drivers[3].is_active = False
+    world.drivers[3].save(update_fields=["is_active"])
+    vehicles = [world.truck, world.tractor, world.trailer, other.truck, other.trailer]
+    drivers = [*world.drivers, *other.drivers]
+    for ids in ([], [v.pk for v in vehicles], [world.trailer.pk, other.truck.pk], [999999]):
+        expected = Vehicle.objects.filter(pk__in=ids, carrier=world.carrier, is_active=True)
+        read = active_vehicles_by_id(world.carrier, ids)
+        assert read == {vehicle.pk: vehicle for vehicle in expected}
+        fields = [field.attname for field in Vehicle._meta.concrete_fields]
+        for vehicle in expected:
+            assert [getattr(read[vehicle.pk], f) for f in fields] == [
+                getattr(vehicle, f) for f in fields
+            ]
+    for ids in ([], [d.pk for d in drivers], [world.drivers[3].pk, other.drivers[0].pk]):
+        expected = Driver.objects.filter(pk__in=ids, carrier=world.carrier, is_active=True)
+        read = active_drivers_among(world.carrier, ids)
+        assert sorted(d.pk for d in read) == sorted(d.pk for d in expected)
+        fields = [field.attname for field in Driver._meta.concrete_fields]
+        by_pk = {d.pk: d for d in read}
+        for driver in expected:
+            assert [getattr(by_pk[driver.pk], f) for f in fields] == [
+                getattr(driver, f) for f in fields
+            ]

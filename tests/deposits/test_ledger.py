@@ -61,6 +61,39 @@ def test_p6_accounts_of_reads_the_same_accounts_in_one_query(carrier, django_ass
     }
 
 
+def test_p6_accounts_read_in_sql_are_the_orm_querys(carrier):
+    from django.db.models import Q
+
+    from deposits.selectors import accounts_by_kind
+
+    other = Carrier.objects.create(kind="company", iin_bin="230140012357", name="Other LLP")
+    services.personal_account_open(carrier=other)
+    services.top_up(carrier=carrier, amount=D("123.45"), bank_reference="B")
+    services.system_account("fees_payable")
+    services.system_account("budget")
+    for kinds in (
+        ("available", "held", "fees_payable"),
+        ("available",),
+        ("fees_payable", "budget"),
+        ("held", "refund_pending", "forfeits_payable"),  # no forfeits account yet
+        (),
+    ):
+        carrier_kinds = [kind for kind in kinds if kind in Account.CARRIER_KINDS]
+        system_kinds = [kind for kind in kinds if kind not in Account.CARRIER_KINDS]
+        expected = {}
+        for account in Account.objects.filter(
+            Q(carrier=carrier, kind__in=carrier_kinds)
+            | Q(carrier__isnull=True, kind__in=system_kinds)
+        ).order_by("pk"):
+            expected.setdefault(account.kind, account)
+        read = accounts_by_kind(carrier, *kinds)
+        assert read == expected, kinds
+        assert {k: (a.carrier_id, a.balance) for k, a in read.items()} == {
+            k: (a.carrier_id, a.balance) for k, a in expected.items()
+        }
+    assert str(accounts_by_kind(carrier, "available")["available"].balance) == "123.45"
+
+
 def test_p6_accounts_of_makes_a_missing_account_as_first_use_does(carrier):
     other = Carrier.objects.create(kind="company", iin_bin="230140012357", name="Other LLP")
     Account.objects.filter(carrier__isnull=True, kind="fees_payable").delete()
