@@ -689,10 +689,12 @@ def api_token_issue(
 
 
 def api_token_for_secret(secret: str) -> ApiToken | None:
-    """The live token with this secret, or None (unknown, revoked or expired)."""
+    """The live token with this secret, or None (unknown, revoked or expired). The person's
+    membership and carrier come in the same read, for carriers.selectors.membership_of, which
+    every carrier endpoint asks next."""
     now = clock.now()
     token = (
-        ApiToken.objects.select_related("user")
+        ApiToken.objects.select_related("user__membership__carrier")
         .filter(token_hash=_hash_secret(secret), revoked_at__isnull=True)
         .first()
     )

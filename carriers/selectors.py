@@ -5,6 +5,11 @@ def membership_of(user) -> Member | None:
     """The carrier a person acts for, with their role; None for staff and strangers."""
     if user is None or not user.is_authenticated:
         return None
+    membership = type(user).membership.related if hasattr(type(user), "membership") else None
+    if membership is not None and membership.is_cached(user):
+        # Read with the user (token sign-in, auth2fa.services.api_token_for_secret): a person
+        # without a membership has None there. The carrier came in the same read.
+        return membership.get_cached_value(user)
     member = Member.objects.select_related("carrier").filter(user=user).first()
     field = Member.user.field
     if member is not None and type(user) is field.related_model:

@@ -20,8 +20,9 @@ from tests.bookings.test_checkpoint_operations import trucks
 
 pytestmark = pytest.mark.django_db
 
-# Token, member (with its person), checkpoint, vehicle, drivers, the fees in force with the MRP
-# (one read for the fee and the deposit), the ledger accounts with the balance (one read); plan
+# Token with its person, membership and carrier (one read), checkpoint, vehicle, drivers, the
+# fees in force with the MRP (one read for the fee and the deposit), the ledger accounts with the
+# balance (one read); plan
 # of the day, the conditional update giving back the counter (and the row made on first use);
 # booking (no savepoint), drivers; the money in two conditional updates, both transfers in one
 # insert, the hold, the booking's hold; the notification (recipients and their devices in one
@@ -29,12 +30,12 @@ pytestmark = pytest.mark.django_db
 # read back). The first booking of an hour also makes its counter row (and the first use of a
 # token in 5 minutes is written; in these tests the first booking ever also makes the system
 # fees account).
-BOOKING_QUERIES = 30
+BOOKING_QUERIES = 29
 # A booking in an hour that already has its counter row.
-NEXT_BOOKING_QUERIES = 22
+NEXT_BOOKING_QUERIES = 21
 # The same checks, then the place refused: nothing is written but the token's last use (at most
 # once in 5 minutes) and the counter row made on first use.
-REFUSAL_QUERIES = 17
+REFUSAL_QUERIES = 16
 
 
 @pytest.fixture
@@ -63,7 +64,7 @@ def body(world, vehicle=None, start=None):
     }
 
 
-def test_b1_a_booking_over_the_api_takes_at_most_30_queries(
+def test_b1_a_booking_over_the_api_takes_at_most_29_queries(
     api, world, django_assert_max_num_queries
 ):
     world.top_up("1000000.00")
@@ -96,7 +97,7 @@ def test_b1_a_trailer_costs_no_query_more(api, world):
     assert counts[2] == counts[1] <= NEXT_BOOKING_QUERIES, counts
 
 
-def test_c6_a_refusal_in_the_rush_takes_at_most_17_queries_and_writes_nothing(api, world):
+def test_c6_a_refusal_in_the_rush_takes_at_most_16_queries_and_writes_nothing(api, world):
     world.top_up("1000000.00")
     HourOverride.objects.create(
         checkpoint=world.checkpoint, direction="exit", date=at(1, 9).date(), hour=9, capacity=0

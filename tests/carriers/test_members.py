@@ -188,3 +188,32 @@ def test_a1_an_invited_person_without_an_account_registers_and_joins(owner, fake
     browser.post(f"/invite/{token}/accept/")
     joined = Member.objects.get(user__email="daulet@steppe.kz")
     assert (joined.carrier, joined.role) == (Member.objects.get(user=owner).carrier, "dispatcher")
+
+
+# --- The membership a token brings with it ------------------------------------------------------
+
+
+def test_a_tokens_person_comes_with_membership_and_carrier_in_one_read(
+    owner, other_person, django_assert_num_queries
+):
+    """membership_of, asked by every carrier endpoint, needs no read of its own after token
+    sign-in (A4): the token's read brought the membership and the carrier; a person with no
+    membership gets None just as cheaply."""
+    from auth2fa.models import ApiToken
+    from auth2fa.services import api_token_for_secret, api_token_issue
+    from carriers.selectors import membership_of
+
+    member = Member.objects.select_related("carrier").get(user=owner)
+    for person, expected in ((owner, member), (other_person, None)):
+        secret = api_token_issue(user=person, kind=ApiToken.Kind.PERSONAL, name="ci").secret
+        token = api_token_for_secret(secret)
+        with django_assert_num_queries(0):
+            found = membership_of(token.user)
+            assert found == expected
+            if expected is not None:
+                assert found.carrier.name == member.carrier.name
+                assert found.user is token.user
+    # Signed in another way (a session), the person's membership is read as before.
+    person = type(owner).objects.get(pk=owner.pk)
+    with django_assert_num_queries(1):
+        assert membership_of(person) == member
