@@ -25,9 +25,9 @@ statuses = {}
 codes = {}
 
 -- Anonymous reads come from this many client addresses per thread (X-Forwarded-For, read with
--- NUM_PROXIES=1 as behind the deployment's proxy), so each address's rate limit history stays
--- the size it has for a real client (a few hundred entries a minute), not one list of every
--- request of the run, whose (un)pickling would grow with the throughput.
+-- NUM_PROXIES=1 as behind the deployment's proxy), so each address's rate limit log stays the
+-- size it has for a real client (a few hundred entries a minute), not one log of every request
+-- of the run.
 local ADDRESSES = 128
 
 function init(args)
