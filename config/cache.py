@@ -67,7 +67,8 @@ class ReusedClientRedisCacheClient(RedisCacheClient):
         return client
 
 
-RateLimitHit = tuple[bool, float]  # (allowed, seconds to wait when refused)
+RateLimitHit = tuple[bool, float]
+RATE_LIMIT_LOG_PREFIX = "ratelimit:"  # (allowed, seconds to wait when refused)
 
 
 def _hit(answer: list[int]) -> RateLimitHit:
@@ -81,7 +82,11 @@ class ReusedClientRedisCache(RedisCache):
         self._class = ReusedClientRedisCacheClient
 
     def _log_args(self, key: str, limit: int, window_seconds: int) -> tuple:
-        return (self.make_and_validate_key(key), int(window_seconds * 1_000_000), limit)
+        # A key of its own, never the one DRF's throttle keeps its pickled history under: a
+        # deployment updated while such histories live would otherwise run sorted-set commands
+        # on strings (WRONGTYPE, an error on every limited request for up to a window).
+        log = self.make_and_validate_key(f"{RATE_LIMIT_LOG_PREFIX}{key}")
+        return (log, int(window_seconds * 1_000_000), limit)
 
     def rate_limit_hit(self, key: str, limit: int, window_seconds: int) -> RateLimitHit:
         """Count a request under `key` unless `limit` requests were counted in the last

@@ -152,3 +152,17 @@ def test_entries_and_the_count_go_in_one_round_trip(redis_cache, public_read_rat
     assert PublicReadThrottle().counted(request) == 1
     assert PublicReadThrottle().get_many_and_count(from_address("192.0.2.1"), ["a"])[1]
     assert not PublicReadThrottle().get_many_and_count(from_address("192.0.2.1"), ["a"])[1]
+
+
+def test_a_history_left_by_drfs_throttle_does_not_break_the_limit(
+    redis_cache, public_read_rate, client
+):
+    """Updating a running deployment: DRF's throttle kept a pickled history under its key; the
+    log in Redis has a key of its own, so the requests are counted, not answered 500."""
+    public_read_rate("2/min")
+    first = client.get("/api/v1/checkpoints")
+    key = PublicReadThrottle().get_cache_key(first.wsgi_request, None)
+    cache.set(key, [time.time()] * 5, 60)  # what DRF's SimpleRateThrottle stores there
+    assert first.status_code == 200
+    assert [client.get("/api/v1/checkpoints").status_code for _ in range(2)] == [200, 429]
+    assert cache.get(key) == [pytest.approx(time.time(), abs=60)] * 5  # left alone
