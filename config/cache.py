@@ -67,8 +67,8 @@ class ReusedClientRedisCacheClient(RedisCacheClient):
         return client
 
 
-RateLimitHit = tuple[bool, float]
-RATE_LIMIT_LOG_PREFIX = "ratelimit:"  # (allowed, seconds to wait when refused)
+RateLimitHit = tuple[bool, float]  # (allowed, seconds to wait when refused)
+RATE_LIMIT_LOG_PREFIX = "ratelimit:"
 
 
 def _hit(answer: list[int]) -> RateLimitHit:
