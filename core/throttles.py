@@ -52,14 +52,14 @@ class SettingsRateThrottle(SimpleRateThrottle):
     def get_cache_key(self, request, view):
         return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
 
-    def history_key(self, request) -> str | None:
+    def limit_key(self, request) -> str | None:
         """The cache key of the request's count, or None when no limit applies (no rate)."""
         if self.rate is None:
             return None
         return self.get_cache_key(request, None)
 
     def allow_request(self, request, view) -> bool:
-        key = self.history_key(request)
+        key = self.limit_key(request)
         if key is None:
             return True
         counted = getattr(request, COUNTED_ATTRIBUTE, {}).get(key)
@@ -81,7 +81,7 @@ class SettingsRateThrottle(SimpleRateThrottle):
         """The cache values of `keys` and whether the request is allowed, counting it (when a
         limit applies): in one Redis round trip with config.cache. The view's throttle then
         answers from what is remembered on the request instead of counting it again."""
-        key = self.history_key(request)
+        key = self.limit_key(request)
         store = _atomic_store()
         if key is None or store is None:
             found = cache.get_many(keys)
@@ -100,7 +100,7 @@ class SettingsRateThrottle(SimpleRateThrottle):
 
     def counted(self, request) -> int:
         """How many requests the limit counts for this request's client now (tests, support)."""
-        key = self.history_key(request)
+        key = self.limit_key(request)
         if key is None:
             return 0
         store = _atomic_store()
