@@ -75,6 +75,26 @@ def _isolated_cache(request, settings):
 
 
 @pytest.fixture
+def redis_cache(settings):
+    """The real Redis (REDIS_URL) as the cache, as deployed (config.cache), under a key prefix of
+    this test's own, removed afterwards (version stamps never expire). For tests marked `redis`."""
+    import redis
+
+    prefix = f"test-{uuid.uuid4().hex}"
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "config.cache.ReusedClientRedisCache",  # as config/settings.py
+            "LOCATION": os.environ["REDIS_URL"],
+            "KEY_PREFIX": prefix,
+        }
+    }
+    yield
+    server = redis.Redis.from_url(os.environ["REDIS_URL"])
+    for key in server.scan_iter(f"{prefix}:*"):
+        server.delete(key)
+
+
+@pytest.fixture
 def fake_twilio(settings):
     """SMS go to a fake Twilio server on 127.0.0.1; `fake_twilio.messages` lists what was sent."""
     from tests.fakes.twilio_server import start_fake_twilio

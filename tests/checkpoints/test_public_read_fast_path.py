@@ -4,9 +4,6 @@ the same rate limit, and leaves everything else to the views."""
 
 import dataclasses
 import datetime as dt
-import os
-import uuid
-from collections.abc import Iterator
 
 import pytest
 import time_machine
@@ -15,7 +12,6 @@ from django.core.cache import cache, caches
 from django.http import HttpResponse
 from django.test import Client, override_settings
 from django.urls import reverse
-from redis import Redis
 
 from bookings import services
 from checkpoints import api, selectors
@@ -439,27 +435,9 @@ def test_the_fast_path_matches_exactly_the_two_routes():
 # --- With Redis, as deployed ----------------------------------------------------------------------
 
 
-@pytest.fixture
-def own_redis_keys(settings) -> Iterator[None]:
-    """The real Redis (REDIS_URL), under a key prefix of this test's own, removed afterwards
-    (the version stamps never expire)."""
-    prefix = f"test-fast-path-{uuid.uuid4().hex}"
-    settings.CACHES = {
-        "default": {
-            "BACKEND": "config.cache.ReusedClientRedisCache",  # as config/settings.py
-            "LOCATION": os.environ["REDIS_URL"],
-            "KEY_PREFIX": prefix,
-        }
-    }
-    yield
-    redis = Redis.from_url(os.environ["REDIS_URL"])
-    for key in redis.scan_iter(f"{prefix}:*"):
-        redis.delete(key)
-
-
 @pytest.mark.redis
 def test_with_redis_the_fast_answer_and_the_count_are_the_views(
-    own_redis_keys, client, normal_client, world, view_calls
+    redis_cache, client, normal_client, world, view_calls
 ):
     client.get(SLOTS, day_query())
     fast = client.get(SLOTS, day_query())
@@ -470,7 +448,7 @@ def test_with_redis_the_fast_answer_and_the_count_are_the_views(
 
 
 @pytest.mark.redis
-def test_with_redis_one_client_serves_every_call_of_a_cache(own_redis_keys):
+def test_with_redis_one_client_serves_every_call_of_a_cache(redis_cache):
     """config.cache keeps the client Django's backend would build for every call."""
     from config.cache import ReusedClientRedisCache
 

@@ -2,11 +2,8 @@
 so parallel requests of one client cannot all pass on one reading of the count, as they do with
 DRF's pickled history; the window slides and a refusal counts nothing, as with DRF's."""
 
-import os
 import threading
 import time
-import uuid
-from collections.abc import Iterator
 from unittest import mock
 
 import pytest
@@ -21,23 +18,6 @@ pytestmark = [pytest.mark.redis, pytest.mark.django_db]
 
 PARALLEL = 24
 LIMIT = 5
-
-
-@pytest.fixture
-def redis_cache(settings) -> Iterator[None]:
-    """The real Redis (REDIS_URL) under a key prefix of this test's own, removed afterwards."""
-    prefix = f"test-rate-limits-{uuid.uuid4().hex}"
-    settings.CACHES = {
-        "default": {
-            "BACKEND": "config.cache.ReusedClientRedisCache",  # as config/settings.py
-            "LOCATION": os.environ["REDIS_URL"],
-            "KEY_PREFIX": prefix,
-        }
-    }
-    yield
-    server = redis.Redis.from_url(os.environ["REDIS_URL"])
-    for key in server.scan_iter(f"{prefix}:*"):
-        server.delete(key)
 
 
 @pytest.fixture
