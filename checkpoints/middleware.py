@@ -137,7 +137,7 @@ class PublicReadFastPath:
             query = self._slots_query(request)
             if query is None:
                 return None
-            # Kept rendered in the cache entry, with `bookable` filled in for now.
+            # Kept rendered in the cache entry; `bookable` is filled in for the time of this read.
             body = selectors.cached_public_day_grid_json(
                 checkpoint=checkpoint, read_many=read_and_count, **query
             )
