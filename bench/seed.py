@@ -35,7 +35,7 @@ from auth2fa.models import ApiToken  # noqa: E402
 from auth2fa.services import api_token_issue  # noqa: E402
 from bookings import services as bookings  # noqa: E402
 from carriers.models import Carrier, Member  # noqa: E402
-from carriers.validators import iin_bin_check_digit  # noqa: E402
+from carriers.validators import first_valid_iin_bin_from  # noqa: E402
 from checkpoints import capacity  # noqa: E402
 from checkpoints.models import Checkpoint, HourOverride  # noqa: E402
 from checkpoints.services import capacity_refresh  # noqa: E402
@@ -58,13 +58,7 @@ PLATE_LETTERS = ("ABC", "ABE", "ABH", "ABK", "ABM", "ABO", "ABP", "ABT")
 
 def _iin(n: int) -> str:
     """A checksum-valid 12-digit BIN for bench carrier n."""
-    base = 20_000_000_000 + n * 7
-    while True:
-        digits = f"{base:011d}"
-        check = iin_bin_check_digit(digits)
-        if check is not None:
-            return digits + str(check)
-        base += 1
+    return first_valid_iin_bin_from(20_000_000_000 + n * 7)
 
 
 def _carrier(n: int) -> dict:

@@ -20,6 +20,17 @@ def iin_bin_check_digit(first_eleven: str) -> int | None:
     return check
 
 
+def first_valid_iin_bin_from(first_eleven: int) -> str:
+    """The first number that can be issued whose first 11 digits are `first_eleven` or come
+    after it (made-up carriers of the bench and the tests)."""
+    while True:
+        digits = f"{first_eleven:011d}"
+        check = iin_bin_check_digit(digits)
+        if check is not None:
+            return digits + str(check)
+        first_eleven += 1
+
+
 def is_valid_iin_bin(value: str) -> bool:
     if len(value) != 12 or not value.isascii() or not value.isdigit():
         return False

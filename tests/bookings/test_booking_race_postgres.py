@@ -24,7 +24,7 @@ from auth2fa.models import ApiToken
 from auth2fa.services import api_token_issue
 from bookings.models import Booking
 from carriers.models import Carrier, Member
-from carriers.validators import iin_bin_check_digit
+from carriers.validators import first_valid_iin_bin_from
 from checkpoints import services as slots
 from checkpoints.models import Checkpoint, HourOverride, SlotCounter
 from checkpoints.services import reference_checkpoints_load
@@ -42,13 +42,7 @@ PLACES = 5
 
 def _iin(n: int) -> str:
     """A checksum-valid 12-digit number for test carrier n."""
-    base = 10_000_000_000 + n * 7
-    while True:
-        digits = f"{base:011d}"
-        check = iin_bin_check_digit(digits)
-        if check is not None:
-            return digits + str(check)
-        base += 1
+    return first_valid_iin_bin_from(10_000_000_000 + n * 7)
 
 
 def _carrier_with_truck(n: int) -> tuple[str, int, int]:

@@ -3,7 +3,12 @@ from django.core.exceptions import ValidationError
 from hypothesis import given
 from hypothesis import strategies as st
 
-from carriers.validators import iin_bin_check_digit, is_valid_iin_bin, validate_iin_bin
+from carriers.validators import (
+    first_valid_iin_bin_from,
+    iin_bin_check_digit,
+    is_valid_iin_bin,
+    validate_iin_bin,
+)
 
 # 230140012340: first pass Σ d·(1..11) = 66, 66 mod 11 = 0.
 # 850512300119: first pass 97 mod 11 = 9.
@@ -80,3 +85,14 @@ def test_a1_wrong_length_or_characters_are_refused(number):
 @given(st.text(max_size=20))
 def test_a1_any_text_gives_a_clean_answer(text):
     assert is_valid_iin_bin(text) in (True, False)
+
+
+def test_a1_first_valid_number_from_a_start_is_valid_and_the_nearest():
+    for start in (10_000_000_000, 20_000_000_007, 85_051_230_011):
+        number = first_valid_iin_bin_from(start)
+        assert is_valid_iin_bin(number)
+        assert int(number[:11]) >= start
+        # Nothing valid was skipped between the start and the number found.
+        assert all(
+            iin_bin_check_digit(f"{first:011d}") is None for first in range(start, int(number[:11]))
+        )
