@@ -11,13 +11,16 @@ Rate limits (core.throttles) count in Redis itself with this cache: a sliding lo
 requests of the window in a sorted set, checked and added to by one script, so concurrent
 requests of one client cannot each read the same count and all pass (DRF's own throttle reads
 and writes back a pickled history, and parallel requests lose each other's counts). A read of
-cache entries and the request's count can go to Redis in one round trip (`get_many_and_hit`).
+cache entries and the request's count can go to Redis as one command (`get_many_and_hit`).
+Scripts are sent by their SHA1 (EVALSHA), their text only when the server does not hold them.
 """
 
+import hashlib
 from collections.abc import Iterable
 from typing import Any
 
 from django.core.cache.backends.redis import RedisCache, RedisCacheClient
+from redis.exceptions import NoScriptError
 
 # KEYS[1]: the client's log; ARGV: the window in microseconds, the limit. Redis's own clock, so
 # that web servers with clocks apart count alike. Answers {1, 0} when the request is allowed
@@ -25,20 +28,40 @@ from django.core.cache.backends.redis import RedisCache, RedisCacheClient
 # counted, as DRF's throttle does). Members are "<µs>:<count before>": unique, since the count
 # only grows within one microsecond. Integers are formatted, never tostring()'d (Lua 5.1 writes
 # 1.7e+15 and would lose the microseconds).
-_SLIDING_LOG = """
-local log, window, limit = KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2])
-local time = redis.call('TIME')
-local now = tonumber(time[1]) * 1000000 + tonumber(time[2])
-redis.call('ZREMRANGEBYSCORE', log, '-inf', string.format('%d', now - window))
-local count = redis.call('ZCARD', log)
-if count < limit then
-  redis.call('ZADD', log, string.format('%d', now), string.format('%d:%d', now, count))
-  redis.call('PEXPIRE', log, math.ceil(window / 1000))
-  return {1, 0}
+_SLIDING_LOG_HIT = """
+local function hit(log, window, limit)
+  local time = redis.call('TIME')
+  local now = tonumber(time[1]) * 1000000 + tonumber(time[2])
+  redis.call('ZREMRANGEBYSCORE', log, '-inf', string.format('%d', now - window))
+  local count = redis.call('ZCARD', log)
+  if count < limit then
+    redis.call('ZADD', log, string.format('%d', now), string.format('%d:%d', now, count))
+    redis.call('PEXPIRE', log, math.ceil(window / 1000))
+    return {1, 0}
+  end
+  local oldest = redis.call('ZRANGE', log, 0, 0, 'WITHSCORES')
+  return {0, tonumber(oldest[2]) + window - now}
 end
-local oldest = redis.call('ZRANGE', log, 0, 0, 'WITHSCORES')
-return {0, tonumber(oldest[2]) + window - now}
 """
+_SLIDING_LOG = (
+    _SLIDING_LOG_HIT
+    + """
+return hit(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]))
+"""
+)
+# As _SLIDING_LOG for KEYS[1], then the values of KEYS[2..] (false where missing): a read of cache
+# entries and its count in one command.
+_SLIDING_LOG_AND_MGET = (
+    _SLIDING_LOG_HIT
+    + """
+local answer = hit(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]))
+if #KEYS > 1 then
+  local values = redis.call('MGET', unpack(KEYS, 2))
+  for i = 1, #KEYS - 1 do answer[i + 2] = values[i] end
+end
+return answer
+"""
+)
 
 # KEYS[1]: the client's log; ARGV[1]: the window in microseconds. How many requests it counts.
 _SLIDING_LOG_COUNT = """
@@ -67,6 +90,19 @@ class ReusedClientRedisCacheClient(RedisCacheClient):
         return client
 
 
+def _run_script(client, script: str, keys: list[str], *args) -> Any:
+    """EVALSHA, and EVAL (which also stores the script) when the server does not hold it."""
+    sha = _SCRIPT_SHAS.get(script)
+    if sha is None:
+        sha = _SCRIPT_SHAS[script] = hashlib.sha1(script.encode()).hexdigest()  # noqa: S324
+    try:
+        return client.evalsha(sha, len(keys), *keys, *args)
+    except NoScriptError:
+        return client.eval(script, len(keys), *keys, *args)
+
+
+_SCRIPT_SHAS: dict[str, str] = {}
+
 RateLimitHit = tuple[bool, float]  # (allowed, seconds to wait when refused)
 RATE_LIMIT_LOG_PREFIX = "ratelimit:"
 
@@ -93,25 +129,24 @@ class ReusedClientRedisCache(RedisCache):
         `window_seconds`; atomic (one script)."""
         log, window, limit = self._log_args(key, limit, window_seconds)
         client = self._cache.get_client(write=True)
-        return _hit(client.eval(_SLIDING_LOG, 1, log, window, limit))
+        return _hit(_run_script(client, _SLIDING_LOG, [log], window, limit))
 
     def rate_limit_count(self, key: str, window_seconds: int) -> int:
         """How many requests `key` counts in the last `window_seconds`."""
         log, window, _limit = self._log_args(key, 0, window_seconds)
-        return int(self._cache.get_client(write=True).eval(_SLIDING_LOG_COUNT, 1, log, window))
+        client = self._cache.get_client(write=True)
+        return int(_run_script(client, _SLIDING_LOG_COUNT, [log], window))
 
     def get_many_and_hit(
         self, keys: Iterable[str], key: str, limit: int, window_seconds: int
     ) -> tuple[dict[str, Any], RateLimitHit]:
-        """`get_many(keys)` and `rate_limit_hit(key, …)` in one round trip (a pipeline, not a
-        transaction: the count is atomic on its own)."""
+        """`get_many(keys)` and `rate_limit_hit(key, …)` in one command (one script: the count
+        is atomic, the reads see the data of that moment)."""
         made = {self.make_and_validate_key(name): name for name in keys}
         log, window, limit = self._log_args(key, limit, window_seconds)
         # Reads and the count go to the server that takes writes.
-        pipeline = self._cache.get_client(write=True).pipeline(transaction=False)
-        pipeline.mget(list(made))
-        pipeline.eval(_SLIDING_LOG, 1, log, window, limit)
-        values, answer = pipeline.execute()
+        client = self._cache.get_client(write=True)
+        answer = _run_script(client, _SLIDING_LOG_AND_MGET, [log, *made], window, limit)
         loads = self._cache._serializer.loads
-        found = {made[k]: loads(v) for k, v in zip(made, values, strict=True) if v is not None}
-        return found, _hit(answer)
+        found = {made[k]: loads(v) for k, v in zip(made, answer[2:], strict=True) if v is not None}
+        return found, _hit(answer[:2])

@@ -2,6 +2,7 @@
 so parallel requests of one client cannot all pass on one reading of the count, as they do with
 DRF's pickled history; the window slides and a refusal counts nothing, as with DRF's."""
 
+import os
 import threading
 import time
 from unittest import mock
@@ -123,9 +124,12 @@ def test_entries_and_the_count_go_in_one_round_trip(redis_cache, public_read_rat
         sends.append(command)
         return real_send(connection, command, *args, **kwargs)
 
+    # Another client's read first: the server then holds the script (sent once by its text).
+    PublicReadThrottle().get_many_and_count(from_address("192.0.2.99"), ["a"])
     with mock.patch.object(redis.connection.Connection, "send_packed_command", counting_send):
         found, allowed = PublicReadThrottle().get_many_and_count(request, ["a", "b", "missing"])
     assert len(sends) == 1
+    assert b"EVALSHA" in b"".join(sends[0])
     assert (found, allowed) == ({"a": {"x": 1}, "b": [2]}, True)
     # The count taken is remembered on the request: the view's throttle does not count again.
     assert PublicReadThrottle().allow_request(request, None)
@@ -146,3 +150,17 @@ def test_a_history_left_by_drfs_throttle_does_not_break_the_limit(
     assert first.status_code == 200
     assert [client.get("/api/v1/checkpoints").status_code for _ in range(2)] == [200, 429]
     assert cache.get(key) == [pytest.approx(time.time(), abs=60)] * 5  # left alone
+
+
+def test_a_server_that_lost_its_scripts_still_counts(redis_cache, public_read_rate):
+    """Scripts go by their SHA1; a server restarted or flushed gets the text again."""
+    public_read_rate("2/min")
+    server = redis.Redis.from_url(os.environ["REDIS_URL"])
+    request = from_address("192.0.2.7")
+    assert PublicReadThrottle().get_many_and_count(request, ["a"])[1]
+    server.script_flush()
+    assert PublicReadThrottle().get_many_and_count(from_address("192.0.2.7"), ["a"])[1]
+    server.script_flush()
+    assert not PublicReadThrottle().allow_request(from_address("192.0.2.7"), None)
+    server.script_flush()
+    assert PublicReadThrottle().counted(request) == 2
