@@ -41,6 +41,12 @@ PLAIN_ACCEPT = frozenset({"", "*/*", "application/json"})
 # At most this many query strings' parameters are remembered (the slots of a few months of dates
 # at every checkpoint, both directions, all services; emptied when full).
 VALID_QUERIES_KEPT = 4096
+# Query strings of slots reads whose parameters the view accepts, and what it makes of them
+# (direction, date, service): the validation depends on nothing else. Shared with checkpoints.front.
+valid_slots_queries: dict[str, dict[str, Any]] = {}
+# Set in the environ of a request this middleware answered (checkpoints.front keeps the headers
+# of such an answer as the template of its kind).
+FAST_ANSWER_ENVIRON_KEY = "kezek.public_read_fast_answer"
 
 _VIEWS: dict[str, type[api.APIView]] = {
     "slots": api.CheckpointSlotsApi,
@@ -67,9 +73,6 @@ class PublicReadFastPath:
         self.locale = LocaleMiddleware(get_response)
         self.xframe = XFrameOptionsMiddleware(get_response)
         self.view_headers = {what: _view_headers(view) for what, view in _VIEWS.items()}
-        # Query strings of slots reads whose parameters the view accepts, and what it makes of
-        # them (direction, date, service).
-        self.valid_queries: dict[str, dict[str, Any]] = {}
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         match = self._eligible(request)
@@ -84,19 +87,20 @@ class PublicReadFastPath:
                 return response
         return self.get_response(request)
 
-    def _slots_query(self, request: HttpRequest) -> dict[str, Any] | None:
+    @staticmethod
+    def _slots_query(request: HttpRequest) -> dict[str, Any] | None:
         """The slots view's validated parameters, or None when it would refuse them. Valid
-        answers are remembered by query string (the validation depends on nothing else), so
-        a repeated read skips the serializer; the memory is emptied when it grows too big."""
+        answers are remembered by query string (valid_slots_queries), so a repeated read skips
+        the serializer; the memory is emptied when it grows too big."""
         query_string = request.META.get("QUERY_STRING", "")
-        query = self.valid_queries.get(query_string)
+        query = valid_slots_queries.get(query_string)
         if query is None:
             checked = api.CheckpointSlotsApi.Filter(data=request.GET)
             if not checked.is_valid():
                 return None
-            if len(self.valid_queries) >= VALID_QUERIES_KEPT:
-                self.valid_queries.clear()
-            query = self.valid_queries[query_string] = dict(checked.validated_data)
+            if len(valid_slots_queries) >= VALID_QUERIES_KEPT:
+                valid_slots_queries.clear()
+            query = valid_slots_queries[query_string] = dict(checked.validated_data)
         return query
 
     @staticmethod
@@ -158,4 +162,5 @@ class PublicReadFastPath:
         # The session guard reads the (anonymous) user, so the normal path's answers vary on
         # the cookie (SessionMiddleware).
         patch_vary_headers(response, ("Cookie",))
+        request.META[FAST_ANSWER_ENVIRON_KEY] = True
         return response

@@ -742,9 +742,10 @@ def _public_row(code: str) -> Checkpoint | None:
 _CODE_CHARACTERS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-")
 
 
-def public_checkpoint(code: str) -> PublicCheckpoint | None:
+def public_checkpoint(code: str, *, remembered_only: bool = False) -> PublicCheckpoint | None:
     """The active checkpoint serving freight with this code (any case), or None; from the
-    process's memory of ids when it has seen the code before."""
+    process's memory of ids when it has seen the code before. With `remembered_only`, None
+    for a code it has not seen (the database is not asked)."""
     code = code.upper()
     # A code no checkpoint can have is not looked up (PostgreSQL would refuse a NUL byte in it).
     if not 0 < len(code) <= 40 or not _CODE_CHARACTERS.issuperset(code):
@@ -752,6 +753,8 @@ def public_checkpoint(code: str) -> PublicCheckpoint | None:
     pk = _public_ids.get(code)
     if pk is not None:
         return PublicCheckpoint(code=code, pk=pk)
+    if remembered_only:
+        return None
     row = _public_row(code)
     return PublicCheckpoint(code=code, pk=row.pk, row=row) if row else None
 
@@ -978,15 +981,19 @@ def _rendered_board(board: Board) -> dict[str, bytes]:
 
 
 def cached_public_board_json(
-    checkpoint: PublicCheckpoint, *, read_many: ReadMany | None = None
+    checkpoint: PublicCheckpoint,
+    *,
+    read_many: ReadMany | None = None,
+    language: str | None = None,
 ) -> bytes | None:
-    """The queue API's JSON answer for `public_board` in the active language, only when the
-    cache holds it rendered (else None: nothing is computed); `read_many` as for the slots."""
+    """The queue API's JSON answer for `public_board` in `language` (the active one unless
+    given), only when the cache holds it rendered (else None: nothing is computed);
+    `read_many` as for the slots."""
     name, version_keys = _board_entry()
     rendered = _cached_only(checkpoint, name, version_keys, read_many)
     if rendered is None:
         return None
-    return rendered.get(translation.get_language())
+    return rendered.get(language or translation.get_language())
 
 
 def _config_row_changed(sender, instance, **kwargs) -> None:

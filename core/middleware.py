@@ -62,17 +62,30 @@ class RequestContextMiddleware:
     @staticmethod
     def _log(request, status: int, started: float) -> None:
         user = getattr(request, "user", None)
-        path = loggable_path(request)
-        request_logger.info(
-            "%s %s %s",
-            request.method,
-            path,
-            status,
-            extra={
-                "method": request.method,
-                "path": path,
-                "status": status,
-                "duration_ms": round((time.monotonic() - started) * 1000, 1),
-                "user_id": user.pk if user is not None and user.is_authenticated else None,
-            },
+        log_request(
+            method=request.method,
+            path=loggable_path(request),
+            status=status,
+            started=started,
+            user_id=user.pk if user is not None and user.is_authenticated else None,
         )
+
+
+def log_request(
+    *, method: str, path: str, status: int, started: float, user_id: int | None
+) -> None:
+    """The request's one log line (also written by checkpoints.front, which answers before
+    Django's middleware)."""
+    request_logger.info(
+        "%s %s %s",
+        method,
+        path,
+        status,
+        extra={
+            "method": method,
+            "path": path,
+            "status": status,
+            "duration_ms": round((time.monotonic() - started) * 1000, 1),
+            "user_id": user_id,
+        },
+    )

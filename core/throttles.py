@@ -19,8 +19,10 @@ from rest_framework.throttling import SimpleRateThrottle
 
 from core.middleware import client_ip
 
-# The request attribute where the counts taken for it are remembered: {cache key: (allowed, wait)}.
-COUNTED_ATTRIBUTE = "rate_limits_counted"
+# Where the counts taken for a request are remembered, in its WSGI environ (request.META), so that
+# whatever answers it (checkpoints.front, the fast path middleware, the view's throttle) finds
+# them: {cache key: (allowed, wait)}.
+COUNTED_ENVIRON_KEY = "kezek.rate_limits_counted"
 
 
 def _atomic_store():
@@ -62,7 +64,7 @@ class SettingsRateThrottle(SimpleRateThrottle):
         key = self.limit_key(request)
         if key is None:
             return True
-        counted = getattr(request, COUNTED_ATTRIBUTE, {}).get(key)
+        counted = self.remembered(request, key)
         if counted is None:
             store = _atomic_store()
             if store is None:
@@ -79,11 +81,12 @@ class SettingsRateThrottle(SimpleRateThrottle):
 
     def get_many_and_count(self, request, keys: list[str]) -> tuple[dict[str, Any], bool]:
         """The cache values of `keys` and whether the request is allowed, counting it (when a
-        limit applies): in one Redis round trip with config.cache. The view's throttle then
-        answers from what is remembered on the request instead of counting it again."""
+        limit applies and it was not counted yet): in one Redis round trip with config.cache.
+        The view's throttle then answers from what is remembered on the request instead of
+        counting it again."""
         key = self.limit_key(request)
         store = _atomic_store()
-        if key is None or store is None:
+        if key is None or store is None or self.remembered(request, key) is not None:
             found = cache.get_many(keys)
             return found, self.allow_request(request, None)
         found, counted = store.get_many_and_hit(keys, key, self.num_requests, self.duration)
@@ -91,12 +94,14 @@ class SettingsRateThrottle(SimpleRateThrottle):
         return found, counted[0]
 
     @staticmethod
+    def remembered(request, key: str) -> tuple[bool, float] | None:
+        return request.META.get(COUNTED_ENVIRON_KEY, {}).get(key)
+
+    @staticmethod
     def remember(request, key: str, counted: tuple[bool, float]) -> None:
-        # On the HttpRequest (DRF's Request reads its attributes through), so a later throttle
-        # of the same scope, in the middleware or the view, finds it.
-        target = getattr(request, "_request", request)
-        remembered = target.__dict__.setdefault(COUNTED_ATTRIBUTE, {})
-        remembered[key] = counted
+        # In the environ (DRF's Request reads META through to it), so a later throttle of the
+        # same scope, in the front, the middleware or the view, finds it.
+        request.META.setdefault(COUNTED_ENVIRON_KEY, {})[key] = counted
 
     def counted(self, request) -> int:
         """How many requests the limit counts for this request's client now (tests, support)."""
