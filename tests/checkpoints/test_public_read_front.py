@@ -8,7 +8,9 @@ import logging
 
 import pytest
 from django.conf import settings
+from django.core import signals
 from django.core.handlers.wsgi import WSGIHandler
+from django.db import close_old_connections
 from django.test import RequestFactory, override_settings
 
 from checkpoints import front, selectors
@@ -41,6 +43,17 @@ class CountingApp:
     def __call__(self, environ, start_response):
         self.calls += 1
         return self.handler(environ, start_response)
+
+
+@pytest.fixture(autouse=True)
+def keep_the_tests_connection():
+    """Django's handler closes a connection inside a transaction when a request starts (as the
+    test client, these tests keep the test's own)."""
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    yield
+    signals.request_started.connect(close_old_connections)
+    signals.request_finished.connect(close_old_connections)
 
 
 @pytest.fixture(autouse=True)
@@ -82,7 +95,12 @@ def call(app, environ: dict) -> Answer:
     def start_response(status, headers, exc_info=None):
         started.append((status, headers))
 
-    body = b"".join(app(environ, start_response))
+    answer = app(environ, start_response)
+    try:
+        body = b"".join(answer)
+    finally:
+        if hasattr(answer, "close"):  # as the server does: Django's request_finished
+            answer.close()
     ((status, headers),) = started
     return status, headers, body
 
