@@ -11,7 +11,8 @@ Rate limits (core.throttles) count in Redis itself with this cache: a sliding lo
 requests of the window in a sorted set, checked and added to by one script, so concurrent
 requests of one client cannot each read the same count and all pass (DRF's own throttle reads
 and writes back a pickled history, and parallel requests lose each other's counts). A read of
-cache entries and the request's count can go to Redis as one command (`get_many_and_hit`).
+cache entries and the request's count can go to Redis as one command (`get_many_and_hit`), and
+several requests can be counted ahead at once (`rate_limit_reserve`, core.throttles' leases).
 Scripts are sent by their SHA1 (EVALSHA), their text only when the server does not hold them.
 """
 
@@ -23,24 +24,39 @@ from django.core.cache.backends.redis import RedisCache, RedisCacheClient
 from redis.exceptions import NoScriptError
 
 # KEYS[1]: the client's log; ARGV: the window in microseconds, the limit. Redis's own clock, so
-# that web servers with clocks apart count alike. Answers {1, 0} when the request is allowed
-# (and counted), {0, µs until the oldest request leaves the window} when it is refused (and not
-# counted, as DRF's throttle does). Members are "<µs>:<count before>": unique, since the count
-# only grows within one microsecond. Integers are formatted, never tostring()'d (Lua 5.1 writes
-# 1.7e+15 and would lose the microseconds).
+# that web servers with clocks apart count alike. `reserve` counts up to `wanted` requests at once,
+# as many as the limit leaves: answers {granted, 0}, or {0, µs until the oldest request leaves the
+# window} when the limit is reached (and counts nothing, as DRF's throttle does). `hit` is a
+# reserve of one: {1, 0} when the request is allowed (and counted). Members are
+# "<µs>:<count before it>": unique, since the count only grows within one microsecond. Integers are
+# formatted, never tostring()'d (Lua 5.1 writes 1.7e+15 and would lose the microseconds).
 _SLIDING_LOG_HIT = """
-local function hit(log, window, limit)
+local function reserve(log, window, limit, wanted)
   local time = redis.call('TIME')
   local now = tonumber(time[1]) * 1000000 + tonumber(time[2])
   redis.call('ZREMRANGEBYSCORE', log, '-inf', string.format('%d', now - window))
   local count = redis.call('ZCARD', log)
   if count < limit then
-    redis.call('ZADD', log, string.format('%d', now), string.format('%d:%d', now, count))
+    local granted = math.min(wanted, limit - count)
+    local score = string.format('%d', now)
+    -- ZADD in parts: unpack() of one long list could overflow Lua's stack.
+    local entries = {}
+    for i = 0, granted - 1 do
+      entries[#entries + 1] = score
+      entries[#entries + 1] = string.format('%d:%d', now, count + i)
+      if #entries == 1000 or i == granted - 1 then
+        redis.call('ZADD', log, unpack(entries))
+        entries = {}
+      end
+    end
     redis.call('PEXPIRE', log, math.ceil(window / 1000))
-    return {1, 0}
+    return {granted, 0}
   end
   local oldest = redis.call('ZRANGE', log, 0, 0, 'WITHSCORES')
   return {0, tonumber(oldest[2]) + window - now}
+end
+local function hit(log, window, limit)
+  return reserve(log, window, limit, 1)
 end
 """
 _SLIDING_LOG = (
@@ -60,6 +76,14 @@ if #KEYS > 1 then
   for i = 1, #KEYS - 1 do answer[i + 2] = values[i] end
 end
 return answer
+"""
+)
+
+# As _SLIDING_LOG, for up to ARGV[3] requests at once: {granted, 0} or {0, µs to wait}.
+_SLIDING_LOG_RESERVE = (
+    _SLIDING_LOG_HIT
+    + """
+return reserve(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]))
 """
 )
 
@@ -130,6 +154,20 @@ class ReusedClientRedisCache(RedisCache):
         log, window, limit = self._log_args(key, limit, window_seconds)
         client = self._cache.get_client(write=True)
         return _hit(_run_script(client, _SLIDING_LOG, [log], window, limit))
+
+    def rate_limit_reserve(
+        self, key: str, limit: int, window_seconds: int, wanted: int
+    ) -> tuple[int, float]:
+        """Count up to `wanted` requests under `key` at once, as many as `limit` leaves in the
+        last `window_seconds`; atomic (one script). Answers (how many were counted, seconds to
+        wait): (0, the wait) when the limit is reached, and then nothing is counted."""
+        if wanted < 1:
+            # A grant of 0 means a refusal: asking for none would read as one.
+            raise ValueError(f"wanted must be at least 1, not {wanted}")
+        log, window, limit = self._log_args(key, limit, window_seconds)
+        client = self._cache.get_client(write=True)
+        granted, wait_us = _run_script(client, _SLIDING_LOG_RESERVE, [log], window, limit, wanted)
+        return int(granted), int(wait_us) / 1_000_000
 
     def rate_limit_count(self, key: str, window_seconds: int) -> int:
         """How many requests `key` counts in the last `window_seconds`."""

@@ -7,10 +7,14 @@ does not double the allowance.
 """
 
 import functools
+import threading
 from collections.abc import Callable, Iterable
+from time import monotonic
 from typing import Any
 
 from django.core.cache import cache, caches
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils.translation import gettext as _
@@ -32,6 +36,63 @@ def _atomic_store():
     return backend if hasattr(backend, "rate_limit_hit") else None
 
 
+# Leases (SettingsRateThrottle.allow_request): allowances of a large limit counted in Redis ahead,
+# then given out by this process without a round trip.
+LEASE_SECONDS = 2.0
+LEASE_SIZE_MAX = 16
+# A bound on the table: one lease per client address that read in the last LEASE_SECONDS.
+LEASE_TABLE_MAX_KEYS = 65_536
+
+# {limit key: [remaining allowances, monotonic() when the lease expires]}. Per process.
+_leases: dict[str, list[float]] = {}
+# The limit keys a thread of this process is reserving a lease for.
+_reserving: set[str] = set()
+_leases_lock = threading.Lock()
+
+
+def lease_size(limit: int) -> int:
+    """How many allowances a lease of `limit` holds: 1 or less (limits below 100) means none is
+    leased, every request is counted in Redis on its own."""
+    return min(LEASE_SIZE_MAX, limit // 50)
+
+
+def clear_leases() -> None:
+    """Forget this process's leases (their allowances stay counted in Redis): for tests."""
+    with _leases_lock:
+        _leases.clear()
+        _reserving.clear()
+
+
+@receiver(setting_changed)
+def _forget_leases(**kwargs) -> None:
+    # Changed rates or another cache: a lease of the old ones must not answer for the new.
+    clear_leases()
+
+
+def _take_from_lease(key: str) -> bool:
+    """Use one allowance of the live lease of `key`, if any. Call with _leases_lock held."""
+    lease = _leases.get(key)
+    if lease is None or lease[0] <= 0 or lease[1] <= monotonic():
+        return False
+    lease[0] -= 1
+    if lease[0] <= 0:
+        del _leases[key]
+    return True
+
+
+def _keep_lease(key: str, remaining: int, expires: float) -> None:
+    """Keep a new lease; call with _leases_lock held. At the bound, expired leases go, and all
+    of them when that frees too little (theirs stay counted in Redis: stricter, never laxer)."""
+    if key not in _leases and len(_leases) >= LEASE_TABLE_MAX_KEYS:
+        now = monotonic()
+        for expired in [name for name, (_left, until) in _leases.items() if until <= now]:
+            del _leases[expired]
+        # Clearing when most are live avoids scanning the whole table for every new lease.
+        if len(_leases) > LEASE_TABLE_MAX_KEYS * 3 // 4:
+            _leases.clear()
+    _leases[key] = [remaining, expires]
+
+
 class SettingsRateThrottle(SimpleRateThrottle):
     """Reads its rate from the settings at request time, so changed settings take effect, and
     counts per client address (for anonymous and signed-in callers alike).
@@ -40,10 +101,26 @@ class SettingsRateThrottle(SimpleRateThrottle):
     script), so parallel requests cannot all pass on one reading of the count; the window,
     "refusals count nothing" and the wait are DRF's. A request is counted once per scope: a
     caller that counted it already (the public read fast path, which counts in the round trip
-    of its cache read) leaves the answer on the request, and the throttle gives that answer."""
+    of its cache read) leaves the answer on the request, and the throttle gives that answer.
+
+    Large limits of a scope that allows it (`leased`: the public reads) are leased (with
+    Redis): a limit of 100 or more per window reserves
+    lease_size(limit) allowances (up to 16) in Redis at once, and this process allows the next
+    requests of that client from them for up to LEASE_SECONDS without a round trip. Guarantee:
+    Redis never counts more than the limit in a window, and every allowed request is one of the
+    requests counted there. A client can get up to (lease size - 1) per process more than the
+    limit in a window only through the timing of a lease (its entries carry the time of the
+    reservation and are used within LEASE_SECONDS after), and may be refused up to that many
+    early (allowances reserved and left unused, by an expired lease or another process, stay
+    counted). Limits below 100 per window are counted exactly, one request at a time. A process
+    reserves one lease per client at a time (its other threads count exactly meanwhile), so a
+    client's leases in one process follow one another: at most one of them straddles the start
+    of any window."""
 
     # Seconds until a refused request may be tried again (set by allow_request).
     refused_wait = 0.0
+    # Whether a large limit of this scope may be leased (see above); the others count exactly.
+    leased = False
 
     def get_rate(self) -> str | None:
         return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
@@ -71,13 +148,47 @@ class SettingsRateThrottle(SimpleRateThrottle):
                 allowed = super().allow_request(request, view)
                 counted = (allowed, 0.0 if allowed else float(super().wait() or 0))
             else:
-                counted = store.rate_limit_hit(key, self.num_requests, self.duration)
+                counted = self._count_atomically(store, key)
             self.remember(request, key, counted)
         allowed, self.refused_wait = counted
         return allowed
 
     def wait(self) -> float:
         return self.refused_wait
+
+    def _count_atomically(self, store: Any, key: str) -> tuple[bool, float]:
+        """Count the request in Redis, from a lease of this process when the limit is large."""
+        size = lease_size(self.num_requests) if self.leased else 1
+        if size <= 1:
+            return store.rate_limit_hit(key, self.num_requests, self.duration)
+        with _leases_lock:
+            if _take_from_lease(key):
+                return True, 0.0
+            reserve = key not in _reserving
+            if reserve:
+                _reserving.add(key)
+        if not reserve:
+            # Another thread is reserving this client's next lease: a second lease now could be
+            # used past the first one's window, and would leave allowances unused.
+            return store.rate_limit_hit(key, self.num_requests, self.duration)
+        # Before the round trip: the lease ends at most LEASE_SECONDS after Redis timed its
+        # entries (within the window, for windows shorter than that).
+        expires = monotonic() + min(LEASE_SECONDS, self.duration)
+        granted = 0
+        try:
+            granted, wait = store.rate_limit_reserve(key, self.num_requests, self.duration, size)
+        finally:
+            # Kept in the same hold of the lock that ends the reservation, so no other thread
+            # starts one before this lease is in place.
+            with _leases_lock:
+                _reserving.discard(key)
+                if granted > 1:
+                    _keep_lease(key, granted - 1, expires)
+                else:
+                    _leases.pop(key, None)  # an expired lease, if any
+        if granted == 0:
+            return False, wait
+        return True, 0.0
 
     def get_many_and_count(self, request, keys: list[str]) -> tuple[dict[str, Any], bool]:
         """The cache values of `keys` and whether the request is allowed, counting it (when a
@@ -119,6 +230,9 @@ class PublicReadThrottle(SettingsRateThrottle):
     """Public reads: 600 per IP per minute by default (API.md), THROTTLE_PUBLIC_READ raises it."""
 
     scope = "public_read"
+    # Thousands a second, each a round trip otherwise; a few reads over the limit at the edge
+    # of a window harm nobody.
+    leased = True
 
 
 class SignInThrottle(SettingsRateThrottle):

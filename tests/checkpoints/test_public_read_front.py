@@ -27,6 +27,7 @@ clock = fast_path_tests.clock
 world = fast_path_tests.world
 view_calls = fast_path_tests.view_calls
 limit_of_four = fast_path_tests.limit_of_four
+exact_limit = fast_path_tests.exact_limit
 
 pytestmark = pytest.mark.django_db
 
@@ -351,7 +352,7 @@ def test_the_deployed_application_is_the_front_before_django(settings):
 
 @pytest.mark.redis
 def test_with_redis_the_front_answers_and_counts_as_django(
-    redis_cache, front_app, django_app, normal_app, world
+    redis_cache, front_app, django_app, normal_app, world, exact_limit
 ):
     warm_up(front_app, SLOTS, day_query())
     answered_environ = environ_of(SLOTS, day_query())

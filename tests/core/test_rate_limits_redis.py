@@ -1,6 +1,8 @@
 """Rate limits with Redis, as deployed (config.cache): each request is counted by one script,
 so parallel requests of one client cannot all pass on one reading of the count, as they do with
-DRF's pickled history; the window slides and a refusal counts nothing, as with DRF's."""
+DRF's pickled history; the window slides and a refusal counts nothing, as with DRF's. Large limits
+are counted in leases (core.throttles): one round trip for up to 16 requests, and still never
+more than the limit counted in Redis."""
 
 import os
 import threading
@@ -9,16 +11,19 @@ from unittest import mock
 
 import pytest
 import redis
-from django.core.cache import cache
+from django.core.cache import cache, caches
 from django.test import RequestFactory
 from rest_framework.throttling import SimpleRateThrottle
 
-from core.throttles import PublicReadThrottle
+from config.cache import ReusedClientRedisCache
+from core import throttles
+from core.throttles import LEASE_SECONDS, PublicReadThrottle, SignInThrottle, lease_size
 
 pytestmark = [pytest.mark.redis, pytest.mark.django_db]
 
 PARALLEL = 24
 LIMIT = 5
+LARGE_LIMIT = 800  # leased 16 at a time
 
 
 @pytest.fixture
@@ -37,6 +42,49 @@ def public_read_rate(settings):
 
 def from_address(address: str):
     return RequestFactory().get("/", REMOTE_ADDR=address)
+
+
+@pytest.fixture
+def lease_clock(monkeypatch):
+    """The leases' clock (core.throttles.monotonic), standing still until a test moves it: no
+    lease runs out while a test counts."""
+
+    class Clock:
+        now = 1000.0
+
+        def __call__(self) -> float:
+            return self.now
+
+    clock = Clock()
+    monkeypatch.setattr(throttles, "monotonic", clock)
+    return clock
+
+
+@pytest.fixture
+def counts_sent(monkeypatch) -> list[str]:
+    """The counts sent to Redis, in order: "reserve" (a lease, or its refusal) or "hit" (one)."""
+    sent: list[str] = []
+    reserve, hit = ReusedClientRedisCache.rate_limit_reserve, ReusedClientRedisCache.rate_limit_hit
+
+    def counting_reserve(self, *args, **kwargs):
+        sent.append("reserve")
+        return reserve(self, *args, **kwargs)
+
+    def counting_hit(self, *args, **kwargs):
+        sent.append("hit")
+        return hit(self, *args, **kwargs)
+
+    monkeypatch.setattr(ReusedClientRedisCache, "rate_limit_reserve", counting_reserve)
+    monkeypatch.setattr(ReusedClientRedisCache, "rate_limit_hit", counting_hit)
+    return sent
+
+
+def read(address: str) -> bool:
+    return PublicReadThrottle().allow_request(from_address(address), None)
+
+
+def counted(address: str) -> int:
+    return PublicReadThrottle().counted(from_address(address))
 
 
 def test_the_limit_allows_its_rate_and_a_refusal_counts_nothing(
@@ -65,15 +113,17 @@ def test_the_window_slides(redis_cache, public_read_rate):
     assert PublicReadThrottle().counted(from_address("198.51.100.8")) == 0
 
 
-def _parallel_hits(throttle_class, before_start=None) -> int:
-    """How many of PARALLEL simultaneous requests from one address the throttle allows."""
+def _parallel_hits(throttle_class, before_start=None, each: int = 1) -> int:
+    """How many of PARALLEL simultaneous requests from one address the throttle allows (`each`
+    one after another in each of the PARALLEL threads)."""
     start = threading.Barrier(PARALLEL)
     allowed = []
 
     def hit() -> None:
         start.wait()
-        if throttle_class().allow_request(from_address("203.0.113.50"), None):
-            allowed.append(1)
+        for _ in range(each):
+            if throttle_class().allow_request(from_address("203.0.113.50"), None):
+                allowed.append(1)
 
     threads = [threading.Thread(target=hit) for _ in range(PARALLEL)]
     for thread in threads:
@@ -164,3 +214,167 @@ def test_a_server_that_lost_its_scripts_still_counts(redis_cache, public_read_ra
     assert not PublicReadThrottle().allow_request(from_address("192.0.2.7"), None)
     server.script_flush()
     assert PublicReadThrottle().counted(request) == 2
+
+
+# --- Leases: large limits counted ahead, up to 16 requests a round trip ---------------------------
+
+
+def test_a_reservation_counts_what_the_limit_leaves_and_a_refusal_nothing(redis_cache):
+    store = caches["default"]
+    assert [store.rate_limit_reserve("reserve-test", 10, 60, 4)[0] for _ in range(3)] == [4, 4, 2]
+    granted, wait = store.rate_limit_reserve("reserve-test", 10, 60, 4)
+    assert granted == 0
+    assert 59 < wait <= 60
+    # Ten entries, each its own member, though counted within the same microseconds.
+    assert store.rate_limit_count("reserve-test", 60) == 10
+    # A hit is a reservation of one.
+    assert store.rate_limit_hit("reserve-test", 10, 60) == (False, pytest.approx(wait, abs=1))
+    assert store.rate_limit_hit("reserve-test-2", 10, 60) == (True, 0.0)
+    with pytest.raises(ValueError):
+        store.rate_limit_reserve("reserve-test", 10, 60, 0)
+
+
+def test_a_large_limit_allows_its_rate_with_one_round_trip_per_lease(
+    redis_cache, public_read_rate, lease_clock
+):
+    public_read_rate(f"{LARGE_LIMIT}/min")
+    assert lease_size(LARGE_LIMIT) == 16
+    # Another client's read first: the server then holds the script (sent once by its text).
+    assert read("192.0.2.99")
+    sends = []
+    real_send = redis.connection.Connection.send_packed_command
+
+    def counting_send(connection, command, *args, **kwargs):
+        sends.append(b"".join(command) if isinstance(command, list) else command)
+        return real_send(connection, command, *args, **kwargs)
+
+    with mock.patch.object(redis.connection.Connection, "send_packed_command", counting_send):
+        answers = [read("198.51.100.20") for _ in range(LARGE_LIMIT)]
+    assert all(answers)
+    assert len(sends) == LARGE_LIMIT // 16
+    assert all(b"EVALSHA" in command for command in sends)
+    assert counted("198.51.100.20") == LARGE_LIMIT
+    refused = PublicReadThrottle()
+    assert not refused.allow_request(from_address("198.51.100.20"), None)
+    assert 0 < refused.wait() <= 60
+    assert counted("198.51.100.20") == LARGE_LIMIT
+
+
+def test_two_processes_sharing_a_limit_together_allow_no_more_than_it(
+    redis_cache, public_read_rate, lease_clock
+):
+    """Each process (its own table of leases here) reserves from the one count in Redis; what
+    one holds unused can refuse the other early, by less than a lease."""
+    public_read_rate(f"{LARGE_LIMIT}/min")
+    processes: list[dict] = [{}, {}]
+    allowed = [0, 0]
+    allowed_at_first_refusal = None
+    for request in range(LARGE_LIMIT + 200):
+        process = request % 2
+        with mock.patch.object(throttles, "_leases", processes[process]):
+            if read("198.51.100.30"):
+                allowed[process] += 1
+            elif allowed_at_first_refusal is None:
+                allowed_at_first_refusal = sum(allowed)
+    assert sum(allowed) == LARGE_LIMIT
+    assert allowed[0] > 0 and allowed[1] > 0
+    assert counted("198.51.100.30") == LARGE_LIMIT
+    assert LARGE_LIMIT - (lease_size(LARGE_LIMIT) - 1) <= allowed_at_first_refusal <= LARGE_LIMIT
+
+
+def test_a_lease_expires_after_lease_seconds_and_its_unused_allowances_stay_counted(
+    redis_cache, public_read_rate, lease_clock, counts_sent
+):
+    public_read_rate(f"{LARGE_LIMIT}/min")
+    assert read("198.51.100.40")
+    assert counts_sent == ["reserve"]
+    assert counted("198.51.100.40") == 16
+    lease_clock.now += LEASE_SECONDS - 0.001
+    assert read("198.51.100.40")  # from the lease
+    assert counts_sent == ["reserve"]
+    lease_clock.now += 0.001
+    assert read("198.51.100.40")  # the lease ran out: a new one
+    assert counts_sent == ["reserve", "reserve"]
+    # Two requests of the first lease were used, the other 14 stay counted.
+    assert counted("198.51.100.40") == 32
+
+
+def test_a_limit_below_100_is_counted_exactly_whatever_leases_there_are(
+    redis_cache, public_read_rate, lease_clock, counts_sent
+):
+    assert [lease_size(limit) for limit in (4, 99, 100)] == [0, 1, 2]
+    public_read_rate("4/min")
+    key = PublicReadThrottle().get_cache_key(from_address("198.51.100.50"), None)
+    throttles._leases[key] = [100, lease_clock.now + 60]  # ignored: no lease for a small limit
+    assert [read("198.51.100.50") for _ in range(5)] == [True, True, True, True, False]
+    assert counts_sent == ["hit"] * 5
+    assert counted("198.51.100.50") == 4
+
+
+def test_only_the_public_reads_are_leased_other_large_limits_count_exactly(
+    redis_cache, settings, lease_clock, counts_sent
+):
+    """A large limit of another scope (booking writes, sign-in…) counts every request on its
+    own, so nobody gets a request past it at the edge of a window."""
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {
+            **settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"],
+            "sign_in": f"{LARGE_LIMIT}/min",
+        },
+    }
+    assert not SignInThrottle.leased and PublicReadThrottle.leased
+    for _ in range(20):
+        assert SignInThrottle().allow_request(from_address("198.51.100.60"), None)
+    assert counts_sent == ["hit"] * 20
+
+
+def test_parallel_requests_with_leases_pass_a_large_limit_only_up_to_it(
+    redis_cache, public_read_rate, lease_clock, counts_sent
+):
+    """Threads of one process take allowances from one lease and reserve the next one at a
+    time (the others count exactly meanwhile): together never more than the limit, and no
+    thread's lease replaces another's unused (only the last one may be left over)."""
+    public_read_rate(f"{LARGE_LIMIT}/min")
+    each = 50
+    assert PARALLEL * each > LARGE_LIMIT
+    allowed = _parallel_hits(PublicReadThrottle, each=each)
+    assert LARGE_LIMIT - (lease_size(LARGE_LIMIT) - 1) <= allowed <= LARGE_LIMIT
+    # Refusals came from Redis, so it counted the whole limit (and a refusal counts nothing).
+    assert counted("203.0.113.50") == LARGE_LIMIT
+    assert "reserve" in counts_sent
+
+
+def test_the_lease_table_is_bounded_and_a_dropped_lease_stays_counted(
+    redis_cache, public_read_rate, lease_clock, monkeypatch
+):
+    monkeypatch.setattr(throttles, "LEASE_TABLE_MAX_KEYS", 4)
+    public_read_rate(f"{LARGE_LIMIT}/min")
+    for n in range(4):
+        assert read(f"198.51.100.{60 + n}")
+    assert len(throttles._leases) == 4
+    # Full: the expired leases make room.
+    lease_clock.now += LEASE_SECONDS
+    assert read("198.51.100.64")
+    assert list(throttles._leases) == [
+        PublicReadThrottle().limit_key(from_address("198.51.100.64"))
+    ]
+    # Full of live leases: all of them go.
+    for n in range(5, 9):
+        assert read(f"198.51.100.{60 + n}")
+    assert len(throttles._leases) == 1
+    # The dropped ones' allowances stay counted; their clients reserve again.
+    assert counted("198.51.100.65") == 16
+    assert read("198.51.100.65")
+    assert counted("198.51.100.65") == 32
+
+
+def test_changed_settings_start_without_leases(redis_cache, public_read_rate):
+    public_read_rate(f"{LARGE_LIMIT}/min")
+    assert read("198.51.100.70")
+    assert throttles._leases
+    public_read_rate(f"{LARGE_LIMIT * 2}/min")
+    assert not throttles._leases
+    assert read("198.51.100.70")
+    throttles.clear_leases()
+    assert not throttles._leases
