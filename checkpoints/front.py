@@ -9,7 +9,8 @@ through Django: the route, the method, the host and port (as every header Django
 from), the scheme (and the proxy's header for it), Accept and Accept-Language. Its status line
 and headers are kept as that kind's template. Later requests of the same kind get the template
 with their own body, Content-Length and X-Request-ID, after the same rate limit and the same
-cache entry as the middleware's. Every request header the answer's headers depend on is part of
+cache entry as the middleware's (from this process's copy while Redis says it is current,
+checkpoints.near_cache). Every request header the answer's headers depend on is part of
 the kind, so the front answers as Django would. Everything else goes to Django unchanged: a
 cookie, Authorization, a query string the middleware has not validated, a checkpoint code this
 process has not seen, a cache miss, a refusal, an error. A count taken here is passed along in
@@ -205,7 +206,7 @@ class PublicReadFront:
         # What the throttle reads of a request: its environ, as Django's request.META.
         request = types.SimpleNamespace(META=environ)
         throttle = PublicReadThrottle()
-        allowed = True
+        allowed: bool | None = None
 
         def read_and_count(keys: list[str]) -> dict[str, Any]:
             nonlocal allowed
@@ -220,4 +221,6 @@ class PublicReadFront:
             body = selectors.cached_public_board_json(
                 checkpoint, read_many=read_and_count, language=template.language
             )
+        if body is not None and allowed is None:  # answered by this process's copy
+            allowed = throttle.allow_request(request, None)
         return body if allowed else None

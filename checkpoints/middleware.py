@@ -126,7 +126,7 @@ class PublicReadFastPath:
         if checkpoint is None:
             return None
         throttle = PublicReadThrottle()
-        allowed = True
+        allowed: bool | None = None
 
         def read_and_count(keys: list[str]) -> dict[str, Any]:
             # The entry and the request's count in one round trip. Counted here even when the
@@ -148,6 +148,8 @@ class PublicReadFastPath:
         else:
             # Kept rendered in the cache entry, in each language.
             body = selectors.cached_public_board_json(checkpoint, read_many=read_and_count)
+        if body is not None and allowed is None:  # answered by this process's copy
+            allowed = throttle.allow_request(request, None)
         if body is None or not allowed:
             # A miss is computed by the view; a refusal is the view's 429, in the API's shape
             # and language (a refusal counts nothing).

@@ -15,7 +15,7 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 
 from auth2fa.roles import OPERATORS, has_role
-from checkpoints import capacity
+from checkpoints import capacity, near_cache
 from checkpoints.models import (
     Checkpoint,
     Closure,
@@ -691,6 +691,8 @@ def _read_with_versions(
 def _replace_versions(keys: list[str]) -> None:
     def replace() -> None:
         cache.set_many({key: uuid.uuid4().hex for key in keys}, timeout=None)
+        # Other processes hear of it from Redis (checkpoints.near_cache); this one at once.
+        near_cache.near.forget(keys)
 
     # A cache that is down must not fail the booking or the operator's change that got here:
     # the change is logged, and entries expire within PUBLIC_CACHE_SECONDS anyway.
@@ -777,11 +779,20 @@ def _cached_only(
 ) -> Any:
     """What `_public_read`'s `prepare` made of the cached value `name` of a checkpoint when it
     is stored under the current versions, else None (nothing is computed, the database is not
-    asked); read with `read_many` when given."""
-    versions, stored, _also = _read_with_versions(
-        version_keys(found.pk), _prepared_key(name, found.code, found.pk), read_many=read_many
-    )
+    asked); read with `read_many` when given, which is not called when this process's copy
+    answers."""
+    entry, keys = _prepared_key(name, found.code, found.pk), version_keys(found.pk)
+    # This process's copy (checkpoints.near_cache), when Redis tells it of every new stamp.
+    near = near_cache.near.usable()
+    if near:
+        kept = near_cache.near.get(entry)
+        if kept is not None:
+            return kept
+        generation = near_cache.near.generation
+    versions, stored, _also = _read_with_versions(keys, entry, read_many=read_many)
     if stored is not None and stored[0] == versions:
+        if near:
+            near_cache.near.keep(entry, keys, stored[1], generation)
         return stored[1]
     return None
 
