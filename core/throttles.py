@@ -39,14 +39,18 @@ def _atomic_store():
 # Leases (SettingsRateThrottle.allow_request): allowances of a large limit counted in Redis ahead,
 # then given out by this process without a round trip.
 LEASE_SECONDS = 2.0
-LEASE_SIZE_MAX = 16
+LEASE_SIZE_MAX = 32
 # A bound on the table: one lease per client address that read in the last LEASE_SECONDS.
 LEASE_TABLE_MAX_KEYS = 65_536
 
 # {limit key: [remaining allowances, monotonic() when the lease expires]}. Per process.
 _leases: dict[str, list[float]] = {}
-# The limit keys a thread of this process is reserving a lease for.
-_reserving: set[str] = set()
+# The limit keys a thread of this process is reserving a lease for, each with the event set when
+# the reservation is done.
+_reserving: dict[str, threading.Event] = {}
+# How long a request waits for another thread's reservation of its client's lease before it is
+# counted on its own (a round trip takes well under a millisecond).
+RESERVATION_WAIT_SECONDS = 0.05
 _leases_lock = threading.Lock()
 
 
@@ -113,9 +117,9 @@ class SettingsRateThrottle(SimpleRateThrottle):
     reservation and are used within LEASE_SECONDS after), and may be refused up to that many
     early (allowances reserved and left unused, by an expired lease or another process, stay
     counted). Limits below 100 per window are counted exactly, one request at a time. A process
-    reserves one lease per client at a time (its other threads count exactly meanwhile), so a
-    client's leases in one process follow one another: at most one of them straddles the start
-    of any window."""
+    reserves one lease per client at a time (its other threads wait for it, and count exactly
+    when it takes too long), so a client's leases in one process follow one another: at most
+    one of them straddles the start of any window."""
 
     # Seconds until a refused request may be tried again (set by allow_request).
     refused_wait = 0.0
@@ -161,15 +165,19 @@ class SettingsRateThrottle(SimpleRateThrottle):
         size = lease_size(self.num_requests) if self.leased else 1
         if size <= 1:
             return store.rate_limit_hit(key, self.num_requests, self.duration)
-        with _leases_lock:
-            if _take_from_lease(key):
-                return True, 0.0
-            reserve = key not in _reserving
-            if reserve:
-                _reserving.add(key)
-        if not reserve:
-            # Another thread is reserving this client's next lease: a second lease now could be
-            # used past the first one's window, and would leave allowances unused.
+        for _attempt in range(3):
+            with _leases_lock:
+                if _take_from_lease(key):
+                    return True, 0.0
+                reserving = _reserving.get(key)
+                if reserving is None:
+                    done = _reserving[key] = threading.Event()
+                    break
+            # Another thread is reserving this client's next lease (a burst of one client's
+            # requests): wait for it rather than count in Redis alone. A second lease at once
+            # could be used past the first one's window, and would leave allowances unused.
+            reserving.wait(RESERVATION_WAIT_SECONDS)
+        else:
             return store.rate_limit_hit(key, self.num_requests, self.duration)
         # Before the round trip: the lease ends at most LEASE_SECONDS after Redis timed its
         # entries (within the window, for windows shorter than that).
@@ -181,7 +189,8 @@ class SettingsRateThrottle(SimpleRateThrottle):
             # Kept in the same hold of the lock that ends the reservation, so no other thread
             # starts one before this lease is in place.
             with _leases_lock:
-                _reserving.discard(key)
+                _reserving.pop(key, None)
+                done.set()
                 if granted > 1:
                     _keep_lease(key, granted - 1, expires)
                 else:
