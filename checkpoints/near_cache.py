@@ -34,7 +34,7 @@ from django.dispatch import receiver
 logger = logging.getLogger(__name__)
 
 # At most this long an entry is answered from here without asking Redis.
-NEAR_SECONDS = 1.0
+NEAR_SECONDS = 3.0
 # At most this many entries are kept (emptied when full).
 NEAR_KEPT = 4096
 # The watch pings Redis this often and gives up when the answer takes as long.
@@ -69,6 +69,7 @@ class NearCache:
         # What the running watch watches: (process id, Redis prefix, server); a watch whose
         # identity is no longer this one stops (a fork, changed cache settings in tests).
         self._watching: tuple | None = None
+        self._checked: tuple | None = None
 
     # --- Reads and writes -------------------------------------------------------------------
 
@@ -78,9 +79,13 @@ class NearCache:
         store = _tracking_store()
         if store is None:
             return False
+        # The same cache object in the same process: the same watch (checked on every read).
+        if self._checked == (store, os.getpid()):
+            return self.live
         identity = (os.getpid(), store.make_key(self.stamps_prefix), tuple(store._servers))
         if self._watching != identity:
             self._start_watch(identity, store)
+        self._checked = (store, os.getpid())
         return self.live
 
     def get(self, entry: str) -> Any:
@@ -214,6 +219,7 @@ class NearCache:
         """Stop the watch and forget everything (changed settings)."""
         with self._lock:
             self._watching = None
+            self._checked = None
             self.live = False
             self.generation += 1
             self._drop_all()

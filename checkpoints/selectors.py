@@ -1,5 +1,6 @@
 import dataclasses
 import datetime as dt
+import itertools
 import logging
 import uuid
 from collections import defaultdict
@@ -918,11 +919,13 @@ class RenderedDayGrid:
         give (open, a place free, within the booking window C4)."""
         earliest, latest = (_microseconds(moment) for moment in capacity.booking_window(now))
         true, false = self.TRUE, self.FALSE
-        body = [self.parts[0]]
-        for start, part in zip(self.open_starts, self.parts[1:], strict=True):
-            body.append(true if start is not None and earliest <= start <= latest else false)
-            body.append(part)
-        return b"".join(body)
+        flags = [
+            true if start is not None and earliest <= start <= latest else false
+            for start in self.open_starts
+        ]
+        # parts[0] flag[0] parts[1] … flag[n-1], then parts[n] (one part more than flags)
+        pairs = itertools.chain.from_iterable(zip(self.parts, flags, strict=False))
+        return b"".join(pairs) + self.parts[-1]
 
 
 def cached_public_day_grid_json(
