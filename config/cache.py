@@ -50,13 +50,15 @@ local function reserve(log, window, limit, wanted)
       end
     end
     redis.call('PEXPIRE', log, math.ceil(window / 1000))
-    return {granted, 0}
+    -- The members are "<now>:<count + i>", i = 0 … granted - 1 (to give unused ones back).
+    return {granted, 0, now, count}
   end
   local oldest = redis.call('ZRANGE', log, 0, 0, 'WITHSCORES')
   return {0, tonumber(oldest[2]) + window - now}
 end
 local function hit(log, window, limit)
-  return reserve(log, window, limit, 1)
+  local answer = reserve(log, window, limit, 1)
+  return {answer[1], answer[2]}
 end
 """
 _SLIDING_LOG = (
@@ -70,7 +72,8 @@ return hit(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]))
 _SLIDING_LOG_AND_MGET = (
     _SLIDING_LOG_HIT
     + """
-local answer = hit(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]))
+local counted = hit(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]))
+local answer = {counted[1], counted[2]}
 if #KEYS > 1 then
   local values = redis.call('MGET', unpack(KEYS, 2))
   for i = 1, #KEYS - 1 do answer[i + 2] = values[i] end
@@ -79,10 +82,12 @@ return answer
 """
 )
 
-# As _SLIDING_LOG, for up to ARGV[3] requests at once: {granted, 0} or {0, µs to wait}.
+# As _SLIDING_LOG, for up to ARGV[3] requests at once, after removing the members ARGV[4..]
+# (reserved earlier and not used): {granted, 0, now, count before} or {0, µs to wait}.
 _SLIDING_LOG_RESERVE = (
     _SLIDING_LOG_HIT
     + """
+if #ARGV > 3 then redis.call('ZREM', KEYS[1], unpack(ARGV, 4)) end
 return reserve(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]))
 """
 )
@@ -156,18 +161,23 @@ class ReusedClientRedisCache(RedisCache):
         return _hit(_run_script(client, _SLIDING_LOG, [log], window, limit))
 
     def rate_limit_reserve(
-        self, key: str, limit: int, window_seconds: int, wanted: int
-    ) -> tuple[int, float]:
+        self, key: str, limit: int, window_seconds: int, wanted: int, give_back: list[str] = ()
+    ) -> tuple[int, float, list[str]]:
         """Count up to `wanted` requests under `key` at once, as many as `limit` leaves in the
-        last `window_seconds`; atomic (one script). Answers (how many were counted, seconds to
-        wait): (0, the wait) when the limit is reached, and then nothing is counted."""
+        last `window_seconds`, after taking back `give_back` (members reserved earlier and not
+        used); atomic (one script). Answers (how many were counted, seconds to wait, their
+        members): (0, the wait, []) when the limit is reached, and then nothing is counted."""
         if wanted < 1:
             # A grant of 0 means a refusal: asking for none would read as one.
             raise ValueError(f"wanted must be at least 1, not {wanted}")
         log, window, limit = self._log_args(key, limit, window_seconds)
         client = self._cache.get_client(write=True)
-        granted, wait_us = _run_script(client, _SLIDING_LOG_RESERVE, [log], window, limit, wanted)
-        return int(granted), int(wait_us) / 1_000_000
+        answer = _run_script(client, _SLIDING_LOG_RESERVE, [log], window, limit, wanted, *give_back)
+        granted, wait_us = int(answer[0]), int(answer[1])
+        if not granted:
+            return 0, wait_us / 1_000_000, []
+        now, count = int(answer[2]), int(answer[3])
+        return granted, 0.0, [f"{now}:{count + i}" for i in range(granted)]
 
     def rate_limit_count(self, key: str, window_seconds: int) -> int:
         """How many requests `key` counts in the last `window_seconds`."""

@@ -43,8 +43,9 @@ LEASE_SIZE_MAX = 32
 # A bound on the table: one lease per client address that read in the last LEASE_SECONDS.
 LEASE_TABLE_MAX_KEYS = 65_536
 
-# {limit key: [remaining allowances, monotonic() when the lease expires]}. Per process.
-_leases: dict[str, list[float]] = {}
+# {limit key: [the unused allowances' members in Redis's log, monotonic() when the lease
+# expires]}. Per process.
+_leases: dict[str, list] = {}
 # The limit keys a thread of this process is reserving a lease for, each with the event set when
 # the reservation is done.
 _reserving: dict[str, threading.Event] = {}
@@ -76,15 +77,15 @@ def _forget_leases(**kwargs) -> None:
 def _take_from_lease(key: str) -> bool:
     """Use one allowance of the live lease of `key`, if any. Call with _leases_lock held."""
     lease = _leases.get(key)
-    if lease is None or lease[0] <= 0 or lease[1] <= monotonic():
+    if lease is None or not lease[0] or lease[1] <= monotonic():
         return False
-    lease[0] -= 1
-    if lease[0] <= 0:
+    lease[0].pop()
+    if not lease[0]:
         del _leases[key]
     return True
 
 
-def _keep_lease(key: str, remaining: int, expires: float) -> None:
+def _keep_lease(key: str, members: list[str], expires: float) -> None:
     """Keep a new lease; call with _leases_lock held. At the bound, expired leases go, and all
     of them when that frees too little (theirs stay counted in Redis: stricter, never laxer)."""
     if key not in _leases and len(_leases) >= LEASE_TABLE_MAX_KEYS:
@@ -94,7 +95,7 @@ def _keep_lease(key: str, remaining: int, expires: float) -> None:
         # Clearing when most are live avoids scanning the whole table for every new lease.
         if len(_leases) > LEASE_TABLE_MAX_KEYS * 3 // 4:
             _leases.clear()
-    _leases[key] = [remaining, expires]
+    _leases[key] = [members, expires]
 
 
 class SettingsRateThrottle(SimpleRateThrottle):
@@ -108,18 +109,19 @@ class SettingsRateThrottle(SimpleRateThrottle):
     of its cache read) leaves the answer on the request, and the throttle gives that answer.
 
     Large limits of a scope that allows it (`leased`: the public reads) are leased (with
-    Redis): a limit of 100 or more per window reserves
-    lease_size(limit) allowances (up to 16) in Redis at once, and this process allows the next
-    requests of that client from them for up to LEASE_SECONDS without a round trip. Guarantee:
-    Redis never counts more than the limit in a window, and every allowed request is one of the
-    requests counted there. A client can get up to (lease size - 1) per process more than the
-    limit in a window only through the timing of a lease (its entries carry the time of the
-    reservation and are used within LEASE_SECONDS after), and may be refused up to that many
-    early (allowances reserved and left unused, by an expired lease or another process, stay
-    counted). Limits below 100 per window are counted exactly, one request at a time. A process
-    reserves one lease per client at a time (its other threads wait for it, and count exactly
-    when it takes too long), so a client's leases in one process follow one another: at most
-    one of them straddles the start of any window."""
+    Redis): a limit of 100 or more per window reserves lease_size(limit) allowances (2 % of
+    it, up to 32) in Redis at once, and this process allows the next requests of that client
+    from them for up to LEASE_SECONDS without a round trip. Guarantee: Redis never counts more
+    than the limit in a window, and every allowed request is one of the requests counted
+    there. A client can get up to (lease size - 1) per process more than the limit in a window
+    only through the timing of a lease (its entries carry the time of the reservation and are
+    used within LEASE_SECONDS after), and may be refused up to that many early per process
+    (the allowances of its live leases; an expired lease's unused ones are given back with the
+    client's next reservation, and stay counted only when it stops reading). Limits below 100
+    per window are counted exactly, one request at a time. A process reserves one lease per
+    client at a time (its other threads wait for it, and count exactly when it takes too
+    long), so a client's leases in one process follow one another: at most one of them
+    straddles the start of any window."""
 
     # Seconds until a refused request may be tried again (set by allow_request).
     refused_wait = 0.0
@@ -172,6 +174,10 @@ class SettingsRateThrottle(SimpleRateThrottle):
                 reserving = _reserving.get(key)
                 if reserving is None:
                     done = _reserving[key] = threading.Event()
+                    # An expired lease's unused allowances go back with the next reservation,
+                    # so a client reading slowly is not counted a lease per LEASE_SECONDS.
+                    expired = _leases.pop(key, None)
+                    give_back = expired[0] if expired else []
                     break
             # Another thread is reserving this client's next lease (a burst of one client's
             # requests): wait for it rather than count in Redis alone. A second lease at once
@@ -184,7 +190,9 @@ class SettingsRateThrottle(SimpleRateThrottle):
         expires = monotonic() + min(LEASE_SECONDS, self.duration)
         granted = 0
         try:
-            granted, wait = store.rate_limit_reserve(key, self.num_requests, self.duration, size)
+            granted, wait, members = store.rate_limit_reserve(
+                key, self.num_requests, self.duration, size, give_back
+            )
         finally:
             # Kept in the same hold of the lock that ends the reservation, so no other thread
             # starts one before this lease is in place.
@@ -192,9 +200,7 @@ class SettingsRateThrottle(SimpleRateThrottle):
                 _reserving.pop(key, None)
                 done.set()
                 if granted > 1:
-                    _keep_lease(key, granted - 1, expires)
-                else:
-                    _leases.pop(key, None)  # an expired lease, if any
+                    _keep_lease(key, members[1:], expires)
         if granted == 0:
             return False, wait
         return True, 0.0

@@ -222,8 +222,8 @@ def test_a_server_that_lost_its_scripts_still_counts(redis_cache, public_read_ra
 def test_a_reservation_counts_what_the_limit_leaves_and_a_refusal_nothing(redis_cache):
     store = caches["default"]
     assert [store.rate_limit_reserve("reserve-test", 10, 60, 4)[0] for _ in range(3)] == [4, 4, 2]
-    granted, wait = store.rate_limit_reserve("reserve-test", 10, 60, 4)
-    assert granted == 0
+    granted, wait, members = store.rate_limit_reserve("reserve-test", 10, 60, 4)
+    assert (granted, members) == (0, [])
     assert 59 < wait <= 60
     # Ten entries, each its own member, though counted within the same microseconds.
     assert store.rate_limit_count("reserve-test", 60) == 10
@@ -282,7 +282,7 @@ def test_two_processes_sharing_a_limit_together_allow_no_more_than_it(
     assert LARGE_LIMIT - (lease_size(LARGE_LIMIT) - 1) <= allowed_at_first_refusal <= LARGE_LIMIT
 
 
-def test_a_lease_expires_after_lease_seconds_and_its_unused_allowances_stay_counted(
+def test_a_lease_expires_after_lease_seconds_and_its_unused_allowances_go_back_with_the_next(
     redis_cache, public_read_rate, lease_clock, counts_sent
 ):
     public_read_rate(f"{LARGE_LIMIT}/min")
@@ -295,8 +295,27 @@ def test_a_lease_expires_after_lease_seconds_and_its_unused_allowances_stay_coun
     lease_clock.now += 0.001
     assert read("198.51.100.40")  # the lease ran out: a new one
     assert counts_sent == ["reserve", "reserve"]
-    # Two requests of the first lease were used, the other 14 stay counted.
-    assert counted("198.51.100.40") == 32
+    # Two requests of the first lease were used; its other 14 went back with the new lease.
+    assert counted("198.51.100.40") == 2 + 16
+    # A client that stops reading leaves its last lease counted until the window ends.
+    lease_clock.now += LEASE_SECONDS
+    assert counted("198.51.100.40") == 18
+
+
+def test_a_client_reading_slowly_is_counted_its_reads_not_its_leases(
+    redis_cache, public_read_rate, lease_clock
+):
+    """One read per lease in each of two processes: without the unused allowances given back,
+    each read would count a whole lease (16) and the client would be refused after 50 reads of
+    a limit of 800."""
+    public_read_rate(f"{LARGE_LIMIT}/min")
+    processes: list[dict] = [{}, {}]
+    for n in range(100):
+        with mock.patch.object(throttles, "_leases", processes[n % 2]):
+            assert read("198.51.100.80"), n
+        lease_clock.now += LEASE_SECONDS  # its process's lease has run out by the next read
+    # The reads, and the two last leases' allowances not yet given back.
+    assert counted("198.51.100.80") == 100 + 2 * (lease_size(LARGE_LIMIT) - 1)
 
 
 def test_a_limit_below_100_is_counted_exactly_whatever_leases_there_are(
@@ -305,7 +324,7 @@ def test_a_limit_below_100_is_counted_exactly_whatever_leases_there_are(
     assert [lease_size(limit) for limit in (4, 99, 100)] == [0, 1, 2]
     public_read_rate("4/min")
     key = PublicReadThrottle().get_cache_key(from_address("198.51.100.50"), None)
-    throttles._leases[key] = [100, lease_clock.now + 60]  # ignored: no lease for a small limit
+    throttles._leases[key] = [["planted"] * 100, lease_clock.now + 60]  # ignored: limit small
     assert [read("198.51.100.50") for _ in range(5)] == [True, True, True, True, False]
     assert counts_sent == ["hit"] * 5
     assert counted("198.51.100.50") == 4
