@@ -14,7 +14,8 @@ A change made in this process drops them at once (`forget`, from selectors._repl
 An entry read from Redis is kept only if no message arrived during that read (`generation`):
 otherwise a message about a change the read missed could come before the entry is kept.
 While the watch is not connected and subscribed, nothing is kept and nothing is answered from
-here. It answers its PING within PING_SECONDS, or it is dropped and made again. NEAR_SECONDS
+here. It pings every PING_SECONDS; a watch whose server has not answered for about twice that
+is dropped and made again. NEAR_SECONDS
 bounds what a message lost any other way could leave stale. Redis is the only store that
 tracks keys this way; with another cache backend (`make run`'s file cache, tests) this copy is
 not used.
@@ -30,6 +31,7 @@ from typing import Any
 from django.core.cache import caches
 from django.core.signals import setting_changed
 from django.dispatch import receiver
+from redis.exceptions import ResponseError
 
 logger = logging.getLogger(__name__)
 
@@ -66,10 +68,15 @@ class NearCache:
         self.live = False
         # The watch connection's id in Redis (CLIENT LIST, CLIENT KILL).
         self.watch_client_id: int | None = None
-        # What the running watch watches: (process id, Redis prefix, server); a watch whose
-        # identity is no longer this one stops (a fork, changed cache settings in tests).
+        # What the running watch watches: (process id, Redis prefix, servers), and the token of
+        # its start; a watch thread whose token is no longer the current one stops (a fork,
+        # changed cache settings in tests).
         self._watching: tuple | None = None
-        self._checked: tuple | None = None
+        self._token: object | None = None
+        # (id of a cache object, process id) already found to be the watched one: caches are
+        # per thread, so one per thread of the process.
+        self._checked: set[tuple[int, int]] = set()
+        self._refusal_logged = False
 
     # --- Reads and writes -------------------------------------------------------------------
 
@@ -79,13 +86,14 @@ class NearCache:
         store = _tracking_store()
         if store is None:
             return False
-        # The same cache object in the same process: the same watch (checked on every read).
-        if self._checked == (store, os.getpid()):
+        checked = (id(store), os.getpid())
+        if checked in self._checked:
             return self.live
         identity = (os.getpid(), store.make_key(self.stamps_prefix), tuple(store._servers))
-        if self._watching != identity:
-            self._start_watch(identity, store)
-        self._checked = (store, os.getpid())
+        with self._lock:
+            if self._watching != identity:
+                self._start_watch(identity, store)
+            self._checked.add(checked)
         return self.live
 
     def get(self, entry: str) -> Any:
@@ -95,19 +103,28 @@ class NearCache:
             return None
         return found[2]
 
-    def keep(self, entry: str, stamp_keys: Iterable[str], value: Any, generation: int) -> None:
+    def keep(
+        self,
+        entry: str,
+        stamp_keys: Iterable[str],
+        value: Any,
+        generation: int,
+        seconds: float | None = None,
+    ) -> None:
         """Keep `value`, read from Redis under the stamps `stamp_keys` (logical cache keys)
-        when `generation` was current, unless a message came since."""
+        when `generation` was current, unless a message came since; for `seconds` at most
+        (NEAR_SECONDS unless less is given)."""
         store = _tracking_store()
         if store is None:
             return
         redis_keys = tuple(store.make_key(key) for key in stamp_keys)
+        seconds = NEAR_SECONDS if seconds is None else min(seconds, NEAR_SECONDS)
         with self._lock:
             if not self.live or generation != self.generation:
                 return
             if len(self._entries) >= NEAR_KEPT:
                 self._drop_all()
-            self._entries[entry] = (time.monotonic() + NEAR_SECONDS, redis_keys, value)
+            self._entries[entry] = (time.monotonic() + seconds, redis_keys, value)
             for key in redis_keys:
                 self._dependents.setdefault(key, set()).add(entry)
 
@@ -132,9 +149,9 @@ class NearCache:
         self._entries.clear()
         self._dependents.clear()
 
-    def _set_live(self, identity: tuple, live: bool) -> None:
+    def _set_live(self, token: object, live: bool) -> None:
         with self._lock:
-            if self._watching != identity:
+            if self._token is not token:
                 return
             self.generation += 1
             self._drop_all()
@@ -143,30 +160,40 @@ class NearCache:
     # --- The watch --------------------------------------------------------------------------
 
     def _start_watch(self, identity: tuple, store) -> None:
-        with self._lock:
-            if self._watching == identity:
-                return
-            self._watching = identity
-            self.generation += 1
-            self._drop_all()
-            self.live = False
+        """Call with the lock held."""
+        self._watching = identity
+        token = self._token = object()
+        self.generation += 1
+        self._drop_all()
+        self.live = False
         pool = store._cache.get_client(write=True).connection_pool
         # Its own connection to the cache's server (not one of the pool's), speaking RESP2, in
         # which the messages come as replies; reads wait for at most PING_SECONDS.
         options = {**pool.connection_kwargs, "socket_timeout": PING_SECONDS, "protocol": 2}
         thread = threading.Thread(
             target=self._watch,
-            args=(identity, pool.connection_class, options),
+            args=(token, identity[1], pool.connection_class, options),
             name="public-read-stamps",
             daemon=True,
         )
         thread.start()
 
-    def _watch(self, identity: tuple, connection_class, options: dict) -> None:
+    def _watch(self, token: object, prefix: str, connection_class, options: dict) -> None:
         failures = 0
-        while self._watching == identity:
+        while self._token is token:
             try:
-                self._watch_once(identity, connection_class(**options))
+                self._watch_once(token, prefix, connection_class(**options))
+            except ResponseError:
+                # The server refuses CLIENT TRACKING (before Redis 6, or the command is not
+                # allowed): nothing is kept in the process; said once, asked again rarely.
+                failures += 1
+                if not self._refusal_logged:
+                    self._refusal_logged = True
+                    logger.warning(
+                        "Public read stamps: Redis refuses the watch; answers are not kept "
+                        "in the process",
+                        exc_info=True,
+                    )
             except Exception:
                 # Counted from the last time it was connected.
                 failures = 1 if self.live else failures + 1
@@ -175,14 +202,13 @@ class NearCache:
                     failures,
                     exc_info=True,
                 )
-            self._set_live(identity, False)
-            if self._watching == identity:
-                # A server that refuses the watch (no CLIENT TRACKING before Redis 6) is asked
-                # again ever less often, at most every 30 s.
+            self._set_live(token, False)
+            if self._token is token:
+                # A server that keeps refusing is asked again ever less often, at most every
+                # 30 s.
                 time.sleep(min(30.0, RECONNECT_SECONDS * 2 ** max(0, failures - 1)))
 
-    def _watch_once(self, identity: tuple, connection) -> None:
-        _pid, prefix, _server = identity
+    def _watch_once(self, token: object, prefix: str, connection) -> None:
         try:
             connection.connect()
             connection.send_command("CLIENT", "SETNAME", WATCH_NAME)
@@ -196,10 +222,10 @@ class NearCache:
             connection.read_response()
             connection.send_command("SUBSCRIBE", INVALIDATE_CHANNEL)
             connection.read_response()  # the subscription
-            self._set_live(identity, True)
+            self._set_live(token, True)
             pinged_at = time.monotonic()
             waiting_for_pong = False
-            while self._watching == identity:
+            while self._token is token:
                 if connection.can_read(timeout=PING_SECONDS / 4):
                     message = connection.read_response(disable_decoding=True)
                     if message[0] == b"pong":
@@ -219,7 +245,8 @@ class NearCache:
         """Stop the watch and forget everything (changed settings)."""
         with self._lock:
             self._watching = None
-            self._checked = None
+            self._token = None
+            self._checked = set()
             self.live = False
             self.generation += 1
             self._drop_all()

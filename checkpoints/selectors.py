@@ -653,6 +653,9 @@ def _free_places(checkpoint: Checkpoint, now: dt.datetime) -> list[BoardHour]:
 PUBLIC_CACHE_SECONDS = 300
 # The board also moves with the clock (the next bookable hours, called in the last 2 hours).
 BOARD_CACHE_SECONDS = 10
+# A process keeps a board it read for at most this long (checkpoints.near_cache), so a board
+# answered is at most BOARD_CACHE_SECONDS + this old.
+BOARD_NEAR_SECONDS = 1.0
 
 
 def _cfg_key(checkpoint_id: int) -> str:
@@ -777,6 +780,7 @@ def _cached_only(
     name: str,
     version_keys: Callable[[int], list[str]],
     read_many: ReadMany | None,
+    near_seconds: float | None = None,
 ) -> Any:
     """What `_public_read`'s `prepare` made of the cached value `name` of a checkpoint when it
     is stored under the current versions, else None (nothing is computed, the database is not
@@ -793,7 +797,7 @@ def _cached_only(
     versions, stored, _also = _read_with_versions(keys, entry, read_many=read_many)
     if stored is not None and stored[0] == versions:
         if near:
-            near_cache.near.keep(entry, keys, stored[1], generation)
+            near_cache.near.keep(entry, keys, stored[1], generation, near_seconds)
         return stored[1]
     return None
 
@@ -1004,7 +1008,7 @@ def cached_public_board_json(
     given), only when the cache holds it rendered (else None: nothing is computed);
     `read_many` as for the slots."""
     name, version_keys = _board_entry()
-    rendered = _cached_only(checkpoint, name, version_keys, read_many)
+    rendered = _cached_only(checkpoint, name, version_keys, read_many, BOARD_NEAR_SECONDS)
     if rendered is None:
         return None
     return rendered.get(language or translation.get_language())

@@ -4,11 +4,11 @@ by any other process as soon as Redis tells the watch, and never used while the 
 """
 
 import os
+import threading
 import time
 
 import pytest
 import redis
-from django.core.cache import cache
 
 from checkpoints import near_cache, selectors
 from checkpoints.near_cache import near
@@ -80,9 +80,17 @@ def test_a_kept_answer_is_given_without_asking_redis(watching, front_app, world,
     assert redis_reads == []
 
 
-def test_a_change_made_here_shows_on_the_very_next_read(watching, front_app, world):
+def test_a_change_made_here_shows_on_the_very_next_read(watching, front_app, world, monkeypatch):
+    """Without waiting for Redis's message: the watch's messages are held back here."""
     for _ in range(3):
         assert slots_taken_at_9(front_app) == 0
+    real_changed = near_cache.NearCache._changed
+
+    def only_from_this_process(self, redis_keys):
+        if threading.current_thread().name != "public-read-stamps":
+            real_changed(self, redis_keys)
+
+    monkeypatch.setattr(near_cache.NearCache, "_changed", only_from_this_process)
     book(world, start=at(1, 9))
     assert slots_taken_at_9(front_app) == 1
 
@@ -128,6 +136,22 @@ def test_an_answer_is_kept_for_near_seconds_at_most(watching, monkeypatch):
     assert near.get("entry") is None
 
 
+def test_a_board_is_kept_at_most_board_near_seconds(watching, front_app, world):
+    """The board moves with the clock (kept 10 s in Redis): a process adds at most
+    BOARD_NEAR_SECONDS to its age, not NEAR_SECONDS."""
+    assert selectors.BOARD_NEAR_SECONDS < near_cache.NEAR_SECONDS
+    for _ in range(3):
+        get(front_app, QUEUE)
+        get(front_app, SLOTS, day_query())
+    now = time.monotonic()
+    kept = {entry: until - now for entry, (until, _keys, _value) in near._entries.items()}
+    boards = [left for entry, left in kept.items() if entry.startswith("public:board")]
+    grids = [left for entry, left in kept.items() if not entry.startswith("public:board")]
+    assert boards and grids
+    assert max(boards) <= selectors.BOARD_NEAR_SECONDS
+    assert max(grids) > selectors.BOARD_NEAR_SECONDS
+
+
 def test_nothing_is_kept_or_answered_while_the_watch_is_down(watching, monkeypatch):
     monkeypatch.setattr(near_cache, "RECONNECT_SECONDS", 0.2)
     near.keep("entry", ["public:v:cfg:1"], b"value", near.generation)
@@ -143,12 +167,3 @@ def test_nothing_is_kept_or_answered_while_the_watch_is_down(watching, monkeypat
     assert wait_until(lambda: near.live, seconds=3.0)
     near.keep("entry", ["public:v:cfg:1"], b"value", near.generation)
     assert near.get("entry") == b"value"
-
-
-@pytest.mark.redis
-def test_without_redis_nothing_is_kept(settings):
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
-    assert not near.usable()
-    near.keep("entry", ["public:v:cfg:1"], b"value", near.generation)
-    assert near.get("entry") is None
-    assert cache.get("anything") is None
