@@ -5,7 +5,7 @@ cache inside Django's middleware. This WSGI wrapper (config/wsgi.py) answers a r
 read without Django's request, middleware and response objects, which cost more than the read.
 
 It only repeats what the middleware answered. The first fast answer of a kind of request goes
-through Django: the route, the method, the host and port (as every header Django reads them
+through Django: the path, the method, the host and port (as every header Django reads them
 from), the scheme (and the proxy's header for it), Accept and Accept-Language. Its status line
 and headers are kept as that kind's template. Later requests of the same kind get the template
 with their own body, Content-Length and X-Request-ID, after the same rate limit and the same
@@ -43,9 +43,9 @@ logger = logging.getLogger(__name__)
 StartResponse = Callable[..., Any]
 WsgiApp = Callable[[dict, StartResponse], Iterable[bytes]]
 
-# At most this many kinds of request keep a template (emptied when full): a kind per route,
+# At most this many kinds of request keep a template (emptied when full): a kind per path,
 # host, scheme and Accept/Accept-Language header as clients send them.
-TEMPLATES_KEPT = 256
+TEMPLATES_KEPT = 1024
 # Environ entries that Django reads the host, port and scheme from (HttpRequest.get_host,
 # get_port, scheme), besides the SECURE_PROXY_SSL_HEADER one.
 _HOST_AND_SCHEME = (
@@ -137,7 +137,9 @@ class PublicReadFront:
         match = PUBLIC_READ_PATH.fullmatch(path)
         if match is None or not path.isascii():
             return None
-        return (match["what"], *(environ.get(name) for name in _kind_environ_names()))
+        # The path too: a setting may treat some paths apart (SECURE_REDIRECT_EXEMPT, CSP's
+        # excluded prefixes).
+        return (path, *(environ.get(name) for name in _kind_environ_names()))
 
     def _through_django(self, environ: dict, start_response: StartResponse, kind: tuple):
         """Django's answer; kept as the kind's template when the fast path middleware gave it."""

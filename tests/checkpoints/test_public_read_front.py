@@ -363,3 +363,15 @@ def test_with_redis_the_front_answers_and_counts_as_django(
     assert without_request_id(answered[1]) == without_request_id(normal[1])
     request = type("Request", (), {"META": answered_environ})()
     assert PublicReadThrottle().counted(request) == 4
+
+
+def test_without_redis_no_answer_is_kept_in_the_process(settings):
+    """checkpoints.near_cache needs Redis to hear of changes: with another cache (the file cache
+    of `make run`, tests) nothing is kept and no watch starts."""
+    from checkpoints.near_cache import near
+
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    assert not near.usable()
+    near.keep("entry", ["public:v:cfg:1"], b"value", near.generation)
+    assert near.get("entry") is None
+    assert near._token is None
