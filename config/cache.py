@@ -25,11 +25,13 @@ from redis.exceptions import NoScriptError
 
 # KEYS[1]: the client's log; ARGV: the window in microseconds, the limit. Redis's own clock, so
 # that web servers with clocks apart count alike. `reserve` counts up to `wanted` requests at once,
-# as many as the limit leaves: answers {granted, 0}, or {0, µs until the oldest request leaves the
-# window} when the limit is reached (and counts nothing, as DRF's throttle does). `hit` is a
-# reserve of one: {1, 0} when the request is allowed (and counted). Members are
-# "<µs>:<count before it>": unique, since the count only grows within one microsecond. Integers are
-# formatted, never tostring()'d (Lua 5.1 writes 1.7e+15 and would lose the microseconds).
+# as many as the limit leaves: answers {granted, 0, µs now, count before}, or {0, µs until the
+# oldest request leaves the window} when the limit is reached (and counts nothing, as DRF's
+# throttle does). `hit` is a reserve of one: {1, 0} when the request is allowed (and counted).
+# Members are "<µs>:<count before it>": a script takes longer than a microsecond, so two never
+# share one (unless Redis's clock steps back onto a microsecond it used, with the same count).
+# Integers are formatted, never tostring()'d (Lua 5.1 writes 1.7e+15 and would lose the
+# microseconds).
 _SLIDING_LOG_HIT = """
 local function reserve(log, window, limit, wanted)
   local time = redis.call('TIME')

@@ -69,7 +69,8 @@ class ContextFilter(logging.Filter):
         if not hasattr(record, "request_id"):
             record.request_id = getattr(request, "request_id", None) or current_request_id.get()
         if not hasattr(record, "task_id"):
-            # Web requests do not run tasks: a request's lines skip the look-up.
+            # Tasks run in the workers, not in web requests (only tests run them eagerly, and
+            # their lines inside a request then carry the request's id alone).
             record.task_id = None if record.request_id else _current_task_id()
         return True
 

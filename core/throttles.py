@@ -49,8 +49,8 @@ _leases: dict[str, list] = {}
 # The limit keys a thread of this process is reserving a lease for, each with the event set when
 # the reservation is done.
 _reserving: dict[str, threading.Event] = {}
-# How long a request waits for another thread's reservation of its client's lease before it is
-# counted on its own (a round trip takes well under a millisecond).
+# How long a request waits in all for other threads' reservations of its client's lease before
+# it is counted on its own (a round trip takes well under a millisecond).
 RESERVATION_WAIT_SECONDS = 0.05
 _leases_lock = threading.Lock()
 
@@ -65,6 +65,8 @@ def clear_leases() -> None:
     """Forget this process's leases (their allowances stay counted in Redis): for tests."""
     with _leases_lock:
         _leases.clear()
+        for reserving in _reserving.values():
+            reserving.set()  # nobody waits for a reservation that no longer counts
         _reserving.clear()
 
 
@@ -167,6 +169,7 @@ class SettingsRateThrottle(SimpleRateThrottle):
         size = lease_size(self.num_requests) if self.leased else 1
         if size <= 1:
             return store.rate_limit_hit(key, self.num_requests, self.duration)
+        wait_until = monotonic() + RESERVATION_WAIT_SECONDS
         for _attempt in range(3):
             with _leases_lock:
                 if _take_from_lease(key):
@@ -182,7 +185,9 @@ class SettingsRateThrottle(SimpleRateThrottle):
             # Another thread is reserving this client's next lease (a burst of one client's
             # requests): wait for it rather than count in Redis alone. A second lease at once
             # could be used past the first one's window, and would leave allowances unused.
-            reserving.wait(RESERVATION_WAIT_SECONDS)
+            left = wait_until - monotonic()
+            if left <= 0 or not reserving.wait(left):
+                return store.rate_limit_hit(key, self.num_requests, self.duration)
         else:
             return store.rate_limit_hit(key, self.num_requests, self.duration)
         # Before the round trip: the lease ends at most LEASE_SECONDS after Redis timed its
@@ -197,7 +202,8 @@ class SettingsRateThrottle(SimpleRateThrottle):
             # Kept in the same hold of the lock that ends the reservation, so no other thread
             # starts one before this lease is in place.
             with _leases_lock:
-                _reserving.pop(key, None)
+                if _reserving.get(key) is done:  # not a newer reservation after clear_leases
+                    del _reserving[key]
                 done.set()
                 if granted > 1:
                     _keep_lease(key, members[1:], expires)
