@@ -32,11 +32,11 @@ from checkpoints.middleware import (
     FAST_ANSWER_ENVIRON_KEY,
     PLAIN_ACCEPT,
     PUBLIC_READ_PATH,
+    counted_public_read,
     valid_slots_queries,
 )
 from core.log import current_request_id, request_id_from_header
 from core.middleware import REQUEST_ID_HEADER, log_request
-from core.throttles import PublicReadThrottle
 
 logger = logging.getLogger(__name__)
 
@@ -199,6 +199,7 @@ class PublicReadFront:
         if checkpoint is None:
             return None
         query_string = environ.get("QUERY_STRING", "")
+        query = None
         if match["what"] == "slots":
             query = valid_slots_queries.get(query_string)
             if query is None:
@@ -207,22 +208,4 @@ class PublicReadFront:
             return None
         # What the throttle reads of a request: its environ, as Django's request.META.
         request = types.SimpleNamespace(META=environ)
-        throttle = PublicReadThrottle()
-        allowed: bool | None = None
-
-        def read_and_count(keys: list[str]) -> dict[str, Any]:
-            nonlocal allowed
-            found, allowed = throttle.get_many_and_count(request, keys)
-            return found
-
-        if match["what"] == "slots":
-            body = selectors.cached_public_day_grid_json(
-                checkpoint=checkpoint, read_many=read_and_count, **query
-            )
-        else:
-            body = selectors.cached_public_board_json(
-                checkpoint, read_many=read_and_count, language=template.language
-            )
-        if body is not None and allowed is None:  # answered by this process's copy
-            allowed = throttle.allow_request(request, None)
-        return body if allowed else None
+        return counted_public_read(request, checkpoint, match["what"], query, template.language)

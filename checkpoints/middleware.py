@@ -62,6 +62,42 @@ def _view_headers(view_class: type[api.APIView]) -> dict[str, str]:
     return view.default_response_headers
 
 
+def counted_public_read(
+    request: Any,
+    checkpoint: selectors.PublicCheckpoint,
+    what: str,
+    query: dict[str, Any] | None,
+    language: str | None = None,
+) -> bytes | None:
+    """The JSON body of a cached public read (`what`: "slots" with the view's validated `query`,
+    or "queue" in `language`, the active one unless given) when the request may have it; None
+    when the view has to answer (a miss or a refusal). The request is counted against the
+    public read limit in the round trip of the cache read, or on its own when this process's
+    copy answers (checkpoints.near_cache). Counted even when the entry turns out stale: the
+    view then finds the count on the request and does not count it again."""
+    throttle = PublicReadThrottle()
+    allowed: bool | None = None
+
+    def read_and_count(keys: list[str]) -> dict[str, Any]:
+        nonlocal allowed
+        found, allowed = throttle.get_many_and_count(request, keys)
+        return found
+
+    if what == "slots":
+        # Kept rendered in the cache entry; `bookable` is filled in for the time of this read.
+        body = selectors.cached_public_day_grid_json(
+            checkpoint=checkpoint, read_many=read_and_count, **query
+        )
+    else:
+        # Kept rendered in the cache entry, in each language.
+        body = selectors.cached_public_board_json(
+            checkpoint, read_many=read_and_count, language=language
+        )
+    if body is not None and allowed is None:  # answered by this process's copy
+        allowed = throttle.allow_request(request, None)
+    return body if allowed else None
+
+
 class PublicReadFastPath:
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         # The views' answers are rendered as they render them; a view with another renderer
@@ -125,32 +161,13 @@ class PublicReadFastPath:
         checkpoint = selectors.public_checkpoint(code)
         if checkpoint is None:
             return None
-        throttle = PublicReadThrottle()
-        allowed: bool | None = None
-
-        def read_and_count(keys: list[str]) -> dict[str, Any]:
-            # The entry and the request's count in one round trip. Counted here even when the
-            # entry turns out stale: the view then finds the count on the request and does not
-            # count it again.
-            nonlocal allowed
-            found, allowed = throttle.get_many_and_count(request, keys)
-            return found
-
-        body: bytes | None
+        query = None
         if what == "slots":
             query = self._slots_query(request)
             if query is None:
                 return None
-            # Kept rendered in the cache entry; `bookable` is filled in for the time of this read.
-            body = selectors.cached_public_day_grid_json(
-                checkpoint=checkpoint, read_many=read_and_count, **query
-            )
-        else:
-            # Kept rendered in the cache entry, in each language.
-            body = selectors.cached_public_board_json(checkpoint, read_many=read_and_count)
-        if body is not None and allowed is None:  # answered by this process's copy
-            allowed = throttle.allow_request(request, None)
-        if body is None or not allowed:
+        body = counted_public_read(request, checkpoint, what, query)
+        if body is None:
             # A miss is computed by the view; a refusal is the view's 429, in the API's shape
             # and language (a refusal counts nothing).
             return None
