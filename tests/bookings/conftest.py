@@ -106,6 +106,22 @@ def make_world(
     )
 
 
+# Another carrier than make_world's: its own BIN, owner, phone, plates and VINs.
+OTHER_CARRIER = {
+    "iin_bin": "377835337400",
+    "iin": "377835337400",
+    "phone": "+77017654321",
+    "email": "other@carrier.kz",
+    "plates": ("777AAA01", "778AAA01"),
+    "vins": ("XTA21099012340001", "XTA21099012340002", "WDB96340310120003"),
+}
+
+
+def make_other_world(fake_twilio, **overrides) -> World:
+    """A second carrier beside make_world's, ready to book."""
+    return make_world(fake_twilio, **{**OTHER_CARRIER, **overrides})
+
+
 @pytest.fixture
 def world(db, fake_twilio, clock):
     return make_world(fake_twilio)

@@ -6,7 +6,7 @@ from pypdf import PdfReader
 from auth2fa.models import ApiToken
 from auth2fa.services import api_token_issue
 from bookings.models import Booking
-from tests.bookings.conftest import at, make_world
+from tests.bookings.conftest import at, make_other_world
 
 pytestmark = pytest.mark.django_db
 
@@ -205,15 +205,7 @@ def test_b10_lists_active_by_default_or_all(api, world):
 def test_a5_bookings_are_isolated_between_carriers(client, api, world, fake_twilio):
     world.top_up("1000000.00")
     mine = api("post", "/api/v1/bookings", body(world)).json()
-    other = make_world(
-        fake_twilio,
-        iin_bin="377835337400",
-        iin="377835337400",
-        phone="+77017654321",
-        email="other@carrier.kz",
-        plates=("777AAA01", "778AAA01"),
-        vins=("XTA21099012340001", "XTA21099012340002", "WDB96340310120003"),
-    )
+    other = make_other_world(fake_twilio)
     secret = api_token_issue(user=other.member.user, kind=ApiToken.Kind.PERSONAL).secret
     auth = {"HTTP_AUTHORIZATION": f"Bearer {secret}"}
     assert client.get(f"/api/v1/bookings/{mine['id']}", **auth).status_code == 404

@@ -10,7 +10,7 @@ from checkpoints.models import Closure, SlotCounter
 from core.errors import ApplicationError
 from deposits.models import Transfer
 from deposits.selectors import balances_of, ledger_check, system_balance
-from tests.bookings.conftest import at, make_world
+from tests.bookings.conftest import at, make_other_world
 
 pytestmark = pytest.mark.django_db
 
@@ -132,14 +132,8 @@ def test_b6_the_trailer_obeys_the_same_rule(world):
 def test_b6_the_same_vin_under_another_carrier_is_still_one_vehicle(world, fake_twilio):
     world.top_up("1000000.00")
     book(world)
-    other = make_world(
-        fake_twilio,
-        iin_bin="377835337400",
-        iin="377835337400",
-        phone="+77017654321",
-        email="other@carrier.kz",
-        plates=("777AAA01", "778AAA01"),
-        vins=(world.truck.vin, "XTA21099012345670", "WDB96340310123450"),
+    other = make_other_world(
+        fake_twilio, vins=(world.truck.vin, "XTA21099012345670", "WDB96340310123450")
     )
     other.top_up("1000000.00", reference="OTHER")
     refused(lambda: book(other, start=at(3, 9)), "active_booking_exists")
@@ -211,15 +205,7 @@ def test_b1_one_to_three_drivers(world, count):
 
 def test_b1_only_own_active_vehicles_and_drivers(world, fake_twilio):
     world.top_up("1000000.00")
-    other = make_world(
-        fake_twilio,
-        iin_bin="377835337400",
-        iin="377835337400",
-        phone="+77017654321",
-        email="other@carrier.kz",
-        plates=("777AAA01", "778AAA01"),
-        vins=("XTA21099012340001", "XTA21099012340002", "WDB96340310120003"),
-    )
+    other = make_other_world(fake_twilio)
     refused(lambda: book(world, vehicle=other.truck), "validation_error")
     refused(lambda: book(world, drivers=other.drivers[:1]), "validation_error")
     refused(lambda: book(world, vehicle=world.trailer), "validation_error")
@@ -442,15 +428,7 @@ def test_b1_the_checkpoint_and_fleet_read_in_sql_are_the_orm_querys(world, fake_
         if expected is not None:
             fields = [field.attname for field in Checkpoint._meta.concrete_fields]
             assert [getattr(read, f) for f in fields] == [getattr(expected, f) for f in fields]
-    other = make_world(
-        fake_twilio,
-        iin_bin="377835337400",
-        iin="377835337400",
-        phone="+77017654321",
-        email="other@carrier.kz",
-        plates=("777AAA01", "778AAA01"),
-        vins=("XTA21099012340001", "XTA21099012340002", "WDB96340310120003"),
-    )
+    other = make_other_world(fake_twilio)
     world.tractor.is_active = False
     world.tractor.save(update_fields=["is_active"])
     world.drivers[3].is_active = False

@@ -19,7 +19,7 @@ from bookings.models import Booking, SlotHold
 from carriers.models import Member
 from checkpoints.models import Closure, HourOverride, SlotCounter
 from deposits.selectors import balances_of
-from tests.bookings.conftest import at, make_world
+from tests.bookings.conftest import at, make_other_world
 
 pytestmark = pytest.mark.django_db
 
@@ -46,15 +46,7 @@ def browser(sign_in_browser):
 @pytest.fixture
 def other(world, fake_twilio):
     """Another carrier, ready to book."""
-    return make_world(
-        fake_twilio,
-        iin_bin="377835337400",
-        iin="377835337400",
-        phone="+77017654321",
-        email="other@carrier.kz",
-        plates=("777AAA01", "778AAA01"),
-        vins=("XTA21099012340001", "XTA21099012340002", "WDB96340310120003"),
-    )
+    return make_other_world(fake_twilio)
 
 
 @pytest.fixture

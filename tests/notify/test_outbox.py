@@ -219,7 +219,7 @@ def _recipients_by_the_orm(booking):
 
 
 def test_b12_recipients_read_in_sql_are_the_orm_querys(world, owner, fake_twilio):
-    from tests.bookings.conftest import make_world
+    from tests.bookings.conftest import make_other_world
 
     world.top_up("1000000.00")
     dispatcher = dispatcher_of(world)
@@ -236,15 +236,7 @@ def test_b12_recipients_read_in_sql_are_the_orm_querys(world, owner, fake_twilio
     # An accountant (not told) and another carrier's owner (not told).
     accountant = User.objects.create_user("acc@steppe.kz", "x", full_name="Acc")
     Member.objects.create(carrier=world.carrier, user=accountant, role=Member.Role.ACCOUNTANT)
-    make_world(
-        fake_twilio,
-        iin_bin="377835337400",
-        iin="377835337400",
-        phone="+77017654321",
-        email="other@carrier.kz",
-        plates=("777AAA01", "778AAA01"),
-        vins=("XTA21099012340001", "XTA21099012340002", "WDB96340310120003"),
-    )
+    make_other_world(fake_twilio)
     by_owner = book(world)
     by_dispatcher = book(world, member=dispatcher, vehicle=world.tractor)
     for booking in (by_owner, by_dispatcher):
