@@ -18,6 +18,7 @@ the environ, so no request is counted twice.
 """
 
 import logging
+import re
 import time
 import types
 from collections.abc import Callable, Iterable
@@ -109,19 +110,22 @@ class PublicReadFront:
 
     def __call__(self, environ: dict, start_response: StartResponse) -> Iterable[bytes]:
         started = time.monotonic()
-        kind = self._kind(environ)
-        if kind is not None:
+        match = self._match(environ)
+        if match is not None:
+            kind = (match.string, *(environ.get(name) for name in _kind_environ_names()))
             template = _templates.get(kind)
             if template is not None:
-                answered = self._answer(environ, start_response, template, started)
+                answered = self._answer(environ, start_response, template, match, started)
                 if answered is not None:
                     return answered
             return self._through_django(environ, start_response, kind)
         return self.app(environ, start_response)
 
     @staticmethod
-    def _kind(environ: dict) -> tuple | None:
-        """The kind of a request the front may answer, or None for one it never answers."""
+    def _match(environ: dict) -> re.Match[str] | None:
+        """The route of a request the front may answer, or None for one it never answers. Its
+        kind is the path (a setting may treat some paths apart: SECURE_REDIRECT_EXEMPT, CSP's
+        excluded prefixes) and the environ entries of _kind_environ_names()."""
         if environ.get("REQUEST_METHOD") not in ("GET", "HEAD"):
             return None
         # No cookie at all: a language cookie would choose the language, a session a user.
@@ -137,9 +141,7 @@ class PublicReadFront:
         match = PUBLIC_READ_PATH.fullmatch(path)
         if match is None or not path.isascii():
             return None
-        # The path too: a setting may treat some paths apart (SECURE_REDIRECT_EXEMPT, CSP's
-        # excluded prefixes).
-        return (path, *(environ.get(name) for name in _kind_environ_names()))
+        return match
 
     def _through_django(self, environ: dict, start_response: StartResponse, kind: tuple):
         """Django's answer; kept as the kind's template when the fast path middleware gave it."""
@@ -165,10 +167,15 @@ class PublicReadFront:
         return answer
 
     def _answer(
-        self, environ: dict, start_response: StartResponse, template: Template, started: float
+        self,
+        environ: dict,
+        start_response: StartResponse,
+        template: Template,
+        match: re.Match[str],
+        started: float,
     ) -> list[bytes] | None:
         try:
-            body = self._body(environ, template)
+            body = self._body(environ, template, match)
         except Exception:
             # Redis down or anything unexpected: Django answers (and logs) it.
             logger.debug("public read front fell through", exc_info=True)
@@ -191,10 +198,9 @@ class PublicReadFront:
         return [body]
 
     @staticmethod
-    def _body(environ: dict, template: Template) -> bytes | None:
+    def _body(environ: dict, template: Template, match: re.Match[str]) -> bytes | None:
         """The answer's body as the middleware makes it, counted against the same limit; None
         when Django has to answer (a miss, a refusal, a query or a code not seen yet)."""
-        match = PUBLIC_READ_PATH.fullmatch(environ["PATH_INFO"])
         checkpoint = selectors.public_checkpoint(match["code"], remembered_only=True)
         if checkpoint is None:
             return None
