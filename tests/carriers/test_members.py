@@ -217,3 +217,47 @@ def test_a_tokens_person_comes_with_membership_and_carrier_in_one_read(
     person = type(owner).objects.get(pk=owner.pk)
     with django_assert_num_queries(1):
         assert membership_of(person) == member
+
+
+def _fields(instance) -> list:
+    return [getattr(instance, field.attname) for field in type(instance)._meta.concrete_fields]
+
+
+def test_a4_the_token_read_in_sql_is_the_orm_querys(owner, other_person, django_assert_num_queries):
+    """The read of every API request, written in SQL (auth2fa.services), against the ORM query
+    it replaced: the same token, person, membership and carrier, field by field, cached on each
+    other the same way, for a member, a person without a membership, a revoked token and an
+    unknown one."""
+    from auth2fa.models import ApiToken
+    from auth2fa.services import _hash_secret, _token_with_person, api_token_issue
+
+    owners = api_token_issue(user=owner, kind=ApiToken.Kind.PERSONAL, name="ci").secret
+    others = api_token_issue(user=other_person, kind=ApiToken.Kind.SIGN_IN).secret
+    revoked = api_token_issue(user=owner, kind=ApiToken.Kind.PERSONAL, name="old").secret
+    ApiToken.objects.filter(token_hash=_hash_secret(revoked)).update(
+        revoked_at=dt.datetime.now(dt.UTC)
+    )
+    ApiToken.objects.filter(token_hash=_hash_secret(owners)).update(
+        last_used_at=dt.datetime(2026, 3, 1, 9, 30, 15, 123456, tzinfo=dt.UTC)
+    )
+    for secret in (owners, others, revoked, "kzk_unknown"):
+        expected = (
+            ApiToken.objects.select_related("user__membership__carrier")
+            .filter(token_hash=_hash_secret(secret), revoked_at__isnull=True)
+            .first()
+        )
+        read = _token_with_person(_hash_secret(secret))
+        if expected is None:
+            assert read is None
+            continue
+        with django_assert_num_queries(0):
+            assert _fields(read) == _fields(expected)
+            assert _fields(read.user) == _fields(expected.user)
+            if hasattr(expected.user, "membership"):
+                member = read.user.membership
+                assert _fields(member) == _fields(expected.user.membership)
+                assert _fields(member.carrier) == _fields(expected.user.membership.carrier)
+                assert member.user is read.user
+            else:
+                assert not hasattr(read.user, "membership")
+        assert not read._state.adding and read._state.db == "default"
