@@ -19,3 +19,8 @@ timeout = 60
 accesslog = None
 errorlog = "-"
 loglevel = "warning"
+# Each worker listens on a socket of its own (SO_REUSEPORT) and the kernel spreads the new
+# connections over them. On one shared socket a worker accepts whatever it can, and the burst of
+# connections wrk opens at the start sometimes all went to one worker, which then served the
+# whole scenario on one core while the other idled (bench/REPORT.md, "stalls").
+reuse_port = True
