@@ -479,7 +479,9 @@ def main() -> int:
             f"Run of {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on {os.cpu_count()} "
             f"cores (load average before the checks: {load[0]:.1f}); gunicorn "
             f"{os.environ.get('BENCH_WORKERS', '2')} workers × "
-            f"{os.environ.get('BENCH_THREADS', '4')} threads (gthread) for both apps; wrk "
+            f"{os.environ.get('BENCH_THREADS', '4')} threads "
+            f"({os.environ.get('BENCH_WORKER_CLASS', 'gthread')}, a listening socket per worker) "
+            f"for both apps; wrk "
             f"{THREADS} threads. CPU % is of one core (200 % = both).",
             "",
             table(results),
