@@ -24,7 +24,7 @@ from django.contrib.auth import password_validation
 from django.contrib.auth.hashers import make_password
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.http import HttpRequest
 from django.utils import translation
@@ -54,10 +54,10 @@ from auth2fa.models import (
     UserSession,
 )
 from auth2fa.phones import normalize_phone
-from auth2fa.selectors import TotpEnrollment, totp_enrollment
+from auth2fa.selectors import TotpEnrollment, api_token_with_person, totp_enrollment
 from carriers.models import Carrier, Member
 from carriers.validators import is_valid_iin_bin
-from core import audit, clock, rows
+from core import audit, clock
 from core.errors import ApplicationError
 from deposits.services import personal_account_open
 from notify.sms import SmsDeliveryError, send_sms
@@ -688,53 +688,12 @@ def api_token_issue(
     return IssuedToken(token=token, secret=secret)
 
 
-# The read of `select_related("user__membership__carrier").filter(token_hash=…,
-# revoked_at__isnull=True).first()`, in SQL: it runs on every API request, and the ORM spent
-# about 2 ms of CPU building it (tests/carriers checks it against that query). The columns are
-# every field of each model (core.rows).
-_BEARER_WITH_PERSON_SQL = (
-    "SELECT {token}, {user}, {member}, {carrier} "
-    'FROM "auth2fa_apitoken" t INNER JOIN "auth2fa_user" u ON u."id" = t."user_id" '
-    'LEFT OUTER JOIN "carriers_member" m ON m."user_id" = u."id" '
-    'LEFT OUTER JOIN "carriers_carrier" c ON c."id" = m."carrier_id" '
-    'WHERE t."token_hash" = %s AND t."revoked_at" IS NULL ORDER BY t."id" LIMIT 1'
-)
-
-
-@functools.cache
-def _token_sql() -> str:
-    return _BEARER_WITH_PERSON_SQL.format(
-        token=rows.columns(ApiToken, "t"),
-        user=rows.columns(User, "u"),
-        member=rows.columns(Member, "m"),
-        carrier=rows.columns(Carrier, "c"),
-    )
-
-
-def _token_with_person(token_hash: str) -> ApiToken | None:
-    """The unrevoked token with this hash, its person, their membership and its carrier, each
-    cached on the other as `select_related` leaves them (no membership: `user.membership`
-    raises, as after the ORM's read)."""
-    with connection.cursor() as cursor:
-        cursor.execute(_token_sql(), [token_hash])
-        row = cursor.fetchone()
-    if row is None:
-        return None
-    token, user, member, carrier = rows.instances(row, (ApiToken, User, Member, Carrier))
-    ApiToken.user.field.set_cached_value(token, user)
-    User.membership.related.set_cached_value(user, member)
-    if member is not None:
-        Member.user.field.set_cached_value(member, user)
-        Member.carrier.field.set_cached_value(member, carrier)
-    return token
-
-
 def api_token_for_secret(secret: str) -> ApiToken | None:
     """The live token with this secret, or None (unknown, revoked or expired). The person's
     membership and carrier come in the same read, for carriers.selectors.membership_of, which
     every carrier endpoint asks next."""
     now = clock.now()
-    token = _token_with_person(_hash_secret(secret))
+    token = api_token_with_person(_hash_secret(secret))
     if token is None or (token.expires_at is not None and token.expires_at <= now):
         return None
     if not token.user.is_active:

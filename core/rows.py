@@ -2,9 +2,10 @@
 
 For the few reads on every request where Django spent more CPU building the statement than the
 database took to answer it. The columns are every concrete field of each model, in the models'
-order (`columns`); `instances` applies the converters the ORM applies (SQLite gives datetimes
-as text, booleans as integers) and gives None for a model whose primary key is NULL (the far
-side of a LEFT JOIN that found nothing).
+order (`columns`); `instances` applies the converters the ORM applies (on SQLite, for one, the
+datetimes come back naive and are made aware) and gives None for a model whose primary key is
+NULL (the far side of a LEFT JOIN that found nothing). Fields read through `select_format`
+(geometry) are not supported.
 """
 
 import functools
@@ -20,10 +21,12 @@ def columns(model: type[Model], alias: str) -> str:
     return ", ".join(f'{alias}."{field.column}"' for field in model._meta.concrete_fields)
 
 
-@functools.lru_cache(maxsize=64)
-def _reading(model: type[Model], connection) -> tuple[list[str], int, list[tuple[int, Any, list]]]:
+@functools.cache
+def _reading(model: type[Model], using: str) -> tuple[list[str], int, list[tuple[int, Any, list]]]:
     """The attribute names, the primary key's place and the converters of the fields that have
-    any, with their column: worked out once per model and connection (per thread)."""
+    any, with their column: worked out once per model and database. The converters depend on the
+    database's settings, not on the thread's connection, which each call passes them."""
+    connection = connections[using]
     fields = model._meta.concrete_fields
     converted = []
     for index, field in enumerate(fields):
@@ -42,7 +45,7 @@ def instances(
     made: list[Model | None] = []
     start = 0
     for model in models:
-        attnames, pk_index, converted = _reading(model, connection)
+        attnames, pk_index, converted = _reading(model, using)
         values = list(row[start : start + len(attnames)])
         start += len(attnames)
         if values[pk_index] is None:

@@ -142,3 +142,70 @@ def test_a3_api_locked_sign_in_is_429_with_retry_after(client, fake_twilio):
     assert response.status_code == 429
     assert response.json()["error"]["code"] == "sign_in_locked"
     assert int(response["Retry-After"]) == 15 * 60
+
+
+def _fields(instance) -> list:
+    """Every column's value with its type (so that 1 is not taken for True)."""
+    return [
+        (type(value), value)
+        for value in (getattr(instance, f.attname) for f in type(instance)._meta.concrete_fields)
+    ]
+
+
+def test_a4_the_token_read_in_sql_is_the_orm_querys(fake_twilio, django_assert_num_queries):
+    """The read of every API request, written in SQL (auth2fa.selectors), against the ORM query
+    it replaced: the same token, person, membership and carrier, field by field, cached on each
+    other the same way, for a member, a person without a membership, a revoked token and an
+    unknown one."""
+    from auth2fa.selectors import api_token_with_person
+    from carriers.models import Member
+
+    member = registered_person(fake_twilio)
+    loner = registered_person(
+        fake_twilio,
+        iin_bin="377835337400",
+        iin="377835337400",
+        phone="+77017654321",
+        email="dispatcher@steppe.kz",
+        name="Other Carrier",
+    )
+    Member.objects.filter(user=loner).delete()
+    issue = services.api_token_issue
+    members = issue(user=member, kind=ApiToken.Kind.PERSONAL, name="ci").secret
+    loners = issue(user=loner, kind=ApiToken.Kind.SIGN_IN).secret
+    revoked = issue(user=member, kind=ApiToken.Kind.PERSONAL, name="old").secret
+    hashed = {
+        secret: hashlib.sha256(secret.encode()).hexdigest() for secret in (members, loners, revoked)
+    }
+    ApiToken.objects.filter(token_hash=hashed[revoked]).update(revoked_at=dt.datetime.now(dt.UTC))
+    ApiToken.objects.filter(token_hash=hashed[members]).update(
+        last_used_at=dt.datetime(2026, 3, 1, 9, 30, 15, 123456, tzinfo=dt.UTC)
+    )
+    hashed["unknown"] = hashlib.sha256(b"kzk_unknown").hexdigest()
+    with_membership = []
+    for secret, token_hash in hashed.items():
+        expected = (
+            ApiToken.objects.select_related("user__membership__carrier")
+            .filter(token_hash=token_hash, revoked_at__isnull=True)
+            .first()
+        )
+        read = api_token_with_person(token_hash)
+        assert (read is None) == (expected is None) == (secret in (revoked, "unknown")), secret
+        if expected is None:
+            continue
+        with django_assert_num_queries(0):
+            assert _fields(read) == _fields(expected)
+            assert _fields(read.user) == _fields(expected.user)
+            instances = [read, read.user]
+            if hasattr(expected.user, "membership"):
+                with_membership.append(secret)
+                found = read.user.membership
+                assert _fields(found) == _fields(expected.user.membership)
+                assert _fields(found.carrier) == _fields(expected.user.membership.carrier)
+                assert found.user is read.user
+                instances += [found, found.carrier]
+            else:
+                assert not hasattr(read.user, "membership")
+        for instance in instances:
+            assert not instance._state.adding and instance._state.db == "default"
+    assert with_membership == [members]
