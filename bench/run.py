@@ -11,6 +11,7 @@ the ledger and the counters; prints the table and writes it to bench/results/lat
 import dataclasses
 import json
 import os
+import runpy
 import shutil
 import signal
 import subprocess
@@ -382,6 +383,16 @@ def table(results: list[Result]) -> str:
     return "\n".join(lines)
 
 
+def server_settings() -> str:
+    """The gunicorn settings both apps ran with, as bench/gunicorn.conf.py worked them out."""
+    conf = runpy.run_path(str(BENCH / "gunicorn.conf.py"))
+    kind = conf["worker_class"]
+    if kind == "sync" and conf["threads"] > 1:
+        kind = "gthread"  # gunicorn runs threads with the gthread worker whatever is asked
+    socket = "a listening socket per worker" if conf.get("reuse_port") else "one shared socket"
+    return f"{conf['workers']} workers × {conf['threads']} threads ({kind}, {socket})"
+
+
 def main() -> int:
     wrk = ensure_wrk()
     ensure_services()
@@ -478,10 +489,7 @@ def main() -> int:
         [
             f"Run of {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on {os.cpu_count()} "
             f"cores (load average before the checks: {load[0]:.1f}); gunicorn "
-            f"{os.environ.get('BENCH_WORKERS', '2')} workers × "
-            f"{os.environ.get('BENCH_THREADS', '4')} threads "
-            f"({os.environ.get('BENCH_WORKER_CLASS', 'gthread')}, a listening socket per worker) "
-            f"for both apps; wrk "
+            f"{server_settings()} for both apps; wrk "
             f"{THREADS} threads. CPU % is of one core (200 % = both).",
             "",
             table(results),
