@@ -217,4 +217,3 @@ def test_a_tokens_person_comes_with_membership_and_carrier_in_one_read(
     person = type(owner).objects.get(pk=owner.pk)
     with django_assert_num_queries(1):
         assert membership_of(person) == member
-
