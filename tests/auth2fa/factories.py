@@ -31,3 +31,20 @@ def registered_person(
     fake_twilio.messages.clear()
     registration.user.refresh_from_db()
     return registration.user
+
+
+def person_without_membership(fake_twilio) -> User:
+    """A second person (their own phone, IIN and e-mail) registered with a carrier of their own
+    and then taken out of it: signed up, acting for no carrier."""
+    from carriers.models import Member
+
+    person = registered_person(
+        fake_twilio,
+        iin_bin="377835337400",
+        iin="377835337400",
+        phone="+77017654321",
+        email="dispatcher@steppe.kz",
+        name="Other Carrier",
+    )
+    Member.objects.filter(user=person).delete()
+    return person

@@ -6,7 +6,7 @@ import time_machine
 
 from auth2fa import services
 from auth2fa.models import ApiToken
-from tests.auth2fa.factories import PASSWORD, registered_person
+from tests.auth2fa.factories import PASSWORD, person_without_membership, registered_person
 
 pytestmark = pytest.mark.django_db
 
@@ -158,18 +158,9 @@ def test_a4_the_token_read_in_sql_is_the_orm_querys(fake_twilio, django_assert_n
     other the same way, for a member, a person without a membership, a revoked token and an
     unknown one."""
     from auth2fa.selectors import api_token_with_person
-    from carriers.models import Member
 
     member = registered_person(fake_twilio)
-    loner = registered_person(
-        fake_twilio,
-        iin_bin="377835337400",
-        iin="377835337400",
-        phone="+77017654321",
-        email="dispatcher@steppe.kz",
-        name="Other Carrier",
-    )
-    Member.objects.filter(user=loner).delete()
+    loner = person_without_membership(fake_twilio)
     issue = services.api_token_issue
     members = issue(user=member, kind=ApiToken.Kind.PERSONAL, name="ci").secret
     loners = issue(user=loner, kind=ApiToken.Kind.SIGN_IN).secret

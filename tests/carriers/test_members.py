@@ -8,7 +8,7 @@ from carriers import services
 from carriers.models import Invitation, Member
 from core.errors import ApplicationError
 from core.models import AuditEvent
-from tests.auth2fa.factories import registered_person
+from tests.auth2fa.factories import person_without_membership, registered_person
 
 pytestmark = pytest.mark.django_db
 
@@ -22,18 +22,9 @@ def owner(fake_twilio):
 
 @pytest.fixture
 def other_person(fake_twilio):
-    """Registered with a carrier of their own; used to join another only in the tests below
-    after leaving theirs is not possible, so we make a person without a membership."""
-    person = registered_person(
-        fake_twilio,
-        iin_bin="377835337400",
-        iin="377835337400",
-        phone="+77017654321",
-        email="dispatcher@steppe.kz",
-        name="Other Carrier",
-    )
-    Member.objects.filter(user=person).delete()
-    return person
+    """A person without a membership: joining another carrier after leaving one's own is not
+    possible, so the tests below invite this one."""
+    return person_without_membership(fake_twilio)
 
 
 def invite(owner, phone="+77017654321", role="dispatcher"):
