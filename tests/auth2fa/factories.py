@@ -2,6 +2,7 @@
 
 from auth2fa.models import User
 from auth2fa.services import registration_create, registration_verify
+from carriers.models import Member
 
 PASSWORD = "correct horse battery"
 
@@ -36,8 +37,6 @@ def registered_person(
 def person_without_membership(fake_twilio) -> User:
     """A second person (their own phone, IIN and e-mail) registered with a carrier of their own
     and then taken out of it: signed up, acting for no carrier."""
-    from carriers.models import Member
-
     person = registered_person(
         fake_twilio,
         iin_bin="377835337400",

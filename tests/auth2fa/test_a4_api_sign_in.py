@@ -6,6 +6,7 @@ import time_machine
 
 from auth2fa import services
 from auth2fa.models import ApiToken
+from auth2fa.selectors import api_token_with_person
 from tests.auth2fa.factories import PASSWORD, person_without_membership, registered_person
 
 pytestmark = pytest.mark.django_db
@@ -157,8 +158,6 @@ def test_a4_the_token_read_in_sql_is_the_orm_querys(fake_twilio, django_assert_n
     it replaced: the same token, person, membership and carrier, field by field, cached on each
     other the same way, for a member, a person without a membership, a revoked token and an
     unknown one."""
-    from auth2fa.selectors import api_token_with_person
-
     member = registered_person(fake_twilio)
     loner = person_without_membership(fake_twilio)
     issue = services.api_token_issue
