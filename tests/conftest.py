@@ -11,6 +11,10 @@ from config.celery import app as celery_app
 
 celery_app.conf.broker_url = "memory://"
 
+# Under libfaketime's "start at" clock (`make test-new-year`), a process a test starts (a Celery
+# worker, `make run`) keeps the tests' clock instead of starting it again from the same moment.
+os.environ.setdefault("FAKETIME_DONT_RESET", "1")
+
 # The live test server accepts bursts of parallel clients (the slot-rush tests open 64 at once);
 # the default listen backlog of 10 would reset the connections beyond it.
 WSGIServer.request_queue_size = 128

@@ -13,8 +13,8 @@ from checkpoints.models import Checkpoint
 from checkpoints.services import reference_checkpoints_load
 from core.clock import ALMATY
 from deposits import services as ledger
-from fees.services import reference_fees_load
 from tests.auth2fa.factories import registered_person
+from tests.fees.factories import fees_in_force_today
 from vehicles import services as fleet
 
 NOW = dt.datetime(2026, 3, 20, 10, 0, tzinfo=ALMATY)
@@ -67,7 +67,7 @@ def make_world(
     vins=("XTA21099012345678", "XTA21099012345679", "WDB96340310123456"),
 ) -> World:
     reference_checkpoints_load()
-    reference_fees_load()
+    fees_in_force_today()
     person = registered_person(fake_twilio, iin_bin=iin_bin, iin=iin, phone=phone, email=email)
     member = Member.objects.select_related("carrier").get(user=person)
     truck = fleet.vehicle_register(

@@ -30,8 +30,8 @@ from checkpoints.models import Checkpoint, HourOverride, SlotCounter
 from checkpoints.services import reference_checkpoints_load
 from deposits import services as ledger
 from deposits.selectors import ledger_check
-from fees.services import reference_fees_load
 from tests.bookings.conftest import at
+from tests.fees.factories import fees_in_force_today
 from vehicles import services as fleet
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -76,7 +76,7 @@ def _carrier_with_truck(n: int) -> tuple[str, int, int]:
 def rush(live_server, clock):
     with translation.override("en"):
         reference_checkpoints_load()
-        reference_fees_load()
+        fees_in_force_today()
     checkpoint = Checkpoint.objects.get(code="KORDAI")
     start = at(1, 9)
     HourOverride.objects.create(

@@ -5,7 +5,7 @@ from django.urls import reverse
 from checkpoints.models import Checkpoint
 from checkpoints.services import reference_checkpoints_load
 from core.models import AuditEvent
-from fees.services import reference_fees_load
+from tests.fees.factories import fees_in_force_today
 
 pytestmark = pytest.mark.django_db
 
@@ -24,7 +24,7 @@ def operator_client(client, operator, sign_in_browser):
 
 def test_admin_every_registered_page_renders(operator_client):
     reference_checkpoints_load()
-    reference_fees_load()
+    fees_in_force_today()
     for model, model_admin in admin.site._registry.items():
         info = (model._meta.app_label, model._meta.model_name)
         changelist = operator_client.get(reverse("admin:{}_{}_changelist".format(*info)))

@@ -9,8 +9,9 @@ from django.utils.html import escape
 
 from checkpoints.models import Checkpoint
 from checkpoints.services import reference_checkpoints_load
+from core import clock
 from core.content import FAQ_DIR
-from fees.services import reference_fees_load
+from tests.fees.factories import fees_in_force_today
 
 LANGUAGES = ("kk", "ru", "en")
 
@@ -80,7 +81,7 @@ FAQ_TITLE = {"kk": "Сұрақтар мен жауаптар", "ru": "Вопро
 @pytest.fixture
 def reference_data(db):
     reference_checkpoints_load()
-    reference_fees_load()
+    fees_in_force_today()
 
 
 def _page(client, path: str, language: str) -> str:
@@ -187,17 +188,19 @@ def test_r3_fees_page_renders_in_each_language(client, reference_data, language)
         (
             "kk",
             "Күнді ЖЖЖЖ-АА-КК форматында жазыңыз.",
-            "2030 жылға арналған АЕК әлі белгіленбеген.",
+            "{year} жылға арналған АЕК әлі белгіленбеген.",
         ),
-        ("ru", "Укажите дату в формате ГГГГ-ММ-ДД.", "МРП на 2030 год ещё не установлен."),
-        ("en", "Write the date as YYYY-MM-DD.", "The MRP for 2030 has not been set yet."),
+        ("ru", "Укажите дату в формате ГГГГ-ММ-ДД.", "МРП на {year} год ещё не установлен."),
+        ("en", "Write the date as YYYY-MM-DD.", "The MRP for {year} has not been set yet."),
     ],
 )
 def test_w1_fees_page_errors_are_translated(
     client, reference_data, language, bad_date, missing_mrp
 ):
     assert bad_date in _page(client, "/fees/?date=01.06.2025", language)
-    assert missing_mrp in _page(client, "/fees/?date=2030-01-01", language)
+    # A year whose MRP nobody has entered, whenever the test runs.
+    year = clock.local_today().year + 10
+    assert missing_mrp.format(year=year) in _page(client, f"/fees/?date={year}-01-01", language)
 
 
 @pytest.mark.django_db

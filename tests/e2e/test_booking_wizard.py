@@ -21,8 +21,8 @@ from core import clock
 from core.money import format_tenge
 from deposits import services as ledger
 from fees.selectors import quote
-from fees.services import reference_fees_load
 from tests.auth2fa.factories import PASSWORD, registered_person
+from tests.fees.factories import fees_in_force_today
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -55,7 +55,7 @@ def current_step(page, title: str):
 
 def test_b1_b11_book_a_passage_with_the_wizard_and_see_the_qr_code(page, fake_twilio):
     reference_checkpoints_load()
-    reference_fees_load()
+    fees_in_force_today()
     person = registered_person(fake_twilio)
     carrier = Member.objects.get(user=person).carrier
     ledger.top_up(carrier=carrier, amount=Decimal("200000.00"), bank_reference="E2E-WIZARD")
@@ -170,7 +170,7 @@ def test_b4_b5_b9_add_a_driver_reschedule_and_cancel_from_the_booking_page(page,
     from vehicles import services as fleet
 
     reference_checkpoints_load()
-    reference_fees_load()
+    fees_in_force_today()
     person = registered_person(fake_twilio)
     member = Member.objects.select_related("carrier").get(user=person)
     ledger.top_up(carrier=member.carrier, amount=Decimal("1000000.00"), bank_reference="E2E-2")

@@ -37,12 +37,12 @@ from core.money import format_tenge
 from deposits.selectors import balances_of
 from fees.models import BudgetBatch
 from fees.selectors import quote
-from fees.services import reference_fees_load
 from fees.tasks import transfer_to_budget_daily
 from notify.models import Message
 from receipts.models import Receipt
 from tests.e2e.conftest import artifacts_of, wait_until
 from tests.e2e.test_booking_wizard import current_step, fee, sign_in
+from tests.fees.factories import fees_in_force_today
 from tests.receipts.helpers import pdf_text
 
 pytestmark = [
@@ -203,7 +203,7 @@ def test_a1_p1_b1_b4_b5_q1_d2_p4_p5_a_carriers_week_with_a_real_worker(
     page, celery_worker_process, fake_twilio, signed_in_page, chromium, live_server, request
 ):
     reference_checkpoints_load()
-    reference_fees_load()
+    fees_in_force_today()
     operator = staff_member("operator@kezek.kz", OPERATORS)
     officer = staff_member("officer@kordai.kz", CHECKPOINT_STAFF)
     # The hour that has come on the real clock; the carrier books it two hours earlier (C4).

@@ -7,15 +7,16 @@ from django.db import DatabaseError, transaction
 
 from carriers.models import Carrier
 from deposits import services as ledger
-from fees.services import reference_fees_load, transfer_to_budget
+from fees.services import transfer_to_budget
 from receipts.models import Receipt
 from receipts.services import receipts_issue_for_batch
+from tests.fees.factories import fees_in_force_today
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
 
 
 def test_p5_a_receipt_cannot_be_edited_or_deleted():
-    reference_fees_load()
+    fees_in_force_today()
     carrier = Carrier.objects.create(kind="company", iin_bin="230140012340", name="Steppe LLP")
     ledger.personal_account_open(carrier=carrier)
     ledger.top_up(carrier=carrier, amount=Decimal("10000"), bank_reference="B")
