@@ -32,8 +32,7 @@ from deposits import services as ledger
 from deposits.models import Transfer
 from deposits.selectors import ZERO, accounts_by_kind, available_balance
 from fees.models import Service
-from fees.selectors import quote, quotes
-from fees.services import fee_refund
+from fees.services import charge_quotes, fee_refund
 from vehicles.models import Driver, Vehicle
 from vehicles.selectors import active_drivers_among, active_vehicles_by_id
 
@@ -173,7 +172,7 @@ def booking_create(
     carrier = member.carrier
     now = clock.now()
     today = clock.local_date(now)
-    fee, deposit = quotes(request.service, Service.DEPOSIT, on=today)
+    fee, deposit = charge_quotes(request.service, Service.DEPOSIT, on=today)
     required = fee.amount + deposit.amount
     # The ledger accounts, read once: the balance for this early refusal (B8), the ids for the
     # transfers. Only the conditional UPDATE in the transaction decides whether the money is
@@ -408,6 +407,7 @@ def booking_reschedule(*, member: Member, booking: Booking, slot_start: dt.datet
     the deposit stays held as it is."""
     _require_booking_role(member)
     now = clock.now()
+    (fee,) = charge_quotes(Service.REBOOKING, on=clock.local_date(now))
     with transaction.atomic():
         booking = _lock_own(member, booking)
         if booking.status != Booking.Status.CONFIRMED or now >= booking.slot_start:
@@ -416,7 +416,6 @@ def booking_reschedule(*, member: Member, booking: Booking, slot_start: dt.datet
             )
         if slot_start == booking.slot_start:
             raise _invalid("slot_start", _("Choose another hour than the booked one."))
-        fee = quote(Service.REBOOKING, on=clock.local_date(now))
         old_start = booking.slot_start
         # The new place and the old one in one step, counters in id order (no deadlock between
         # two reschedules swapping hours; a priority booking keeps its place in the day's quota).

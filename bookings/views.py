@@ -48,7 +48,7 @@ from core.forms import show_refusal
 from core.money import format_tenge
 from deposits.selectors import available_balance
 from fees.models import Service
-from fees.selectors import fee_table, quote
+from fees.selectors import as_charge_refusal, fee_table, quote
 
 PARTIAL_HEADER = "Kezek-Partial"
 LOCATION_HEADER = "Kezek-Location"
@@ -211,7 +211,7 @@ def _wizard_context(request: HttpRequest, wizard: BookingWizard, refusal=None) -
             context["deposit_quote"] = context["fees"].get(Service.DEPOSIT)
             context["mrp_value"] = table.mrp_value
     except ApplicationError as problem:
-        context["refusal"] = context["refusal"] or problem.message
+        context["refusal"] = context["refusal"] or as_charge_refusal(problem, on=today).message
     if step == "country":
         context["countries"] = [c for c in countries_with_checkpoints() if c.checkpoints.all()]
     elif step == "checkpoint":
@@ -590,7 +590,7 @@ def booking_reschedule(request: HttpRequest, pk: int) -> HttpResponse:
         try:
             context["fee"] = quote(Service.REBOOKING, on=clock.local_date(now))
         except ApplicationError as problem:
-            context["refusal"] = problem.message
+            context["refusal"] = as_charge_refusal(problem, on=clock.local_date(now)).message
         else:
             context["available"] = available_balance(member.carrier)
             context["missing"] = max(context["fee"].amount - context["available"], Decimal("0.00"))

@@ -212,6 +212,11 @@ CELERY_BEAT_SCHEDULE = {
     # /healthz reports the worker stale when this has not run for HEALTHZ_WORKER_STALE_SECONDS.
     "worker-heartbeat": {"task": "core.tasks.worker_heartbeat", "schedule": 30.0},
     "send-reminders": {"task": "notify.tasks.send_reminders", "schedule": 300.0},
+    # What operators must act on (core.notices: e.g. next year's MRP from 1 December) to the log.
+    "log-operator-notices": {
+        "task": "core.tasks.log_operator_notices",
+        "schedule": crontab(hour=9, minute=0),
+    },
 }
 
 # --- Auth -----------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ admin has no login form of its own and sends people there, then back.
 
 from functools import update_wrapper
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth import REDIRECT_FIELD_NAME
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpResponseRedirect
@@ -15,6 +15,8 @@ from django.utils.cache import add_never_cache_headers
 from django.utils.decorators import method_decorator
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
+
+from core import notices
 
 
 def sign_in_url() -> str:
@@ -53,6 +55,12 @@ class KezekAdminSite(admin.AdminSite):
             return admitted(request, *args, **kwargs)
 
         return update_wrapper(inner, admitted)
+
+    def index(self, request, extra_context=None):
+        """The admin's front page, with what this person must act on (core.notices) on top."""
+        for notice in notices.notices_for(request.user):
+            messages.warning(request, notice.message)
+        return super().index(request, extra_context)
 
     @method_decorator(never_cache)
     def login(self, request, extra_context=None):

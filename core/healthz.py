@@ -17,7 +17,7 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from core import clock
+from core import clock, notices
 
 logger = logging.getLogger(__name__)
 
@@ -107,6 +107,15 @@ def healthz(request: HttpRequest) -> JsonResponse:
         {
             "status": "ok" if healthy else "unhealthy",
             "checks": {name: check.as_dict() for name, check in checks.items()},
+            # Things the operators must act on; none of them makes the portal unhealthy.
+            "warnings": warning_codes(),
         },
         status=200 if healthy else 503,
     )
+
+
+def warning_codes() -> list[str]:
+    try:
+        return [notice.code for notice in notices.current()]
+    except DatabaseError:  # the database check already says so
+        return []

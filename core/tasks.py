@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from core import audit, healthz, idempotency, visits
+from core import audit, healthz, idempotency, notices, visits
 
 
 @shared_task
@@ -29,3 +29,8 @@ def purge_idempotency_keys() -> int:
 def worker_heartbeat() -> None:
     """Beat runs this every 30 s; /healthz reads the time it last ran."""
     healthz.heartbeat_record()
+
+
+@shared_task
+def log_operator_notices() -> int:
+    return len(notices.notices_log())

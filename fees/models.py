@@ -39,6 +39,23 @@ class MrpRate(models.Model):
         return f"{self.year}: {self.value} ₸"
 
 
+class MrpRefusals(models.Model):
+    """How many charges were refused because the MRP of their year was not entered (R2): the
+    number the operators see beside the warning, so they know what the gap cost."""
+
+    year = models.PositiveSmallIntegerField(_("year"), primary_key=True)
+    count = models.PositiveIntegerField(_("charges refused"), default=0)
+    first_at = models.DateTimeField(_("first refused at"))
+    last_at = models.DateTimeField(_("last refused at"))
+
+    class Meta:
+        verbose_name = _("charges refused for a missing MRP")
+        verbose_name_plural = _("charges refused for a missing MRP")
+
+    def __str__(self) -> str:
+        return f"{self.year}: {self.count}"
+
+
 class FeeSchedule(models.Model):
     """The fees in MRP in force from a date, with their legal basis (R3)."""
 

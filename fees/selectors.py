@@ -7,9 +7,11 @@ from decimal import Decimal
 from django.db import connection
 from django.utils.translation import gettext as _
 
+from core import clock
 from core.errors import ApplicationError
 from core.money import mrp_to_tenge, tenge
-from fees.models import FeeSchedule, MrpRate, Service
+from core.notices import Notice
+from fees.models import FeeSchedule, MrpRate, MrpRefusals, Service
 
 
 @dataclasses.dataclass(frozen=True)
@@ -32,6 +34,66 @@ def mrp_value(on: dt.date) -> Decimal:
             status=409,
         )
     return rate.value
+
+
+# Next year's MRP is fixed by the budget law late in the year; from this day on its absence is
+# an alert, so the registrar enters it before the first charge of 1 January is refused.
+NEXT_YEAR_MRP_EXPECTED_FROM = (12, 1)
+
+
+@dataclasses.dataclass(frozen=True)
+class MissingMrp:
+    """An MRP the registrar still has to enter (R2): this year's (charges are being refused
+    now, `refused` of them so far) or, from 1 December, next year's (they will be from 1
+    January)."""
+
+    year: int
+    refused: int
+
+
+def missing_mrp(*, today: dt.date | None = None) -> MissingMrp | None:
+    """This year's MRP if it is missing, else next year's if it is missing and 1 December has
+    come, else None."""
+    today = today or clock.local_today()
+    years = [today.year]
+    if (today.month, today.day) >= NEXT_YEAR_MRP_EXPECTED_FROM:
+        years.append(today.year + 1)
+    present = set(MrpRate.objects.filter(year__in=years).values_list("year", flat=True))
+    for year in years:
+        if year not in present:
+            refused = MrpRefusals.objects.filter(year=year).values_list("count", flat=True)
+            return MissingMrp(year=year, refused=next(iter(refused), 0))
+    return None
+
+
+def as_charge_refusal(problem: ApplicationError, *, on: dt.date) -> ApplicationError:
+    """`problem`, met while pricing a charge on `on`, as the carrier should read it: a missing
+    MRP means charges are paused until the registrar enters it, not a fault of theirs."""
+    if problem.code != "mrp_not_set":
+        return problem
+    return ApplicationError(
+        "mrp_not_set",
+        _(
+            "Bookings are paused: the registrar has not yet entered the MRP for %(year)s, the "
+            "index every fee is counted in. Nothing was charged; please try again later."
+        )
+        % {"year": on.year},
+        status=409,
+    )
+
+
+def missing_mrp_message(missing: MissingMrp, *, today: dt.date | None = None) -> str:
+    """What an operator reads about `missing` (admin, fees page, log)."""
+    today = today or clock.local_today()
+    if missing.year <= today.year:
+        return _(
+            "The MRP for %(year)s has not been entered: every booking and reschedule is refused "
+            "until it is (%(refused)s refused so far). Enter it under Fees → MRP by year."
+        ) % {"year": missing.year, "refused": missing.refused}
+    return _(
+        "The MRP for %(year)s has not been entered yet: from 1 January %(year)s every booking "
+        "and reschedule will be refused until it is. Enter it under Fees → MRP by year."
+    ) % {"year": missing.year}
 
 
 def schedule_on(on: dt.date) -> FeeSchedule:
@@ -143,3 +205,18 @@ def quotes(*services: str, on: dt.date) -> list[Quote]:
             )
         answers.append(by_service[service])
     return answers
+
+
+def mrp_notices(moment: dt.datetime) -> list[Notice]:
+    """The operator notice of a missing MRP (core.notices), if any."""
+    today = clock.local_date(moment)
+    missing = missing_mrp(today=today)
+    if missing is None:
+        return []
+    return [
+        Notice(
+            code=f"mrp_missing_{missing.year}",
+            message=missing_mrp_message(missing, today=today),
+            permission="fees.change_mrprate",
+        )
+    ]

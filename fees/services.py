@@ -4,12 +4,13 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from django.db import transaction
-from django.db.models import CharField, Value
+from django.db import IntegrityError, transaction
+from django.db.models import CharField, F, Value
 from django.db.models.functions import Cast
 from django.utils.translation import gettext as _
 
-from core import audit
+from core import audit, clock
+from core.errors import ApplicationError
 from fees.models import (
     BudgetAccount,
     BudgetBatch,
@@ -18,7 +19,9 @@ from fees.models import (
     FeeItem,
     FeeSchedule,
     MrpRate,
+    MrpRefusals,
 )
+from fees.selectors import Quote, as_charge_refusal, quotes
 
 REFERENCE_FILE = Path(__file__).resolve().parent / "data" / "fees.json"
 
@@ -96,6 +99,32 @@ BUDGET_PAYMENTS = {
     BudgetAccount.Kind.FORFEITS: ("forfeits_payable", ("deposit_forfeit",)),
 }
 TRANSFER_WITHIN_WORKING_DAYS = 3
+
+
+def charge_quotes(*services: str, on: dt.date) -> list[Quote]:
+    """`quotes` for a charge about to be made on `on`. A charge refused because the MRP of its
+    year has not been entered (R2) says so plainly, nothing having been charged, and is counted
+    for the operators (`missing_mrp`). Call it before the charge's own transaction: the count
+    must outlive the refusal."""
+    try:
+        return quotes(*services, on=on)
+    except ApplicationError as exc:
+        if exc.code == "mrp_not_set":
+            mrp_refusal_record(year=on.year)
+        raise as_charge_refusal(exc, on=on) from exc
+
+
+def mrp_refusal_record(*, year: int) -> None:
+    """Count one charge refused for the missing MRP of `year`."""
+    now = clock.now()
+    with transaction.atomic():
+        if MrpRefusals.objects.filter(year=year).update(count=F("count") + 1, last_at=now):
+            return
+        try:
+            with transaction.atomic():
+                MrpRefusals.objects.create(year=year, count=1, first_at=now, last_at=now)
+        except IntegrityError:  # another refusal created the row first
+            MrpRefusals.objects.filter(year=year).update(count=F("count") + 1, last_at=now)
 
 
 def payment_deadline(paid_at) -> dt.date:
