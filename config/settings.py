@@ -49,6 +49,8 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
+    # Above WhiteNoise's runserver: core's own (core/management/commands/runserver.py) wraps it.
+    "core",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
@@ -60,7 +62,6 @@ INSTALLED_APPS = [
     "django_otp.plugins.otp_totp",
     "django_otp_webauthn",
     "csp",
-    "core",
     "auth2fa",
     "carriers",
     "vehicles",
@@ -157,7 +158,8 @@ else:
             "LOCATION": str(VAR_DIR / "cache"),
         }
     }
-    CELERY_BROKER_URL = "filesystem://"
+    # The filesystem transport ignores the host; naming one keeps kombu from warning on every send.
+    CELERY_BROKER_URL = "filesystem://localhost/"
     _broker_dir = VAR_DIR / "celery" / "broker"
     (_broker_dir / "out").mkdir(parents=True, exist_ok=True)
     for _folder in ("processed", "control"):

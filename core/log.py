@@ -121,5 +121,12 @@ def logging_config(*, log_format: str, level: str) -> dict:
             "django.server": {"level": "WARNING"},
             # It logs every request's headers at INFO.
             "twilio.http_client": {"level": "WARNING"},
+            # Celery's lines for every job sent, received and finished (three every 5 s for the
+            # audit sealer alone) bury what people need in the console; each job's own line
+            # replaces them (config.celery: INFO when it did something, DEBUG when not).
+            # Failures and retries still come through at WARNING and ERROR.
+            "celery.beat": {"level": "WARNING"},
+            "celery.worker.strategy": {"level": "WARNING"},
+            "celery.app.trace": {"level": "WARNING"},
         },
     }

@@ -8,6 +8,8 @@ import logging
 
 from django.conf import settings
 
+from notify.console import framed
+
 logger = logging.getLogger(__name__)
 
 
@@ -27,7 +29,7 @@ def send_sms(*, to: str, body: str) -> str:
 
 def _send_console(*, to: str, body: str) -> str:
     # Development: the code is read from the console where `make run` prints its logs.
-    logger.warning("SMS to %s: %s", to, body)
+    logger.warning("%s", framed(f"SMS to {to}", body))
     return "console"
 
 

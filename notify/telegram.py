@@ -13,6 +13,8 @@ import urllib.request
 
 from django.conf import settings
 
+from notify.console import framed
+
 logger = logging.getLogger(__name__)
 
 TIMEOUT_SECONDS = 10
@@ -32,7 +34,7 @@ def send_telegram(chat_id: int | str, text: str) -> str:
 
 def _send_console(*, chat_id: int | str, text: str) -> str:
     # Development: the code is read from the console where `make run` prints its logs.
-    logger.warning("Telegram to %s: %s", chat_id, text)
+    logger.warning("%s", framed(f"Telegram to chat {chat_id}", text))
     return "console"
 
 
