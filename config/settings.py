@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "deposits",
     "receipts",
     "notify",
+    "demo",
 ]
 
 MIDDLEWARE = [

@@ -47,21 +47,6 @@ def test_production_refuses_the_generated_secret_key(settings):
     refuse_unsafe_production()
 
 
-@pytest.mark.django_db
-def test_demo_data_is_idempotent_and_refused_without_debug(settings):
-    from django.core.management.base import CommandError
-
-    from carriers.models import Carrier, Member
-
-    settings.DEBUG = False
-    with pytest.raises(CommandError, match="--force"):
-        call_command("load_demo_data")
-    call_command("load_demo_data", force=True)
-    call_command("load_demo_data", force=True)
-    carrier = Carrier.objects.get()
-    assert Member.objects.get(carrier=carrier).role == Member.Role.OWNER
-
-
 def test_job_command_refuses_a_future_as_of_unless_allowed():
     from django.core.management.base import CommandError
 
