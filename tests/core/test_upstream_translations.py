@@ -2,6 +2,7 @@
 own Kazakh catalog leaves them in English (core/upstream_messages.py keeps them in ours)."""
 
 import ast
+import json
 import re
 from pathlib import Path
 
@@ -111,3 +112,26 @@ def test_w1_admin_list_and_delete_pages_in_kazakh(client, sign_in_browser, djang
     change = client.get(f"/admin/checkpoints/checkpoint/{checkpoint.pk}/change/")
     page = change.content.decode()
     assert "Toggle theme" not in page and "Тақырыпты ауыстыру" in page
+
+
+@pytest.mark.django_db
+def test_w1_admin_date_picker_and_selection_scripts_in_kazakh(
+    client, sign_in_browser, django_user_model
+):
+    """The admin's scripts take their texts from its JavaScript catalog (locale/kk/djangojs.po
+    fills what Django's Kazakh one leaves in English): months, days, the pickers' titles."""
+    operator = django_user_model.objects.create_superuser(
+        "operator@example.kz", "a-long-passphrase", full_name="Operator"
+    )
+    sign_in_browser(client, operator)
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "kk"
+    script = client.get("/admin/jsi18n/").content.decode()
+    catalog = json.loads(re.search(r"const newcatalog = (\{.*?\});\n", script, re.S).group(1))
+    for english, kazakh in (
+        ("January", "Қаңтар"),
+        ("December", "Желтоқсан"),
+        ("Monday", "Дүйсенбі"),
+        ("Choose a Date", "Күнді таңдаңыз"),
+        ("Choose a Time", "Уақытты таңдаңыз"),
+    ):
+        assert catalog[english] == kazakh
