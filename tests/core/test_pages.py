@@ -277,7 +277,7 @@ def test_w2_faq_states_the_seed_facts():
         "No. 505 of 17 September 2025",
         "cannot be changed",
         "“Add drivers”",
-        "“Reschedule booking date”",
+        "“Reschedule”",
         "90 calendar days",
         "within three working days",
         "certificate of completed work",
@@ -290,3 +290,31 @@ def test_w2_faq_states_the_seed_facts():
     assert "deposit of 100 MRP" not in text
     assert "MCI" not in text
     assert "video" not in text.lower()
+
+
+QUOTES = {"en": ("“", "”"), "ru": ("«", "»"), "kk": ("«", "»")}
+
+
+@pytest.mark.parametrize("language", ["kk", "ru", "en"])
+def test_w2_faq_names_the_booking_pages_buttons_as_they_read(language):
+    """B4, B5: the FAQ tells people which buttons to press; they must be the pages' own."""
+    from django.utils import translation
+
+    text = " ".join(
+        paragraph
+        for section in _faq_file(language)
+        for item in section["items"]
+        for paragraph in item["answer"]
+    )
+    opening, closing = QUOTES[language]
+    quoted = set(re.findall(f"{opening}([^{closing}]+){closing}", text))
+    with translation.override(language):
+        buttons = {
+            translation.gettext("Add drivers"),
+            translation.gettext("Reschedule"),
+            translation.gettext("Reschedule and pay %(amount)s") % {"amount": "…"},
+        }
+    assert buttons <= quoted
+    # Buttons the FAQ once named that no page has.
+    with translation.override(language):
+        assert translation.gettext("Save") not in quoted
