@@ -19,8 +19,7 @@ from django.views.decorators.http import require_POST
 
 from auth2fa import services
 from auth2fa.views import PENDING_SIGN_IN, complete_web_sign_in
-from core.api_errors import error_body
-from core.errors import ApplicationError
+from core.errors import ApplicationError, error_body
 from core.throttles import OtpThrottle, throttle_view
 
 

@@ -17,16 +17,12 @@ from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import APIView, set_rollback
 
-from core.errors import ApplicationError
+from core.errors import ApplicationError, error_body
 from core.throttles import retry_after_seconds
 
 logger = logging.getLogger(__name__)
 
 BUSY_RETRY_AFTER_SECONDS = 2
-
-
-def error_body(code: str, message: Any, fields: dict | None = None) -> dict:
-    return {"error": {"code": code, "message": str(message), "fields": fields or {}}}
 
 
 def is_lock_timeout(exc: BaseException) -> bool:

@@ -26,3 +26,8 @@ class ApplicationError(Exception):
         self.retry_after = retry_after
         if status is not None:
             self.status = status
+
+
+def error_body(code: str, message: Any, fields: dict | None = None) -> dict:
+    """Every API error's one shape (API.md): {"error": {"code", "message", "fields"}}."""
+    return {"error": {"code": code, "message": str(message), "fields": fields or {}}}

@@ -21,6 +21,7 @@ from django.utils.translation import gettext as _
 from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 
+from core.errors import error_body
 from core.middleware import client_ip
 
 # Where the counts taken for a request are remembered, in its WSGI environ (request.META), so that
@@ -295,8 +296,6 @@ def _too_many_requests_page(request: HttpRequest, retry_after: int) -> HttpRespo
 
 
 def _too_many_requests_json(retry_after: int) -> JsonResponse:
-    from core.api_errors import error_body
-
     response = JsonResponse(
         error_body("throttled", _("Too many requests. Try again later.")), status=429
     )

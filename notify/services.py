@@ -52,6 +52,7 @@ from auth2fa.models import User
 from core import clock
 from core.money import format_tenge
 from notify.models import Message
+from notify.signals import messages_queued
 from notify.sms import SmsDeliveryError, send_sms
 from notify.telegram import TelegramDeliveryError, send_telegram
 from vehicles.plates import format_plate
@@ -286,19 +287,8 @@ def _language_of(user: User) -> str:
 
 
 def _enqueue(message_ids: Iterable[int]) -> None:
-    """After commit: one Celery task per message. A broker that cannot take them is logged, not
-    raised — the change is committed, and `deliver_outbox` delivers the messages within a minute."""
-    from notify import tasks
-
-    for message_id in message_ids:
-        try:
-            tasks.deliver_message.delay(message_id)
-        except Exception:
-            logger.warning(
-                "Message #%s was not handed to the worker; deliver_outbox will send it.",
-                message_id,
-                exc_info=True,
-            )
+    """After commit: the messages go to the worker (notify.tasks listens to `messages_queued`)."""
+    messages_queued.send(sender=Message, message_ids=list(message_ids))
 
 
 # --- Delivering --------------------------------------------------------------------------------

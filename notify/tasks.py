@@ -1,8 +1,12 @@
 """Thin Celery tasks: each calls one service."""
 
+import logging
+
 from celery import shared_task
 
 from notify import services
+
+logger = logging.getLogger(__name__)
 
 
 @shared_task
@@ -18,3 +22,18 @@ def deliver_outbox() -> int:
 @shared_task
 def send_reminders() -> int:
     return services.send_reminders()
+
+
+def hand_to_worker(sender, message_ids, **kwargs) -> None:
+    """`messages_queued` receiver: one task per message. A broker that cannot take them is
+    logged, not raised — the change is committed, and `deliver_outbox` delivers the messages
+    within a minute."""
+    for message_id in message_ids:
+        try:
+            deliver_message.delay(message_id)
+        except Exception:
+            logger.warning(
+                "Message #%s was not handed to the worker; deliver_outbox will send it.",
+                message_id,
+                exc_info=True,
+            )

@@ -16,7 +16,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from carriers.permissions import IsCarrierMember
-from core.api_errors import error_body
+from core.errors import error_body
 from fees.models import Service
 from receipts.archive import pdf_response, zip_response
 from receipts.codes import mask_iin_bin

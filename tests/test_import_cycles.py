@@ -1,0 +1,88 @@
+"""Dependencies point one way (ARCHITECTURE): no two modules of the project import each other,
+directly or round a circle, counting imports inside functions too (a lazy import still ties the
+two modules together; it only hides the knot until run time)."""
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SKIPPED = {".venv", "node_modules", "tests", "migrations", "bench", "staticfiles", "var"}
+
+# The waiting area's rules live in two apps that call each other: checkpoints renders the board
+# and the queue from bookings' call order, bookings tells checkpoints' public reads of changes.
+# One module for the queue, above both, removes this circle; until then it may not grow.
+KNOWN_CYCLES = [{"bookings.services", "checkpoints.api", "checkpoints.selectors"}]
+
+
+def project_modules() -> dict[str, Path]:
+    modules = {}
+    for path in ROOT.rglob("*.py"):
+        parts = path.relative_to(ROOT).parts
+        if SKIPPED & set(parts):
+            continue
+        name = ".".join(parts)[: -len(".py")].removesuffix(".__init__")
+        modules[name] = path
+    return modules
+
+
+def imports_of(path: Path, modules: dict[str, Path]) -> set[str]:
+    """The project modules `path` imports, anywhere in it."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            candidates = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            candidates = [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
+        else:
+            continue
+        found |= {name for name in candidates if name in modules}
+    return found
+
+
+def cycles(graph: dict[str, set[str]]) -> list[set[str]]:
+    """Strongly connected components of more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[set[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for other in sorted(graph[node]):
+            if other not in index:
+                visit(other)
+                low[node] = min(low[node], low[other])
+            elif other in on_stack:
+                low[node] = min(low[node], index[other])
+        if low[node] == index[node]:
+            component = set()
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                component.add(member)
+                if member == node:
+                    break
+            if len(component) > 1:
+                found.append(component)
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return found
+
+
+def test_no_import_cycles_between_the_projects_modules():
+    modules = project_modules()
+    graph = {name: imports_of(path, modules) - {name} for name, path in modules.items()}
+    assert sorted(map(sorted, cycles(graph))) == sorted(map(sorted, KNOWN_CYCLES))
+
+
+def test_the_cycle_finder_sees_a_circle_and_an_import_inside_a_function(tmp_path):
+    assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [{"a", "b", "c"}]
+    lazy = tmp_path / "lazy.py"
+    lazy.write_text("import core.clock\n\ndef later():\n    from core import errors\n")
+    modules = {"core": lazy, "core.clock": lazy, "core.errors": lazy}
+    assert imports_of(lazy, modules) == {"core", "core.clock", "core.errors"}
