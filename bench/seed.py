@@ -183,16 +183,12 @@ def main(out: Path) -> None:
     # The spread: each (truck, country) pair once, over checkpoints, directions, days, hours.
     by_country: dict[str, list[str]] = {}
     for code, country in (
-        Checkpoint.objects.filter(is_active=True, serves_trucks=True)
-        .order_by("code")
-        .values_list("code", "country_id")
+        Checkpoint.objects.bookable().order_by("code").values_list("code", "country_id")
     ):
         by_country.setdefault(country, []).append(code)
     countries = sorted(by_country)
     days = [today + dt.timedelta(days=d) for d in range(3, 27)]
-    checkpoints = {
-        row.code: row for row in Checkpoint.objects.filter(is_active=True, serves_trucks=True)
-    }
+    checkpoints = {row.code: row for row in Checkpoint.objects.bookable()}
     plans: dict[tuple[str, str, dt.date], capacity.DayPlan] = {}
     booked: dict[tuple[str, str, dt.date, int], int] = {}
 

@@ -22,8 +22,6 @@ from core.throttles import SettingsRateThrottle
 from deposits.models import Hold
 from vehicles.plates import format_plate
 
-BOOKING_ROLES = {"owner", "dispatcher"}
-
 
 class BookingWriteThrottle(SettingsRateThrottle):
     """Booking writes: 120 per carrier per minute (API.md)."""

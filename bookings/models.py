@@ -7,9 +7,12 @@ a country is a partial unique constraint on the VIN snapshot (B6), so it holds u
 concurrency and whatever account or plate the truck is registered under.
 """
 
+import datetime as dt
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from checkpoints.models import Direction
@@ -169,6 +172,11 @@ class Booking(models.Model):
     @property
     def is_active(self) -> bool:
         return self.status in self.ACTIVE
+
+    def is_changeable(self, at: dt.datetime | None = None) -> bool:
+        """Whether it can still be rescheduled or cancelled (B5, B9): confirmed, and its slot
+        not begun at `at` (now by default)."""
+        return self.status == self.Status.CONFIRMED and (at or timezone.now()) < self.slot_start
 
 
 def booking_number(pk: int) -> str:

@@ -36,7 +36,6 @@ from fees.services import charge_quotes, fee_refund
 from vehicles.models import Driver, Vehicle
 from vehicles.selectors import active_drivers_among, active_vehicles_by_id
 
-BOOKING_ROLES = (Member.Role.OWNER, Member.Role.DISPATCHER)
 MAX_DRIVERS = 3
 SLOT_LENGTH = dt.timedelta(hours=1)
 STRIKE_WINDOW = dt.timedelta(days=90)
@@ -47,7 +46,7 @@ def _refuse(code: str, message: str, *, status: int = 409, **fields: Any) -> App
 
 
 def _require_booking_role(member: Member) -> None:
-    if member.role not in BOOKING_ROLES:
+    if not member.can_dispatch:
         raise ApplicationError(
             "forbidden", _("Only the owner or a dispatcher can manage bookings."), status=403
         )
@@ -80,20 +79,9 @@ class _Checked:
     drivers: list[Driver]
 
 
-# The checkpoint a booking names, active and serving trucks: the SELECT the ORM wrote, in SQL
-# because building it cost more CPU than answering it, on every booking (tests/bookings checks
-# it against the ORM query).
-_CHECKPOINT_SQL = (
-    'SELECT * FROM "checkpoints_checkpoint" WHERE "code" = %s AND "is_active" AND "serves_trucks" '
-    'ORDER BY "id" LIMIT 1'
-)
-
-
 def _checked(member: Member, request: BookingRequest) -> _Checked:
     carrier = member.carrier
-    checkpoint = next(
-        iter(Checkpoint.objects.raw(_CHECKPOINT_SQL, [request.checkpoint_code])), None
-    )
+    checkpoint = Checkpoint.objects.bookable().filter(code=request.checkpoint_code).first()
     if checkpoint is None:
         raise ApplicationError("not_found", _("No such checkpoint."), status=404)
     if request.direction not in Direction.values:
@@ -300,7 +288,7 @@ def slot_hold_create(
 ) -> SlotHold:
     """Hold a place for 15 minutes while the person fills in the booking form (C5)."""
     _require_booking_role(member)
-    checkpoint = Checkpoint.objects.filter(code=checkpoint_code, is_active=True).first()
+    checkpoint = Checkpoint.objects.bookable().filter(code=checkpoint_code).first()
     if checkpoint is None:
         raise ApplicationError("not_found", _("No such checkpoint."), status=404)
     now = clock.now()
@@ -410,7 +398,7 @@ def booking_reschedule(*, member: Member, booking: Booking, slot_start: dt.datet
     (fee,) = charge_quotes(Service.REBOOKING, on=clock.local_date(now))
     with transaction.atomic():
         booking = _lock_own(member, booking)
-        if booking.status != Booking.Status.CONFIRMED or now >= booking.slot_start:
+        if not booking.is_changeable(now):
             raise _not_changeable(
                 _("A booking can be rescheduled only while confirmed and before its slot starts.")
             )
@@ -517,7 +505,7 @@ def booking_cancel(*, member: Member, booking: Booking) -> Booking:
     now = clock.now()
     with transaction.atomic():
         booking = _lock_own(member, booking)
-        if booking.status != Booking.Status.CONFIRMED or now >= booking.slot_start:
+        if not booking.is_changeable(now):
             raise _not_changeable(
                 _("A booking can be cancelled only while confirmed and before its slot starts.")
             )

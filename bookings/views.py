@@ -76,10 +76,6 @@ def _go(request: HttpRequest, url: str) -> HttpResponse:
     return redirect(url)
 
 
-def _can_book(member) -> bool:
-    return member.role in services.BOOKING_ROLES
-
-
 # --- The booking wizard ---------------------------------------------------------------------------
 
 
@@ -295,7 +291,7 @@ def booking_new(request: HttpRequest) -> HttpResponse:
     member = membership_of(request.user)
     if member is None:
         return redirect("cabinet")
-    if not _can_book(member):
+    if not member.can_dispatch:
         return render(request, "bookings/new.html", {"forbidden": True}, status=403)
     if request.method == "GET":
         return _render_wizard(request, BookingWizard(request.GET, member))
@@ -402,7 +398,7 @@ def bookings(request: HttpRequest) -> HttpResponse:
         "bookings/list.html",
         {
             "member": member,
-            "can_book": _can_book(member),
+            "can_book": member.can_dispatch,
             "active": active,
             "others": others,
             "show_all": show_all,
@@ -417,18 +413,13 @@ def _own_booking(member, pk: int) -> Booking:
     return booking
 
 
-def _changeable(booking: Booking) -> bool:
-    """Reschedule and cancel: while confirmed and before the slot starts (B5, B9)."""
-    return booking.status == Booking.Status.CONFIRMED and clock.now() < booking.slot_start
-
-
 def _actions(member, booking: Booking) -> dict:
-    allowed = _can_book(member)
+    allowed = member.can_dispatch
     drivers = len(booking.driver_links.all())
     return {
         "can_add_drivers": allowed and booking.is_active and drivers < services.MAX_DRIVERS,
-        "can_reschedule": allowed and _changeable(booking),
-        "can_cancel": allowed and _changeable(booking),
+        "can_reschedule": allowed and booking.is_changeable(),
+        "can_cancel": allowed and booking.is_changeable(),
     }
 
 
@@ -451,7 +442,7 @@ def booking(request: HttpRequest, pk: int) -> HttpResponse:
             "changes": changes_of(booking),
             "fees_paid": booking.fee_amount + booking.rebooking_fees,
             "deposit_status": deposit_status(booking),
-            "can_manage": _can_book(member),
+            "can_manage": member.can_dispatch,
             **_actions(member, booking),
         },
     )
@@ -471,7 +462,7 @@ def booking_pdf(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _refuse_readers(request: HttpRequest, member, booking: Booking) -> HttpResponse | None:
-    if _can_book(member):
+    if member.can_dispatch:
         return None
     messages.error(request, _("Only the carrier's owner or a dispatcher can change bookings."))
     return redirect("booking", pk=booking.pk)
@@ -541,7 +532,7 @@ def booking_reschedule(request: HttpRequest, pk: int) -> HttpResponse:
     hour = parse_hour(data.get("hour")) if day else None
     new_start = capacity.hour_start(day, hour) if hour is not None else None
     refusal = None
-    if not _changeable(booking):
+    if not booking.is_changeable():
         refusal = _("A booking can be rescheduled only while confirmed and before its slot starts.")
     elif request.method == "POST" and new_start is not None:
         try:
@@ -563,7 +554,7 @@ def booking_reschedule(request: HttpRequest, pk: int) -> HttpResponse:
         "new_start": new_start,
         "new_end": new_start + capacity.SLOT_LENGTH if new_start else None,
         "refusal": refusal,
-        "changeable": _changeable(booking),
+        "changeable": booking.is_changeable(),
         "quick_dates": [first + dt.timedelta(days=n) for n in range(7) if n <= (last - first).days],
         "base": base,
         "canonical_url": _reschedule_url(base, day, hour if new_start else None),
@@ -652,7 +643,7 @@ def booking_cancel(request: HttpRequest, pk: int) -> HttpResponse:
         "bookings/cancel.html",
         {
             "booking": booking,
-            "changeable": _changeable(booking),
+            "changeable": booking.is_changeable(),
             "consequence": cancellation_consequence(booking=booking),
             "fees_paid": booking.fee_amount + booking.rebooking_fees,
             "deposit": booking.deposit_hold.amount if booking.deposit_hold else Decimal("0.00"),

@@ -39,12 +39,20 @@ class Member(models.Model):
     role = models.CharField(_("role"), max_length=12, choices=Role.choices)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
+    # Who books and keeps the fleet (vehicles, drivers) for the carrier (SPEC "People").
+    DISPATCH_ROLES = frozenset({Role.OWNER, Role.DISPATCHER})
+
     class Meta:
         verbose_name = _("carrier member")
         verbose_name_plural = _("carrier members")
 
     def __str__(self) -> str:
         return f"{self.user} — {self.get_role_display()} @ {self.carrier}"
+
+    @property
+    def can_dispatch(self) -> bool:
+        """Books passages and manages vehicles and drivers: the owner and dispatchers."""
+        return self.role in self.DISPATCH_ROLES
 
 
 class Invitation(models.Model):

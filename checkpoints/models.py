@@ -37,6 +37,12 @@ class Direction(models.TextChoices):
     ENTRY = "entry", _("Entry into Kazakhstan")
 
 
+class CheckpointQuerySet(models.QuerySet):
+    def bookable(self) -> "CheckpointQuerySet":
+        """Checkpoints that take bookings: active and serving freight vehicles (R1)."""
+        return self.filter(is_active=True, serves_trucks=True)
+
+
 class Checkpoint(models.Model):
     """A road border checkpoint (R1). Daily capacity is per direction (C1)."""
 
@@ -68,6 +74,8 @@ class Checkpoint(models.Model):
     queue_since = models.DateField(_("electronic queue since"), null=True, blank=True)
     note = models.TextField(_("note"), blank=True)
     is_active = models.BooleanField(_("active"), default=True)
+
+    objects = CheckpointQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("checkpoint")
@@ -103,6 +111,11 @@ class Checkpoint(models.Model):
     @property
     def is_open_around_the_clock(self) -> bool:
         return self.opens_at is None
+
+    @property
+    def is_bookable(self) -> bool:
+        """The row's side of `Checkpoint.objects.bookable()`."""
+        return self.is_active and self.serves_trucks
 
     def clean(self) -> None:
         """Opening hours (C1): both or neither, on the hour, within one local day. Closing at

@@ -255,7 +255,7 @@ def _slot_checked(
         raise _invalid(
             "slot_start", _("A slot starts on the hour, with its UTC offset, like 09:00+05:00.")
         )
-    if not checkpoint.is_active or not checkpoint.serves_trucks:
+    if not checkpoint.is_bookable:
         raise ApplicationError(
             "checkpoint_closed", _("This checkpoint takes no bookings."), status=409
         )

@@ -18,7 +18,7 @@ class FleetWrites(BasePermission):
     Goes after IsCarrierMember, which sets `request.member`."""
 
     def has_permission(self, request, view) -> bool:
-        return request.method in SAFE_METHODS or request.member.role in services.FLEET_ROLES
+        return request.method in SAFE_METHODS or request.member.can_dispatch
 
 
 class VehicleOutput(serializers.Serializer):

@@ -17,13 +17,12 @@ from vehicles.identity import normalize_country, normalize_iin, normalize_passpo
 from vehicles.models import Driver, Vehicle
 from vehicles.plates import format_plate, normalize_plate, normalize_vin
 
-FLEET_ROLES = frozenset({Member.Role.OWNER, Member.Role.DISPATCHER})
 MAKE_MODEL_MAX_LENGTH = 100
 FULL_NAME_MAX_LENGTH = 200
 
 
 def _require_fleet_role(member: Member) -> None:
-    if member.role not in FLEET_ROLES:
+    if not member.can_dispatch:
         raise ApplicationError(
             "forbidden",
             _("Only the carrier's owner or a dispatcher can manage vehicles and drivers."),

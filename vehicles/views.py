@@ -17,7 +17,7 @@ from vehicles.selectors import drivers_of, vehicles_of
 
 def _refuse_readers(request: HttpRequest, member) -> bool:
     """Accountants see the lists; a change by them is refused here with a message."""
-    if member.role in services.FLEET_ROLES:
+    if member.can_dispatch:
         return False
     messages.error(
         request, _("Only the carrier's owner or a dispatcher can manage vehicles and drivers.")
@@ -52,7 +52,7 @@ def vehicles(request: HttpRequest) -> HttpResponse:
         "vehicles/vehicles.html",
         {
             "member": member,
-            "can_manage": member.role in services.FLEET_ROLES,
+            "can_manage": member.can_dispatch,
             "motor_vehicles": vehicles_of(carrier, kind=[Vehicle.Kind.TRUCK, Vehicle.Kind.TRACTOR]),
             "trailers": vehicles_of(carrier, kind=Vehicle.Kind.TRAILER),
             "form": form,
@@ -108,7 +108,7 @@ def drivers(request: HttpRequest) -> HttpResponse:
         "vehicles/drivers.html",
         {
             "member": member,
-            "can_manage": member.role in services.FLEET_ROLES,
+            "can_manage": member.can_dispatch,
             "drivers": drivers_of(member.carrier),
             "form": form,
         },
