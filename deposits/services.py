@@ -84,7 +84,8 @@ def system_account(kind: str) -> Account:
     return account
 
 
-def _carrier_account(carrier: Carrier, kind: str) -> Account:
+def carrier_account(carrier: Carrier, kind: str) -> Account:
+    """The carrier's ledger account of `kind`, opened with the personal account if missing."""
     account = Account.objects.filter(carrier=carrier, kind=kind).first()
     if account is None:
         personal_account_open(carrier=carrier)
@@ -94,7 +95,7 @@ def _carrier_account(carrier: Carrier, kind: str) -> Account:
 
 def accounts_of(carrier: Carrier, *kinds: str) -> dict[str, Account]:
     """The carrier's accounts and the system accounts of `kinds` in one read, by kind; one
-    missing is made as `_carrier_account` and `system_account` make it. For a caller that moves
+    missing is made as `carrier_account` and `system_account` make it. For a caller that moves
     money through several of them at once (a booking's fee and deposit)."""
     from deposits.selectors import accounts_by_kind
 
@@ -102,7 +103,7 @@ def accounts_of(carrier: Carrier, *kinds: str) -> dict[str, Account]:
     for kind in kinds:
         if kind not in found:
             found[kind] = (
-                _carrier_account(carrier, kind)
+                carrier_account(carrier, kind)
                 if kind in Account.CARRIER_KINDS
                 else system_account(kind)
             )
@@ -192,7 +193,9 @@ def _audit_transfer(transfer: Transfer, *, actor: Any = None) -> None:
     )
 
 
-def _move(movement: Movement, *, actor: Any = None) -> Transfer:
+def transfer_post(movement: Movement, *, actor: Any = None) -> Transfer:
+    """Record `movement` as one transfer (P6) with its audit event, once per idempotency key;
+    the ledger's one way to move money, for the services of other apps too (the budget)."""
     with transaction.atomic():
         transfer, created = _apply(movement)
         if created:
@@ -212,10 +215,10 @@ def top_up(
     actor: Any = None,
 ) -> Transfer:
     """Money that arrived at the registrar's bank account for this carrier (P1)."""
-    return _move(
+    return transfer_post(
         Movement(
             debit=system_account(Kind.BANK_INCOMING),
-            credit=_carrier_account(carrier, Kind.AVAILABLE),
+            credit=carrier_account(carrier, Kind.AVAILABLE),
             amount=_amount(amount),
             kind=Transfer.Kind.TOP_UP,
             idempotency_key=f"top_up:bank:{bank_reference}",
@@ -245,7 +248,7 @@ def charge_fee(
     if kind not in (Transfer.Kind.FEE, Transfer.Kind.REBOOKING_FEE):
         raise ValueError(f"not a fee kind: {kind}")
     accounts = accounts or accounts_of(carrier, Kind.AVAILABLE, Kind.FEES_PAYABLE)
-    return _move(
+    return transfer_post(
         Movement(
             debit=accounts[Kind.AVAILABLE],
             credit=accounts[Kind.FEES_PAYABLE],
@@ -270,10 +273,10 @@ def refund_fee(
     A fee already transferred to the budget is refunded through a claim on the budget."""
     if transfer.kind not in (Transfer.Kind.FEE, Transfer.Kind.REBOOKING_FEE):
         raise ValueError("only fees are refunded this way")
-    return _move(
+    return transfer_post(
         Movement(
             debit=system_account(Kind.FEES_PAYABLE),
-            credit=_carrier_account(transfer.carrier, Kind.AVAILABLE),
+            credit=carrier_account(transfer.carrier, Kind.AVAILABLE),
             amount=transfer.amount,
             kind=Transfer.Kind.FEE_REFUND,
             idempotency_key=f"fee_refund:{transfer.pk}",
@@ -409,7 +412,7 @@ def _resolve(hold: Hold, outcome: str, *, reason: str, actor: Any) -> HoldResolu
     if existing is not None:
         return existing
     if outcome == HoldResolution.Outcome.RELEASED:
-        credit, kind = _carrier_account(hold.carrier, Kind.AVAILABLE), Transfer.Kind.DEPOSIT_RELEASE
+        credit, kind = carrier_account(hold.carrier, Kind.AVAILABLE), Transfer.Kind.DEPOSIT_RELEASE
     else:
         credit, kind = system_account(Kind.FORFEITS_PAYABLE), Transfer.Kind.DEPOSIT_FORFEIT
     try:
@@ -418,7 +421,7 @@ def _resolve(hold: Hold, outcome: str, *, reason: str, actor: Any) -> HoldResolu
             # racing each other collide here, and the one-to-one on the resolution backs it.
             transfer, created = _apply(
                 Movement(
-                    debit=_carrier_account(hold.carrier, Kind.HELD),
+                    debit=carrier_account(hold.carrier, Kind.HELD),
                     credit=credit,
                     amount=hold.amount,
                     kind=kind,
@@ -472,10 +475,10 @@ def refund_request(
     amount = _amount(amount)
     now = clock.now()
     with transaction.atomic():
-        transfer = _move(
+        transfer = transfer_post(
             Movement(
-                debit=_carrier_account(carrier, Kind.AVAILABLE),
-                credit=_carrier_account(carrier, Kind.REFUND_PENDING),
+                debit=carrier_account(carrier, Kind.AVAILABLE),
+                credit=carrier_account(carrier, Kind.REFUND_PENDING),
                 amount=amount,
                 kind=Transfer.Kind.REFUND_REQUEST,
                 idempotency_key=f"refund_request:{uuid.uuid4()}",
@@ -513,13 +516,13 @@ def _refund_resolve(
                 % {"status": refund.get_status_display().lower()},
                 status=409,
             )
-        transfer = _move(
+        transfer = transfer_post(
             Movement(
-                debit=_carrier_account(refund.carrier, Kind.REFUND_PENDING),
+                debit=carrier_account(refund.carrier, Kind.REFUND_PENDING),
                 credit=(
                     system_account(Kind.BANK_PAYOUTS)
                     if paid
-                    else _carrier_account(refund.carrier, Kind.AVAILABLE)
+                    else carrier_account(refund.carrier, Kind.AVAILABLE)
                 ),
                 amount=refund.amount,
                 kind=Transfer.Kind.REFUND_PAID if paid else Transfer.Kind.REFUND_REJECTED,

@@ -4,13 +4,16 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from django.db import IntegrityError, transaction
-from django.db.models import CharField, F, Value
-from django.db.models.functions import Cast
+from django.db import IntegrityError, connection, transaction
+from django.db.models import CharField, Exists, F, OuterRef, Value
+from django.db.models.functions import Cast, Concat
 from django.utils.translation import gettext as _
 
 from core import audit, clock
 from core.errors import ApplicationError
+from core.workdays import add_working_days
+from deposits import services as ledger
+from deposits.models import Transfer
 from fees.models import (
     BudgetAccount,
     BudgetBatch,
@@ -129,19 +132,11 @@ def mrp_refusal_record(*, year: int) -> None:
 
 def payment_deadline(paid_at) -> dt.date:
     """A payment goes to the budget within 3 working days (R4) of the day it was paid (P4)."""
-    from core import clock
-    from core.workdays import add_working_days
-
     return add_working_days(clock.local_date(paid_at), TRANSFER_WITHIN_WORKING_DAYS)
 
 
 def _untransferred(kind: str, as_of):
     """Payments of `kind` made up to `as_of`, in no batch yet and not refunded before."""
-    from django.db.models import Exists, OuterRef
-    from django.db.models.functions import Concat
-
-    from deposits.models import Transfer
-
     _account, transfer_kinds = BUDGET_PAYMENTS[kind]
     refunded = Transfer.objects.filter(
         kind="fee_refund",
@@ -165,12 +160,6 @@ def transfer_to_budget(*, as_of=None, actor=None) -> list[BudgetBatch]:
     Two runs at the same time never put a payment in two batches: the payments are locked with
     SKIP LOCKED on PostgreSQL (SQLite runs writers one at a time), and each batch line's
     one-to-one on its payment backs it."""
-    from django.db import connection, transaction
-
-    from core import clock
-    from deposits import services as ledger
-    from deposits.models import Transfer
-
     as_of = as_of or clock.now()
     day = clock.local_date(as_of)
     batches = []
@@ -199,7 +188,7 @@ def transfer_to_budget(*, as_of=None, actor=None) -> list[BudgetBatch]:
                 reference=("budget_batch", f"{day:%Y%m%d}-{account.kind}-{sequence}"),
                 description=account.purpose,
             )
-            transfer = ledger._move(movement, actor=actor)
+            transfer = ledger.transfer_post(movement, actor=actor)
             batch = BudgetBatch.objects.create(
                 kind=account.kind,
                 day=day,
@@ -247,6 +236,8 @@ def _receipts_after_transfer(batch_id: int):
     """Receipts are made in a Celery task once the batch is committed (P5)."""
 
     def enqueue() -> None:
+        # receipts is above fees (it makes receipts of the batches): imported when the batch
+        # is committed, not when fees loads.
         from receipts.tasks import issue_receipts_for_batch
 
         issue_receipts_for_batch.delay(batch_id)
@@ -256,8 +247,6 @@ def _receipts_after_transfer(batch_id: int):
 
 def overdue_payments(*, as_of=None):
     """Payments still waiting for the budget after their deadline (P4): an alert."""
-    from core import clock
-
     as_of = as_of or clock.now()
     today = clock.local_date(as_of)
     overdue = []
@@ -272,9 +261,6 @@ def overdue_payments(*, as_of=None):
 def fee_refund(*, fee, reason: str, actor=None):
     """Give a fee back (C3, D4). Before its transfer to the budget the ledger refunds it at
     once; after, it becomes a claim on the budget that an operator settles (P4)."""
-    from core import clock
-    from deposits import services as ledger
-
     if not BudgetBatchLine.objects.filter(payment=fee).exists():
         return ledger.refund_fee(transfer=fee, reason=reason, actor=actor)
     claim, created = BudgetRefundClaim.objects.get_or_create(
@@ -298,23 +284,16 @@ def fee_refund(*, fee, reason: str, actor=None):
 
 def budget_refund_settle(*, claim: BudgetRefundClaim, actor) -> BudgetRefundClaim:
     """The budget paid the claim back: the carrier's available balance gets the money (P4)."""
-    from django.db import transaction
-
-    from core import clock
-    from core.errors import ApplicationError
-    from deposits import services as ledger
-    from deposits.models import Transfer
-
     with transaction.atomic():
         claim = BudgetRefundClaim.objects.select_for_update().get(pk=claim.pk)
         if claim.status != BudgetRefundClaim.Status.PENDING:
             raise ApplicationError(
                 "not_changeable", _("This claim was already settled."), status=409
             )
-        settlement = ledger._move(
+        settlement = ledger.transfer_post(
             ledger.Movement(
                 debit=ledger.system_account("budget"),
-                credit=ledger._carrier_account(claim.carrier, "available"),
+                credit=ledger.carrier_account(claim.carrier, "available"),
                 amount=claim.amount,
                 kind=Transfer.Kind.FEE_REFUND,
                 idempotency_key=f"fee_refund:{claim.fee_id}",

@@ -50,8 +50,8 @@ def test_p1_personal_account_has_a_number_and_three_accounts(carrier):
 def test_p6_accounts_of_reads_the_same_accounts_in_one_query(carrier, django_assert_num_queries):
     services.system_account("fees_payable")
     expected = {
-        "available": services._carrier_account(carrier, "available"),
-        "held": services._carrier_account(carrier, "held"),
+        "available": services.carrier_account(carrier, "available"),
+        "held": services.carrier_account(carrier, "held"),
         "fees_payable": services.system_account("fees_payable"),
     }
     with django_assert_num_queries(1):

@@ -71,13 +71,13 @@ def test_p4_parallel_runs_number_their_batches_one_after_another(payments, monke
     batches of one kind run 1, 2, 3 … with no run failing on a number taken by another. The pause
     before the money moves keeps every run's transaction open past the others' numbering, which
     without the account's row lock gives two runs the same number (and ledger key)."""
-    move = ledger._move
+    move = ledger.transfer_post
 
     def slow_move(*args, **kwargs):
         time.sleep(0.3)
         return move(*args, **kwargs)
 
-    monkeypatch.setattr(ledger, "_move", slow_move)
+    monkeypatch.setattr(ledger, "transfer_post", slow_move)
     outcomes = _parallel_runs()
     assert not [o for o in outcomes if isinstance(o, Exception)], outcomes
     for kind in BudgetBatch.objects.values_list("kind", flat=True).distinct():
