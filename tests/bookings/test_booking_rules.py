@@ -422,6 +422,18 @@ def test_r1_b1_only_a_bookable_checkpoint_takes_a_booking(world):
     for code in ("DOSTYK", "KARASU", "kordai", "NOWHERE", ""):
         refused(lambda code=code: book(world, checkpoint=code), "not_found")
     assert book(world, checkpoint="KORDAI").checkpoint.code == "KORDAI"
+    # The booking form's hold (C5) follows the same rule.
+    for code in ("DOSTYK", "KARASU"):
+        refused(
+            lambda code=code: services.slot_hold_create(
+                member=world.member,
+                checkpoint_code=code,
+                direction="exit",
+                service="regular",
+                slot_start=at(2, 9),
+            ),
+            "not_found",
+        )
 
 
 def test_b1_the_fleet_read_in_sql_is_the_orm_querys(world, fake_twilio):
