@@ -34,15 +34,6 @@ def balances_of(carrier: Carrier) -> Balances:
     )
 
 
-# `accounts_by_kind` runs in every booking: the SELECT the ORM wrote, in SQL because building it
-# (an OR of two filters) cost more CPU than answering it (tests/deposits checks it against the
-# ORM query).
-_ACCOUNTS_SQL = (
-    'SELECT * FROM "deposits_account" WHERE ("carrier_id" = %s AND "kind" IN ({carrier_kinds})) '
-    'OR ("carrier_id" IS NULL AND "kind" IN ({system_kinds})) ORDER BY "id"'
-)
-
-
 def accounts_by_kind(carrier: Carrier, *kinds: str) -> dict[str, Account]:
     """The carrier's accounts and the system accounts of `kinds` that exist, by kind, in one
     read (with their balances as read); a kind with no account yet is left out."""
@@ -51,12 +42,10 @@ def accounts_by_kind(carrier: Carrier, *kinds: str) -> dict[str, Account]:
     found: dict[str, Account] = {}
     if not kinds:
         return found
-    # An empty IN () is no SQL: NULL matches no kind.
-    sql = _ACCOUNTS_SQL.format(
-        carrier_kinds=", ".join(["%s"] * len(carrier_kinds)) or "NULL",
-        system_kinds=", ".join(["%s"] * len(system_kinds)) or "NULL",
-    )
-    for account in Account.objects.raw(sql, [carrier.pk, *carrier_kinds, *system_kinds]):
+    accounts = Account.objects.filter(
+        Q(carrier=carrier, kind__in=carrier_kinds) | Q(carrier__isnull=True, kind__in=system_kinds)
+    ).order_by("pk")
+    for account in accounts:
         found.setdefault(account.kind, account)
     return found
 

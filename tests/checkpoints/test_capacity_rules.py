@@ -245,7 +245,7 @@ def test_c1_c2_rules_are_loaded_with_one_query_for_overrides_and_one_for_closure
 
 
 def _overrides_by_the_orm(*, checkpoint_id, directions, first, last):
-    """The ORM queries `load_overrides` ran before it was written in SQL: the oracle."""
+    """Each kind of override read on its own, as the oracle of `load_overrides` (one UNION)."""
     from django.db.models import Q
 
     scope = Q(
@@ -276,7 +276,9 @@ def _closures_by_the_orm(*, checkpoint_id, starts_at, ends_at):
     )
 
 
-def test_c1_c3_the_rules_read_in_sql_are_the_orm_querys(checkpoint, make_checkpoint):
+def test_c1_c3_overrides_and_closures_of_a_checkpoint_and_a_range_of_days(
+    checkpoint, make_checkpoint
+):
     other = make_checkpoint(code="OTHER")
     day_after = TOMORROW + dt.timedelta(1)
     for where, direction, date, hour, places in (

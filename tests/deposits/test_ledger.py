@@ -61,7 +61,7 @@ def test_p6_accounts_of_reads_the_same_accounts_in_one_query(carrier, django_ass
     }
 
 
-def test_p6_accounts_read_in_sql_are_the_orm_querys(carrier):
+def test_p6_accounts_by_kind_finds_the_carriers_and_the_system_accounts(carrier):
     from django.db.models import Q
 
     from deposits.selectors import accounts_by_kind
