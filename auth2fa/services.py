@@ -17,6 +17,7 @@ import hmac
 import logging
 import math
 import secrets
+from importlib import import_module
 from typing import Any
 
 from django.conf import settings
@@ -38,6 +39,7 @@ from django_otp_webauthn.settings import app_settings as webauthn_settings
 from webauthn.helpers.exceptions import WebAuthnException
 from webauthn.helpers.structs import UserVerificationRequirement
 
+from auth2fa.eds import verify_eds_signature
 from auth2fa.models import (
     ApiToken,
     BackupCode,
@@ -738,8 +740,6 @@ def web_session_start(
 
 def web_session_end(*, session: UserSession, actor: User) -> None:
     """End a browser session: it is signed out on its next request (and its data deleted)."""
-    from importlib import import_module
-
     with transaction.atomic():
         updated = UserSession.objects.filter(pk=session.pk, ended_at__isnull=True).update(
             ended_at=clock.now()
@@ -803,8 +803,6 @@ def sign_in_with_eds_signature(
     ip: str | None = None,
 ) -> SignInStarted:
     """First factor by EDS: the nonce we issued, signed with a trusted certificate (A2)."""
-    from auth2fa.eds import verify_eds_signature
-
     _eds_nonce_consume(nonce)
     identity = verify_eds_signature(
         nonce=nonce,

@@ -15,8 +15,9 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from bookings import services
-from bookings.models import Booking
+from bookings.models import Booking, booking_pk_from_number
 from checkpoints.models import Checkpoint, Direction
+from checkpoints.selectors import checkpoints_of_staff, plate_of_device_text
 from core.admin import CheckpointScopedAdmin
 from core.errors import ApplicationError
 from vehicles.plates import format_plate
@@ -103,12 +104,9 @@ class BookingAdmin(CheckpointScopedAdmin, admin.ModelAdmin):
 
     def get_search_results(self, request, queryset, search_term):
         """A booking number (typed, or what a QR scanner types) finds that booking."""
-        from bookings.models import booking_pk_from_number
-
         pk = booking_pk_from_number(search_term)
         if pk is not None:
             return queryset.filter(pk=pk), False
-        from checkpoints.selectors import plate_of_device_text
 
         with contextlib.suppress(ApplicationError):  # not a plate: searched as typed
             search_term = plate_of_device_text(search_term)
@@ -133,8 +131,6 @@ class BookingAdmin(CheckpointScopedAdmin, admin.ModelAdmin):
 
     def has_queue_permission(self, request) -> bool:
         """People who work at a checkpoint (staff there, operators, superusers); not auditors."""
-        from checkpoints.selectors import checkpoints_of_staff
-
         return checkpoints_of_staff(request.user).exists()
 
     def _each(self, request, queryset, mark, done_message):
@@ -209,8 +205,6 @@ class BookingAdmin(CheckpointScopedAdmin, admin.ModelAdmin):
         )
 
     def changelist_view(self, request, extra_context=None):
-        from checkpoints.selectors import checkpoints_of_staff
-
         screens = checkpoints_of_staff(request.user).order_by("country_id", "name_en")
         extra_context = {**(extra_context or {}), "staff_screens": screens}
         return super().changelist_view(request, extra_context)

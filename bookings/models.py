@@ -8,6 +8,7 @@ concurrency and whatever account or plate the truck is registered under.
 """
 
 import datetime as dt
+import re
 
 from django.conf import settings
 from django.db import models
@@ -16,6 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from checkpoints.models import Direction
+from deposits.statements import luhn_check_digit
 from fees.models import Service
 
 MONEY = {"max_digits": 14, "decimal_places": 2}
@@ -181,18 +183,12 @@ class Booking(models.Model):
 
 def booking_number(pk: int) -> str:
     """'K-0001234-5': the booking's id in 7+ digits and a Luhn check digit."""
-    from deposits.statements import luhn_check_digit
-
     digits = f"{pk:07d}"
     return f"K-{digits}-{luhn_check_digit(digits)}"
 
 
 def booking_pk_from_number(number: str) -> int | None:
     """The id behind a number typed or scanned by staff; None when the check digit is wrong."""
-    import re
-
-    from deposits.statements import luhn_check_digit
-
     match = re.fullmatch(r"\s*K?-?\s*(\d{7,12})\s*-?\s*(\d)\s*", (number or "").upper())
     if not match or luhn_check_digit(match.group(1)) != int(match.group(2)):
         return None

@@ -11,7 +11,8 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Case, IntegerField, Q, Value, When
 from django.utils.translation import gettext as _
 
 from bookings.models import (
@@ -23,8 +24,8 @@ from bookings.models import (
     SlotHold,
 )
 from carriers.models import Member
-from checkpoints.models import Checkpoint, Direction
-from checkpoints.selectors import public_reads_changed
+from checkpoints.models import Checkpoint, Closure, Direction
+from checkpoints.selectors import checkpoints_of_staff, public_reads_changed
 from checkpoints.services import slot_move, slot_release, slot_take
 from core import audit, clock
 from core.errors import ApplicationError
@@ -33,6 +34,7 @@ from deposits.models import Transfer
 from deposits.selectors import ZERO, accounts_by_kind, available_balance
 from fees.models import Service
 from fees.services import charge_quotes, fee_refund
+from notify.services import booking_event_notify
 from vehicles.models import Driver, Vehicle
 from vehicles.selectors import active_drivers_among, active_vehicles_by_id
 
@@ -456,8 +458,6 @@ def strikes_before(*, vin: str, moment: dt.datetime, excluding: int | None = Non
     A booking still confirmed whose check-in window ended in that span is a no-show too, even
     before a sweep marks it: otherwise two sweeps running at once, each skipping the booking the
     other holds, would both see no earlier strike and forgive both deposits."""
-    from django.db.models import Q
-
     since = moment - STRIKE_WINDOW
     earlier = Booking.objects.filter(
         Q(
@@ -545,8 +545,6 @@ def actor_label(actor: Any) -> str:
 
 def _require_checkpoint_access(actor: Any, checkpoint: Checkpoint) -> None:
     """Staff act only at their own checkpoints (A5); a device key only at its checkpoint."""
-    from checkpoints.selectors import checkpoints_of_staff
-
     device_checkpoint = getattr(actor, "checkpoint_id", None)
     if device_checkpoint is not None:
         allowed = device_checkpoint == checkpoint.pk
@@ -612,8 +610,6 @@ def booking_mark_arrived(*, booking: Booking, actor: Any, at: dt.datetime | None
 
 def queue_order(bookings):
     """Q2 as a database ordering: class, then slot start, then the time the booking was made."""
-    from django.db.models import Case, IntegerField, Value, When
-
     return bookings.annotate(
         call_class=Case(
             *[When(service=service, then=Value(rank)) for service, rank in CALL_PRIORITY.items()],
@@ -641,7 +637,6 @@ def queue_call_next(
                 slot_start__lte=now,
             )
         )
-        from django.db import connection
 
         if connection.features.has_select_for_update_skip_locked:
             waiting = waiting.select_for_update(skip_locked=True, of=("self",))
@@ -710,8 +705,6 @@ def sweep_no_shows(*, as_of: dt.datetime | None = None) -> int:
     """Confirmed bookings whose check-in window has ended become no-shows (D6); their deposit
     follows D3. Running it again, or two sweeps at once, changes nothing more: each booking is
     locked and re-checked, and the strike moment is the end of its window, not the sweep's."""
-    from django.db import connection
-
     as_of = as_of or clock.now()
     due = Booking.objects.filter(
         status=Booking.Status.CONFIRMED, slot_end__lte=as_of - CHECK_IN_CLOSES
@@ -743,8 +736,6 @@ def sweep_no_shows(*, as_of: dt.datetime | None = None) -> int:
 def closure_apply(*, closure: Any, actor: Any) -> list[Booking]:
     """An operator's closure (C3): active bookings inside it are cancelled by the operator, the
     fees refunded and the deposit released, with no strike for the vehicle (D4)."""
-    from checkpoints.models import Closure
-
     assert isinstance(closure, Closure)
     now = clock.now()
     cancelled = []
@@ -791,6 +782,4 @@ def closure_apply(*, closure: Any, actor: Any) -> list[Booking]:
 
 def _notify(booking: Booking, event: str, extra: dict | None = None) -> None:
     """Tell the carrier (B12) through the outbox, in this transaction."""
-    from notify.services import booking_event_notify
-
     booking_event_notify(booking=booking, event=event, extra=extra)

@@ -1,4 +1,5 @@
-from carriers.models import Member
+from carriers.models import Invitation, Member
+from core import clock
 
 
 def membership_of(user) -> Member | None:
@@ -21,9 +22,6 @@ def membership_of(user) -> Member | None:
 
 def open_invitations_of(carrier):
     """Invitations of the carrier not yet accepted, revoked or expired."""
-    from carriers.models import Invitation
-    from core import clock
-
     return Invitation.objects.filter(
         carrier=carrier,
         accepted_at__isnull=True,

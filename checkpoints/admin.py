@@ -181,7 +181,7 @@ class ClosureAdmin(CheckpointScopedAdmin, CapacityRefreshingAdmin):
         super().save_model(request, obj, form, change)
         # C3, D4: active bookings inside the closure are cancelled by the operator, fees
         # refunded, deposits released, carriers told.
-        from bookings.services import closure_apply
+        from bookings.services import closure_apply  # bookings is above checkpoints
 
         cancelled = closure_apply(closure=obj, actor=request.user)
         if cancelled:

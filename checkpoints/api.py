@@ -249,7 +249,7 @@ class CheckpointEventApi(APIView):
 
     @extend_schema(request=CheckpointEventInput, responses=CheckpointEventOutput)
     def post(self, request):
-        from bookings import services as bookings
+        from bookings import services as bookings  # above checkpoints: the queue's circle
 
         data = CheckpointEventInput(data=request.data)
         data.is_valid(raise_exception=True)

@@ -1,3 +1,10 @@
+"""Reads of checkpoints: reference data, slots and capacity, the waiting area and the board,
+and the cached public reads.
+
+The waiting area's reads need bookings, which is above checkpoints: they import it inside the
+function (tests/test_import_cycles.py lists that circle until the queue has one module).
+"""
+
 import dataclasses
 import datetime as dt
 import itertools

@@ -16,6 +16,8 @@ app.autodiscover_tasks()
 @worker_init.connect
 @beat_init.connect
 def _refuse_unsafe_production(**_kwargs) -> None:
+    # This module loads with config/__init__, before Django's settings and apps: what needs
+    # them is imported when the signal comes.
     from config.production_guard import refuse_unsafe_production
 
     refuse_unsafe_production()

@@ -13,6 +13,7 @@ from django.core.exceptions import (
 from django.db import OperationalError
 from django.http import Http404, JsonResponse
 from django.utils.translation import gettext as _
+from django.views.defaults import bad_request, page_not_found, permission_denied, server_error
 from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import APIView, set_rollback
@@ -162,7 +163,6 @@ def json_or_page_404(request, exception=None):
     """Django's 404 for paths outside DRF: JSON in the API, a page elsewhere."""
     if _is_api(request):
         return JsonResponse(error_body("not_found", _("Not found.")), status=404)
-    from django.views.defaults import page_not_found
 
     return page_not_found(request, exception)
 
@@ -173,7 +173,6 @@ def json_or_page_500(request):
             error_body("server_error", _("Something went wrong on our side. Please try again.")),
             status=500,
         )
-    from django.views.defaults import server_error
 
     return server_error(request)
 
@@ -183,7 +182,6 @@ def json_or_page_403(request, exception=None):
         return JsonResponse(
             error_body("forbidden", _("You are not allowed to do this.")), status=403
         )
-    from django.views.defaults import permission_denied
 
     return permission_denied(request, exception)
 
@@ -193,6 +191,5 @@ def json_or_page_400(request, exception=None):
         return JsonResponse(
             error_body("validation_error", _("The request is not valid.")), status=400
         )
-    from django.views.defaults import bad_request
 
     return bad_request(request, exception)

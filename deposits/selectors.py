@@ -94,7 +94,7 @@ def booking_number_of(transfer: Transfer) -> str | None:
     """The human-readable number of the booking a transfer was for, if any (B11)."""
     if transfer.reference_type != "booking" or not transfer.reference_id.isdigit():
         return None
-    from bookings.models import booking_number
+    from bookings.models import booking_number  # bookings is above the ledger
 
     return booking_number(int(transfer.reference_id))
 

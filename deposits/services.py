@@ -25,6 +25,7 @@ from carriers.models import Carrier
 from core import audit, clock
 from core.errors import ApplicationError
 from core.money import format_tenge, tenge
+from deposits.iban import normalize_iban
 from deposits.models import (
     Account,
     Hold,
@@ -35,7 +36,8 @@ from deposits.models import (
     StatementImport,
     Transfer,
 )
-from deposits.statements import MAX_STATEMENT_BYTES, parse_statement
+from deposits.selectors import accounts_by_kind
+from deposits.statements import MAX_STATEMENT_BYTES, parse_statement, personal_account_number
 
 Kind = Account.Kind
 
@@ -57,8 +59,6 @@ def _amount(value: Decimal | int | str) -> Decimal:
 def personal_account_open(*, carrier: Carrier) -> PersonalAccount:
     """The carrier's personal account with its number and its three ledger accounts (P1).
     Opening it again returns the same account."""
-    from deposits.statements import personal_account_number
-
     with transaction.atomic():
         existing = PersonalAccount.objects.filter(carrier=carrier).first()
         if existing is not None:
@@ -97,8 +97,6 @@ def accounts_of(carrier: Carrier, *kinds: str) -> dict[str, Account]:
     """The carrier's accounts and the system accounts of `kinds` in one read, by kind; one
     missing is made as `carrier_account` and `system_account` make it. For a caller that moves
     money through several of them at once (a booking's fee and deposit)."""
-    from deposits.selectors import accounts_by_kind
-
     found = accounts_by_kind(carrier, *kinds)
     for kind in kinds:
         if kind not in found:
@@ -461,8 +459,6 @@ def forfeit_hold(*, hold: Hold, reason: str = "", actor: Any = None) -> HoldReso
 
 
 def _validate_iban(iban: str) -> str:
-    from deposits.iban import normalize_iban
-
     return normalize_iban(iban)
 
 

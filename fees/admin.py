@@ -125,6 +125,7 @@ PAYMENT_ORDER_COLUMNS = [
 
 
 def _booking_label(payment) -> str:
+    # bookings and receipts are above fees: imported where the page needs them.
     from bookings.models import booking_number
 
     if payment.reference_type == "booking" and payment.reference_id.isdigit():
@@ -134,7 +135,7 @@ def _booking_label(payment) -> str:
 
 def payment_order_csv(batches) -> HttpResponse:
     """The payment orders of `batches` as one CSV (the layout is in the module docstring)."""
-    from receipts.models import Receipt
+    from receipts.models import Receipt  # above fees, as bookings above
 
     batches = list(batches)
     response = HttpResponse(content_type="text/csv; charset=utf-8")

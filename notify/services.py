@@ -49,6 +49,7 @@ from django.utils import translation
 from django.utils.translation import gettext, gettext_lazy
 
 from auth2fa.models import User
+from carriers.models import Member
 from core import clock
 from core.money import format_tenge
 from notify.models import Message
@@ -252,8 +253,6 @@ def _recipients(booking: Any) -> list[tuple[User, Any, str | None]]:
     """Who is told: the person who booked, while still a member of the booking's carrier, and
     the carrier's owners; each active person once, with their linked Telegram chat and their
     first confirmed SMS phone (None when they have none), all in one read."""
-    from carriers.models import Member
-
     creator = booking.created_by
     members = list(
         User.objects.raw(_RECIPIENTS_SQL, [Member.Role.OWNER.value, creator.pk, booking.carrier_id])
@@ -497,7 +496,7 @@ def send_reminders(*, as_of: dt.datetime | None = None) -> int:
     """The `send_reminders` job (every 5 minutes): confirmed bookings whose slot starts within the
     next 2 hours and that have no reminder yet are reminded (B12). Once per booking and slot,
     however many runs overlap (the dedupe key). Returns how many messages were queued."""
-    from bookings.models import Booking
+    from bookings.models import Booking  # bookings is above notify (it sends through it)
 
     as_of = as_of or clock.now()
     bookings = list(

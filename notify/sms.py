@@ -38,6 +38,7 @@ TWILIO_TIMEOUT_SECONDS = 10
 
 
 def _twilio_client():
+    # Twilio's client is loaded only by the processes that send through it.
     from twilio.http.http_client import TwilioHttpClient
     from twilio.rest import Client
 

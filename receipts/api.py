@@ -15,6 +15,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from bookings.models import booking_pk_from_number
 from carriers.permissions import IsCarrierMember
 from core.errors import error_body
 from fees.models import Service
@@ -79,8 +80,6 @@ class PeriodFilter(serializers.Serializer):
             ) from exc
 
     def validate_booking(self, value):
-        from bookings.models import booking_pk_from_number
-
         pk = booking_pk_from_number(value)
         if pk is None:
             raise serializers.ValidationError(_("Not a booking number (K-0001234-5)."))

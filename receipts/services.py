@@ -8,11 +8,18 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
+from bookings.models import Booking, BookingChange
+from carriers.models import Member
 from core import audit, clock
+from core.errors import ApplicationError
+from core.money import mrp_to_tenge
 from deposits.models import Transfer
 from fees.models import BudgetBatch, BudgetBatchLine, Service
+from fees.selectors import quote
 from receipts.codes import new_verification_code, receipt_number
 from receipts.models import Receipt
+from receipts.pdf import receipt_pdf
+from vehicles.plates import format_plate
 
 logger = logging.getLogger(__name__)
 
@@ -26,8 +33,6 @@ class _Facts:
 
 
 def _booking_of(payment: Transfer):
-    from bookings.models import Booking
-
     if payment.reference_type != "booking" or not payment.reference_id.isdigit():
         return None
     return (
@@ -39,8 +44,6 @@ def _booking_of(payment: Transfer):
 
 def _rebooking_change(payment: Transfer, booking):
     """The reschedule a re-booking fee paid for: its key names the BookingChange (B5)."""
-    from bookings.models import BookingChange
-
     prefix = "rebooking_fee:booking_change:"
     key = payment.idempotency_key
     if key.startswith(prefix) and key[len(prefix) :].isdigit():
@@ -51,10 +54,6 @@ def _rebooking_change(payment: Transfer, booking):
 def _deposit_mrp(payment: Transfer) -> tuple[int | None, Decimal | None]:
     """A forfeited deposit is 20 MRP at the MRP of the booking date (D1): the schedule and the
     MRP in force when the hold was made, as long as they give the amount held."""
-    from core.errors import ApplicationError
-    from core.money import mrp_to_tenge
-    from fees.selectors import quote
-
     resolution = getattr(payment, "hold_resolution", None)
     held_at = resolution.hold.created_at if resolution is not None else payment.created_at
     try:
@@ -85,8 +84,6 @@ def receipt_language(carrier, booking=None) -> str:
     """The carrier's language: that of its owner (the person who registered it), so all of a
     carrier's receipts, and the ZIP of a period, are in one language; else that of the person who
     booked; else the site's default."""
-    from carriers.models import Member
-
     owner = (
         Member.objects.filter(carrier=carrier, role=Member.Role.OWNER)
         .select_related("user")
@@ -105,9 +102,6 @@ def receipt_language(carrier, booking=None) -> str:
 
 def _receipt_for(line: BudgetBatchLine) -> Receipt:
     """An unsaved receipt with its facts and its PDF."""
-    from receipts.pdf import receipt_pdf
-    from vehicles.plates import format_plate
-
     payment, batch = line.payment, line.batch
     carrier = payment.carrier
     facts = _facts_of(payment)

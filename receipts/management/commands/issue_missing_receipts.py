@@ -1,5 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
+from fees.models import BudgetBatch
 from receipts.services import receipts_issue_for_batch, receipts_issue_missing
 
 
@@ -15,8 +16,6 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **options):
-        from fees.models import BudgetBatch
-
         if options["batch"] is not None:
             if not BudgetBatch.objects.filter(pk=options["batch"]).exists():
                 raise CommandError(f"No budget batch has the id {options['batch']}.")
