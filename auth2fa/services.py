@@ -39,6 +39,7 @@ from django_otp_webauthn.settings import app_settings as webauthn_settings
 from webauthn.helpers.exceptions import WebAuthnException
 from webauthn.helpers.structs import UserVerificationRequirement
 
+from auth2fa import locks
 from auth2fa.eds import verify_eds_signature
 from auth2fa.models import (
     ApiToken,
@@ -241,7 +242,7 @@ def registration_code_resend(*, phone: str) -> int:
     phone = normalize_phone(phone)
     now = clock.now()
     with transaction.atomic():
-        device = SmsDevice.objects.select_for_update().filter(phone=phone, confirmed=False).first()
+        device = locks.devices(SmsDevice.objects.filter(phone=phone, confirmed=False)).first()
         if device is None:
             raise ApplicationError(
                 "not_found", _("No registration waits for this phone number."), status=404
@@ -257,9 +258,7 @@ def registration_verify(*, phone: str, code: str) -> User:
     phone = normalize_phone(phone)
     now = clock.now()
     with transaction.atomic():
-        device = (
-            SmsDevice.objects.select_for_update().select_related("user").filter(phone=phone).first()
-        )
+        device = locks.devices(SmsDevice.objects.select_related("user").filter(phone=phone)).first()
         if device is None:
             raise ApplicationError(
                 "not_found", _("No registration waits for this phone number."), status=404
@@ -382,7 +381,7 @@ def _code_refusal(result: str, device: CodeDevice) -> ApplicationError:
 def _record_failure(user: User, *, reason: str, now: dt.datetime) -> None:
     """Count a failure under the person's row lock; the 10th in an hour locks sign-in 15 min."""
     # NO KEY UPDATE: audit rows naming this person (a foreign key) need not wait on it.
-    locked = User.objects.select_for_update(no_key=True).get(pk=user.pk)
+    locked = locks.person(user.pk)
     SignInFailure.objects.create(user=locked, at=now, reason=reason)
     recent = SignInFailure.objects.filter(user=locked, at__gt=now - FAILURE_WINDOW).count()
     audit.record("auth.sign_in_failed", actor=None, target=locked, after={"reason": reason})
@@ -521,7 +520,7 @@ def sign_in_with_eds(*, iin: str, ip: str | None = None) -> SignInStarted:
 def _open_sign_in(challenge: str, now: dt.datetime, *, lock: bool = False) -> SignIn:
     sign_ins = SignIn.objects.select_related("user")
     if lock:
-        sign_ins = sign_ins.select_for_update(of=("self",))
+        sign_ins = locks.sign_in(sign_ins)
     sign_in = sign_ins.filter(token_hash=_hash_secret(challenge or "")).first()
     if sign_in is None or sign_in.completed_at is not None or sign_in.expires_at <= now:
         raise ApplicationError(
@@ -540,7 +539,7 @@ def _code_device(user: User, factor: str, *, lock: bool) -> CodeDevice:
     else:
         raise _invalid("factor", _("Choose one of your factors: %s.") % ", ".join(factors_of(user)))
     if lock:
-        devices = devices.select_for_update()
+        devices = locks.devices(devices)
     device = devices.first()
     if device is None:
         raise _invalid("factor", _("You have not set up this factor."))
@@ -593,9 +592,7 @@ def sign_in_verify(*, challenge: str, factor: str, code: str) -> SignedIn:
             if result != CodeCheck.OK:
                 refusal = _code_refusal(result, device)
         elif factor == "totp":
-            device = (
-                TOTPDevice.objects.select_for_update().filter(user=user, confirmed=True).first()
-            )
+            device = locks.devices(TOTPDevice.objects.filter(user=user, confirmed=True)).first()
             if device is None:
                 raise _invalid("factor", _("You have not set up this factor."))
             if not device.verify_token(code or ""):
@@ -901,7 +898,7 @@ def _issue_device_code(device: CodeDevice, *, purpose: str, now: dt.datetime) ->
 def _use_backup_code(user: User, code: str, *, now: dt.datetime) -> tuple[BackupCodeDevice, bool]:
     """Spend a backup code; the caller's transaction holds the device's row lock from here on, so
     one code cannot sign in twice in parallel. Every unused code is compared, in constant time."""
-    device = BackupCodeDevice.objects.select_for_update().filter(user=user, confirmed=True).first()
+    device = locks.devices(BackupCodeDevice.objects.filter(user=user, confirmed=True)).first()
     if device is None:
         raise _invalid("factor", _("You have not set up this factor."))
     wanted = device.code_hmac(code)
@@ -974,7 +971,7 @@ def telegram_link_start(*, user: User) -> TelegramLink:
     token = secrets.token_urlsafe(24)  # 32 characters of [A-Za-z0-9_-], as Telegram's start takes
     try:
         with transaction.atomic():
-            device = TelegramDevice.objects.select_for_update().filter(user=user).first()
+            device = locks.devices(TelegramDevice.objects.filter(user=user)).first()
             if device is None:
                 device = TelegramDevice(user=user, name="Telegram", confirmed=False)
             device.link_token_hash = _hash_secret(token)
@@ -1074,12 +1071,11 @@ def _telegram_link(
 ) -> tuple[TelegramLinkOutcome, str | None]:
     """Link the chat if the token allows it; returns the outcome and the person's language."""
     with transaction.atomic():
-        device = (
-            TelegramDevice.objects.select_for_update(of=("self",))
-            .select_related("user")
-            .filter(link_token_hash=_hash_secret(token))
-            .first()
-        )
+        device = locks.device_without_person(
+            TelegramDevice.objects.select_related("user").filter(
+                link_token_hash=_hash_secret(token)
+            )
+        ).first()
         if device is None:
             return TelegramLinkOutcome.UNKNOWN, None
         user = device.user
@@ -1168,11 +1164,9 @@ def totp_enroll_confirm(*, user: User, device_id: int, code: str) -> TOTPDevice:
     before (sign-in checks one app per person)."""
     now = clock.now()
     with transaction.atomic():
-        device = (
-            TOTPDevice.objects.select_for_update()
-            .filter(pk=device_id, user=user, confirmed=False)
-            .first()
-        )
+        device = locks.devices(
+            TOTPDevice.objects.filter(pk=device_id, user=user, confirmed=False)
+        ).first()
         if device is None:
             raise ApplicationError(
                 "not_found",
@@ -1183,9 +1177,9 @@ def totp_enroll_confirm(*, user: User, device_id: int, code: str) -> TOTPDevice:
         verified = device.verify_token((code or "").strip())
         if verified:
             replaced = list(
-                TOTPDevice.objects.select_for_update()
-                .filter(user=user, confirmed=True)
-                .values_list("pk", flat=True)
+                locks.devices(
+                    TOTPDevice.objects.filter(user=user, confirmed=True).order_by("pk")
+                ).values_list("pk", flat=True)
             )
             TOTPDevice.objects.filter(pk__in=replaced).delete()
             device.confirmed = True
@@ -1226,7 +1220,7 @@ def backup_codes_generate(*, user: User) -> list[str]:
     now = clock.now()
     try:
         with transaction.atomic():
-            device = BackupCodeDevice.objects.select_for_update().filter(user=user).first()
+            device = locks.devices(BackupCodeDevice.objects.filter(user=user)).first()
             if device is None:
                 device = BackupCodeDevice.objects.create(
                     user=user, name="Backup codes", confirmed=True
@@ -1281,7 +1275,7 @@ def _lock_factor_devices(user: User) -> dict[str, list[Any]]:
         ("passkey", WebAuthnCredential),
         ("backup", BackupCodeDevice),
     ):
-        devices = list(model.objects.select_for_update().filter(user=user).order_by("pk"))
+        devices = list(locks.devices(model.objects.filter(user=user).order_by("pk")))
         found[factor] = [
             device
             for device in devices
@@ -1495,7 +1489,7 @@ def _check_passkey(
     )
     if state is None:
         return None, refusal
-    list(WebAuthnCredential.objects.select_for_update().filter(user=user).order_by("pk"))
+    list(locks.devices(WebAuthnCredential.objects.filter(user=user).order_by("pk")))
     try:
         device = PasskeyHelper(request).authenticate_complete(user=user, state=state, data=data)
     except _PASSKEY_ERRORS as exc:

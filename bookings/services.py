@@ -1,7 +1,7 @@
 """Bookings: create, hold a slot, add drivers, reschedule, cancel (B1–B11, C4–C6, D1, D3).
 
 Every write owns one transaction in which it takes or frees the place (checkpoint counters,
-first), moves the money (ledger balance rows, second: the lock order of ARCHITECTURE.md) and
+first), moves the money (ledger balance rows, second: the lock order of docs/locking.md) and
 writes the booking and its audit event; all of it happens, or none (B8).
 """
 
@@ -11,10 +11,11 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Case, IntegerField, Q, Value, When
 from django.utils.translation import gettext as _
 
+from bookings import locks
 from bookings.models import (
     Booking,
     BookingChange,
@@ -344,8 +345,7 @@ def expire_holds(*, as_of: dt.datetime | None = None) -> int:
 
 
 def _lock_own(member: Member, booking: Booking) -> Booking:
-    locked = Booking.objects.select_for_update().filter(pk=booking.pk, carrier=member.carrier)
-    booking = locked.first()
+    booking = locks.booking_of_carrier(booking.pk, member.carrier)
     if booking is None:
         raise ApplicationError("not_found", _("Not found."), status=404)
     return booking
@@ -555,7 +555,7 @@ def _require_checkpoint_access(actor: Any, checkpoint: Checkpoint) -> None:
 
 
 def _lock_at_checkpoint(booking: Booking) -> Booking:
-    return Booking.objects.select_for_update().select_related("checkpoint").get(pk=booking.pk)
+    return locks.booking_with_checkpoint(booking.pk)
 
 
 def check_in_window(booking: Booking) -> tuple[dt.datetime, dt.datetime]:
@@ -637,10 +637,7 @@ def queue_call_next(
                 slot_start__lte=now,
             )
         )
-
-        if connection.features.has_select_for_update_skip_locked:
-            waiting = waiting.select_for_update(skip_locked=True, of=("self",))
-        called = list(waiting[:count])
+        called = locks.next_in_queue(waiting, count)
         if not called:
             raise _refuse(
                 "queue_empty",
@@ -712,10 +709,7 @@ def sweep_no_shows(*, as_of: dt.datetime | None = None) -> int:
     swept = 0
     for booking_id in due.values_list("pk", flat=True).iterator():
         with transaction.atomic():
-            locked = Booking.objects.filter(pk=booking_id, status=Booking.Status.CONFIRMED)
-            if connection.features.has_select_for_update_skip_locked:
-                locked = locked.select_for_update(skip_locked=True, of=("self",))
-            booking = locked.select_related("deposit_hold").first()
+            booking = locks.confirmed_booking_unless_held(booking_id)
             if booking is None:
                 continue
             deadline = booking.slot_end + CHECK_IN_CLOSES
@@ -748,7 +742,7 @@ def closure_apply(*, closure: Any, actor: Any) -> list[Booking]:
         )
         if closure.direction:
             bookings = bookings.filter(direction=closure.direction)
-        for booking in bookings.select_for_update().order_by("pk"):
+        for booking in locks.bookings_in_order(bookings):
             before = booking.status
             booking.status = Booking.Status.CANCELLED_BY_OPERATOR
             booking.status_changed_at = now

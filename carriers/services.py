@@ -13,6 +13,7 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 
 from auth2fa.phones import normalize_phone
+from carriers import locks
 from carriers.models import Carrier, Invitation, Member
 from core import audit, clock
 from core.errors import ApplicationError
@@ -100,7 +101,7 @@ def invitation_for_token(token: str, *, lock: bool = False) -> Invitation:
     """The open invitation with this token, or a clear refusal."""
     invitations = Invitation.objects.select_related("carrier")
     if lock:
-        invitations = invitations.select_for_update(of=("self",))
+        invitations = locks.invitations(invitations)
     invitation = invitations.filter(token_hash=_hash(token)).first()
     if (
         invitation is None
@@ -169,11 +170,7 @@ def member_role_change(*, by: Member, member: Member, role: str) -> Member:
         )
     with transaction.atomic():
         # Lock the carrier's owners so two owners cannot demote each other at the same time.
-        list(
-            Member.objects.select_for_update()
-            .filter(carrier_id=by.carrier_id, role=Member.Role.OWNER)
-            .order_by("pk")
-        )
+        locks.owners_of(by.carrier_id)
         member.refresh_from_db()
         if (
             member.role == Member.Role.OWNER

@@ -16,7 +16,7 @@ from django.db.models.functions import Greatest
 from django.db.transaction import TransactionManagementError
 from django.utils.translation import gettext as _
 
-from checkpoints import capacity
+from checkpoints import capacity, locks
 from checkpoints.models import (
     Checkpoint,
     Country,
@@ -212,7 +212,7 @@ def slot_move(
     both or neither; returns the new counter.
 
     The same checks and refusals as `slot_take`, in the caller's transaction. The two counters
-    are touched in id order (the lock order of ARCHITECTURE.md), so two reschedules swapping
+    are touched in id order (the lock order of docs/locking.md), so two reschedules swapping
     places cannot deadlock. A priority booking moved to another hour of the same day keeps its
     place in the day's quota: nothing is taken or released, even when the quota is used up.
     A refusal leaves the old place taken (a savepoint), whatever the caller does next.
@@ -375,7 +375,7 @@ def capacity_refresh(
     operator to act on, e.g. bookings inside a new closure (C3).
 
     Runs in its own transaction, or in the caller's (the admin save). Rows that change are
-    locked in id order before they are updated (the lock order of ARCHITECTURE.md).
+    locked in id order before they are updated (the lock order of docs/locking.md).
     """
     report = CapacityRefresh()
     checkpoint = Checkpoint.objects.get(pk=checkpoint.pk)
@@ -407,12 +407,7 @@ def capacity_refresh(
                 changes[wanted].append(pk)
         changed = sorted(pk for pks in changes.values() for pk in pks)
         if changed:
-            list(
-                SlotCounter.objects.filter(pk__in=changed)
-                .order_by("pk")
-                .select_for_update()
-                .values_list("pk", flat=True)
-            )
+            locks.slot_counters(changed)
             for wanted, pks in changes.items():
                 report.updated += SlotCounter.objects.filter(pk__in=pks).update(
                     planned=wanted, capacity=Greatest(Value(wanted), F("taken"))

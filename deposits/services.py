@@ -25,6 +25,7 @@ from carriers.models import Carrier
 from core import audit, clock
 from core.errors import ApplicationError
 from core.money import format_tenge, tenge
+from deposits import locks
 from deposits.iban import normalize_iban
 from deposits.models import (
     Account,
@@ -349,7 +350,7 @@ def charge_fee_and_hold_deposit(
     - no savepoint of its own: a refusal raises and the caller's transaction rolls back (B8);
     - one conditional UPDATE takes fee + deposit from `available` (`balance >= fee + deposit`:
       exactly when the fee and then the deposit would each pass), one adds the deposit to
-      `held`, in account-id order (P6, the lock order of ARCHITECTURE.md);
+      `held`, in account-id order (P6, the lock order of docs/locking.md);
     - both transfers in one INSERT.
 
     `accounts`: the carrier's `available` and `held` and the `fees_payable` account
@@ -504,7 +505,7 @@ def _refund_resolve(
     refund: RefundRequest, *, paid: bool, actor: Any, note: str = ""
 ) -> RefundRequest:
     with transaction.atomic():
-        refund = RefundRequest.objects.select_for_update().get(pk=refund.pk)
+        refund = locks.refund_request(refund.pk)
         if refund.status != RefundRequest.Status.REQUESTED:
             raise ApplicationError(
                 "not_changeable",
@@ -791,7 +792,7 @@ def parked_entry_assign(
     """An operator credits a parked statement line to the carrier it was meant for (P1), once:
     a line already credited or assigned is refused (`not_changeable`)."""
     with transaction.atomic():
-        entry = StatementEntry.objects.select_for_update().get(pk=entry.pk)
+        entry = locks.statement_entry(entry.pk)
         if entry.status != StatementEntry.Status.PARKED:
             raise ApplicationError(
                 "not_changeable",

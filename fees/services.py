@@ -4,7 +4,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import CharField, Exists, F, OuterRef, Value
 from django.db.models.functions import Cast, Concat
 from django.utils.translation import gettext as _
@@ -14,6 +14,7 @@ from core.errors import ApplicationError
 from core.workdays import add_working_days
 from deposits import services as ledger
 from deposits.models import Transfer
+from fees import locks
 from fees.models import (
     BudgetAccount,
     BudgetBatch,
@@ -166,17 +167,14 @@ def transfer_to_budget(*, as_of=None, actor=None) -> list[BudgetBatch]:
     for account in BudgetAccount.objects.order_by("kind"):
         source_kind, _kinds = BUDGET_PAYMENTS[account.kind]
         with transaction.atomic():
-            payments = _untransferred(account.kind, as_of)
-            if connection.features.has_select_for_update_skip_locked:
-                payments = payments.select_for_update(skip_locked=True, of=("self",))
-            payments = list(payments[:5000])
+            payments = locks.payments_unless_taken(_untransferred(account.kind, as_of), 5000)
             if not payments:
                 continue
             total = sum((payment.amount for payment in payments), Decimal("0.00"))
             # Parallel runs take disjoint payments but would number their batches alike (and so
             # share the ledger's idempotency key): the account's row lock makes them number one
             # after another, each seeing the batches committed before it.
-            BudgetAccount.objects.select_for_update().filter(pk=account.pk).exists()
+            locks.budget_account(account.pk)
             sequence = BudgetBatch.objects.filter(day=day, kind=account.kind).count() + 1
             now = clock.now()
             movement = ledger.Movement(
@@ -285,7 +283,7 @@ def fee_refund(*, fee, reason: str, actor=None):
 def budget_refund_settle(*, claim: BudgetRefundClaim, actor) -> BudgetRefundClaim:
     """The budget paid the claim back: the carrier's available balance gets the money (P4)."""
     with transaction.atomic():
-        claim = BudgetRefundClaim.objects.select_for_update().get(pk=claim.pk)
+        claim = locks.refund_claim(claim.pk)
         if claim.status != BudgetRefundClaim.Status.PENDING:
             raise ApplicationError(
                 "not_changeable", _("This claim was already settled."), status=409

@@ -52,6 +52,7 @@ from auth2fa.models import User
 from carriers.models import Member
 from core import clock
 from core.money import format_tenge
+from notify import locks
 from notify.models import Message
 from notify.signals import messages_queued
 from notify.sms import SmsDeliveryError, send_sms
@@ -336,12 +337,7 @@ def _claim(message_id: int, *, as_of: dt.datetime, now: dt.datetime) -> tuple[Me
     with transaction.atomic():
         # PostgreSQL: a row another worker is claiming is passed by, not waited for. SQLite has
         # no row locks (Django leaves the clause out); the conditional update below decides.
-        candidate = (
-            Message.objects.select_for_update(skip_locked=True)
-            .filter(claimable, pk=message_id)
-            .values_list("pk", flat=True)
-            .first()
-        )
+        candidate = locks.message_unless_claimed(message_id, claimable)
         if candidate is None:
             return None
         claimed = Message.objects.filter(claimable, pk=message_id).update(
@@ -452,13 +448,7 @@ def messages_retry(*, message_ids: Iterable[int], actor: Any = None) -> int:
     being sent or already sent are left alone. Returns how many were re-queued."""
     now = clock.now()
     with transaction.atomic():
-        ids = list(
-            Message.objects.select_for_update()
-            .filter(pk__in=list(message_ids))
-            .filter(status__in=[Message.Status.FAILED, Message.Status.QUEUED])
-            .order_by("pk")
-            .values_list("pk", flat=True)
-        )
+        ids = locks.messages_to_retry(message_ids)
         # A failed message has used its attempts: one more is allowed, then it fails again.
         Message.objects.filter(pk__in=ids, status=Message.Status.FAILED).update(
             attempts=MAX_ATTEMPTS - 1
@@ -516,15 +506,7 @@ def send_reminders(*, as_of: dt.datetime | None = None) -> int:
             continue
         with transaction.atomic():
             # Still confirmed for this slot (a cancellation or reschedule waits, or went first).
-            current = (
-                Booking.objects.select_for_update()
-                .filter(
-                    pk=booking.pk, status=Booking.Status.CONFIRMED, slot_start=booking.slot_start
-                )
-                .values_list("pk", flat=True)
-                .first()
-            )
-            if current is not None:
+            if locks.booking_still_confirmed_for(booking):
                 queued += len(
                     booking_event_notify(
                         booking=booking, event=Kind.BOOKING_REMINDER, dedupe_key=key

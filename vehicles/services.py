@@ -13,6 +13,7 @@ from auth2fa.phones import normalize_phone
 from carriers.models import Member
 from core import audit
 from core.errors import ApplicationError
+from vehicles import locks
 from vehicles.identity import normalize_country, normalize_iin, normalize_passport_number
 from vehicles.models import Driver, Vehicle
 from vehicles.plates import format_plate, normalize_plate, normalize_vin
@@ -183,7 +184,7 @@ def vehicle_deactivate(*, member: Member, vehicle: Vehicle) -> Vehicle:
     _require_fleet_role(member)
     _require_same_carrier(member, vehicle)
     with transaction.atomic():
-        vehicle = Vehicle.objects.select_for_update().get(pk=vehicle.pk)
+        vehicle = locks.vehicle(vehicle.pk)
         if not vehicle.is_active:
             return vehicle
         before = _vehicle_facts(vehicle)
@@ -297,7 +298,7 @@ def driver_deactivate(*, member: Member, driver: Driver) -> Driver:
     _require_fleet_role(member)
     _require_same_carrier(member, driver)
     with transaction.atomic():
-        driver = Driver.objects.select_for_update().get(pk=driver.pk)
+        driver = locks.driver(driver.pk)
         if not driver.is_active:
             return driver
         before = _driver_facts(driver)

@@ -89,11 +89,10 @@ def test_p4_control_without_skip_locked_runs_collide(payments, monkeypatch):
     """Without the row locks, overlapping runs pick the same payments: the one-to-one on the
     batch line refuses the duplicates (so the money still moves once), and the losing runs fail
     instead of doing their share."""
-    from django.db import connection
+    from fees import locks
 
-    monkeypatch.setattr(connection.features, "has_select_for_update_skip_locked", False)
     monkeypatch.setattr(
-        type(connection.features), "has_select_for_update_skip_locked", False, raising=False
+        locks, "payments_unless_taken", lambda payments, limit: list(payments[:limit])
     )
     outcomes = _parallel_runs()
     failures = [o for o in outcomes if isinstance(o, Exception)]
