@@ -287,48 +287,65 @@ def _carrier(facts: dict[str, Any], members: dict[Any, str]) -> Carrier:
 def _top_up_by_statement(*, actor) -> None:
     """Fund the demo carriers through the import an operator uses for the bank's statements
     (P1); a reference already imported is not sent again."""
-    lines = [
-        (Carrier.objects.get(iin_bin=facts["iin_bin"]), reference, amount)
-        for facts, reference, amount in TOP_UPS
-        if not StatementEntry.objects.filter(bank_reference=reference).exists()
-    ]
-    if lines:
-        bank_statement_import(
-            data=_camt053(lines, day=clock.local_today()),
-            filename="demo-statement.xml",
-            actor=actor,
+    credits = []
+    for facts, reference, amount in TOP_UPS:
+        if StatementEntry.objects.filter(bank_reference=reference).exists():
+            continue
+        carrier = Carrier.objects.select_related("personal_account").get(iin_bin=facts["iin_bin"])
+        credits.append(
+            Credit(
+                reference=reference,
+                amount=amount,
+                payer_name=carrier.name,
+                account_number=carrier.personal_account.number,
+                payer_bin=carrier.iin_bin,
+            )
         )
+    if credits:
+        statement = camt053_statement(credits, day=clock.local_today())
+        bank_statement_import(data=statement, filename="demo-statement.xml", actor=actor)
 
 
-def _camt053(lines: list[tuple[Carrier, str, Decimal]], *, day: dt.date) -> bytes:
-    """A day statement (ISO 20022 camt.053.001.02) of the registrar's account with one credit
-    per line, each quoting the carrier's personal account number as banks write it."""
+@dataclasses.dataclass(frozen=True)
+class Credit:
+    """A credit to the registrar's account as the bank lists it: who paid, quoting which
+    personal account number."""
+
+    reference: str
+    amount: Decimal
+    payer_name: str
+    account_number: str
+    payer_bin: str = ""
+
+
+def camt053_statement(credits: list[Credit], *, day: dt.date) -> bytes:
+    """A day statement (ISO 20022 camt.053.001.02) of the registrar's account with one booked
+    credit per item, each quoting its personal account number as banks write it."""
     iban = settings.REGISTRAR_IBAN
     entries = "".join(
         f"""
       <Ntry>
-        <NtryRef>{reference}</NtryRef>
-        <Amt Ccy="KZT">{amount}</Amt>
+        <NtryRef>{credit.reference}</NtryRef>
+        <Amt Ccy="KZT">{credit.amount}</Amt>
         <CdtDbtInd>CRDT</CdtDbtInd>
         <Sts>BOOK</Sts>
         <BookgDt><Dt>{day}</Dt></BookgDt>
         <ValDt><Dt>{day}</Dt></ValDt>
-        <AcctSvcrRef>{reference}</AcctSvcrRef>
+        <AcctSvcrRef>{credit.reference}</AcctSvcrRef>
         <NtryDtls><TxDtls>
-          <Refs><AcctSvcrRef>{reference}</AcctSvcrRef></Refs>
-          <RltdPties><Dbtr><Nm>{escape(carrier.name)}</Nm>
-            <Id><OrgId><Othr><Id>{carrier.iin_bin}</Id></Othr></OrgId></Id></Dbtr></RltdPties>
-          <RmtInf><Ustrd>{escape(_purpose(carrier))}</Ustrd></RmtInf>
+          <Refs><AcctSvcrRef>{credit.reference}</AcctSvcrRef></Refs>
+          <RltdPties><Dbtr><Nm>{escape(credit.payer_name)}</Nm>{_payer_id(credit)}</Dbtr></RltdPties>
+          <RmtInf><Ustrd>{escape(_purpose(credit.account_number))}</Ustrd></RmtInf>
         </TxDtls></NtryDtls>
       </Ntry>"""
-        for carrier, reference, amount in lines
+        for credit in credits
     )
     return f"""<?xml version="1.0" encoding="UTF-8"?>
 <Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.053.001.02">
   <BkToCstmrStmt>
-    <GrpHdr><MsgId>DEMO-STMT-{day:%Y%m%d}</MsgId><CreDtTm>{day}T06:00:00+05:00</CreDtTm></GrpHdr>
+    <GrpHdr><MsgId>STMT-{day:%Y%m%d}</MsgId><CreDtTm>{day}T06:00:00+05:00</CreDtTm></GrpHdr>
     <Stmt>
-      <Id>{day:%Y%m%d}-{iban}-DEMO</Id>
+      <Id>{day:%Y%m%d}-{iban}</Id>
       <CreDtTm>{day}T06:00:00+05:00</CreDtTm>
       <Acct><Id><IBAN>{iban}</IBAN></Id><Ccy>KZT</Ccy></Acct>{entries}
     </Stmt>
@@ -337,8 +354,14 @@ def _camt053(lines: list[tuple[Carrier, str, Decimal]], *, day: dt.date) -> byte
 """.encode()
 
 
-def _purpose(carrier: Carrier) -> str:
-    return f"Пополнение лицевого счёта {carrier.personal_account.number}. Без НДС"
+def _payer_id(credit: Credit) -> str:
+    if not credit.payer_bin:
+        return ""
+    return f"<Id><OrgId><Othr><Id>{credit.payer_bin}</Id></Othr></OrgId></Id>"
+
+
+def _purpose(account_number: str) -> str:
+    return f"Пополнение лицевого счёта {account_number}. Без НДС"
 
 
 def _vehicle(member: Member, kind: str, plate: str, vin: str, country: str) -> Vehicle:

@@ -7,41 +7,21 @@ by beat, to seal the audit events that loading the data wrote.
 
 import os
 import signal
-import socket
 import sqlite3
 import subprocess
-import time
 import urllib.request
 from pathlib import Path
 
 import pytest
 
+from tests.processes import free_port, wait_for
+
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _wait_for(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    last_error = None
-    while time.monotonic() < deadline:
-        try:
-            result = predicate()
-            if result:
-                return result
-        except Exception as exc:
-            last_error = exc
-        time.sleep(0.5)
-    raise AssertionError(f"timed out waiting for {what}: {last_error}")
 
 
 @pytest.mark.slow
 def test_make_run_serves_the_portal_with_worker_and_beat(tmp_path):
-    port = _free_port()
+    port = free_port()
     env = {
         key: value
         for key, value in os.environ.items()
@@ -61,7 +41,7 @@ def test_make_run_serves_the_portal_with_worker_and_beat(tmp_path):
         start_new_session=True,
     )
     try:
-        page = _wait_for(
+        page = wait_for(
             lambda: urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5).read(),
             timeout=180,
             what="the home page",
@@ -75,7 +55,7 @@ def test_make_run_serves_the_portal_with_worker_and_beat(tmp_path):
             with sqlite3.connect(database) as db:
                 return db.execute("SELECT COUNT(*) FROM core_auditbatch").fetchone()[0]
 
-        _wait_for(sealed_batches, timeout=90, what="the worker to seal audit events")
+        wait_for(sealed_batches, timeout=90, what="the worker to seal audit events")
         with sqlite3.connect(database) as db:
             assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     finally:

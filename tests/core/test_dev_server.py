@@ -12,21 +12,15 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import pytest
 
 from core.management.commands.runserver import LISTEN_BACKLOG
+from tests.processes import free_port, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 BURST = 200
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _burst(port: int, clients: int) -> collections.Counter:
@@ -58,7 +52,7 @@ def _burst(port: int, clients: int) -> collections.Counter:
 
 @pytest.mark.slow
 def test_make_runs_web_server_answers_a_burst_of_clients_without_a_reset(tmp_path):
-    port = _free_port()
+    port = free_port()
     env = {
         key: value
         for key, value in os.environ.items()
@@ -73,14 +67,11 @@ def test_make_runs_web_server_answers_a_burst_of_clients_without_a_reset(tmp_pat
         stderr=subprocess.DEVNULL,
     )
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                assert time.monotonic() < deadline, "runserver did not start"
-                time.sleep(0.2)
+        wait_for(
+            lambda: socket.create_connection(("127.0.0.1", port), timeout=1).close() or True,
+            timeout=60,
+            what="runserver to listen",
+        )
         listening = subprocess.run(
             ["ss", "-ltnH", f"sport = :{port}"], capture_output=True, text=True, check=True
         ).stdout.split()

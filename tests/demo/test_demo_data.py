@@ -9,6 +9,7 @@ import time_machine
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.utils import translation
 
 from auth2fa.models import BackupCode, SmsDevice
 from auth2fa.roles import AUDITORS, CHECKPOINT_STAFF, OPERATORS
@@ -124,9 +125,11 @@ def test_without_this_years_mrp_the_people_load_and_the_bookings_are_explained(c
         reference_checkpoints_load()
         fees_in_force_today()
         MrpRate.objects.filter(year=2027).delete()
-        call_command("load_demo_data", force=True)
+        with translation.override("en"):
+            call_command("load_demo_data", force=True)
     out = capsys.readouterr().out
     assert "Demo bookings not made now: Bookings are paused" in out
+    assert "the MRP for 2027" in out
     assert not Booking.objects.exists()
     for account in ACCOUNTS:
         assert account.email in out

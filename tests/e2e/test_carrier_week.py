@@ -18,7 +18,6 @@ import io
 import re
 import zipfile
 from decimal import Decimal
-from xml.sax.saxutils import escape
 
 import pytest
 import time_machine
@@ -34,6 +33,7 @@ from checkpoints.models import StaffAssignment
 from checkpoints.services import reference_checkpoints_load
 from core import clock
 from core.money import format_tenge
+from demo.services import Credit, camt053_statement
 from deposits.selectors import balances_of
 from fees.models import BudgetBatch
 from fees.selectors import quote
@@ -55,41 +55,6 @@ pytestmark = [
 PASSWORD = "correct horse battery"
 PHONE = "+77011234567"
 EMAIL = "aigerim@steppe.kz"
-
-
-def camt053(*, account_number: str, amount: str, reference: str, day: dt.date) -> bytes:
-    """The registrar's bank statement of `day` with one credit quoting `account_number` (P1)."""
-    from django.conf import settings
-
-    iban = settings.REGISTRAR_IBAN
-    purpose = f"Пополнение лицевого счёта {account_number}. Без НДС"
-    return f"""<?xml version="1.0" encoding="UTF-8"?>
-<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.053.001.02">
-  <BkToCstmrStmt>
-    <GrpHdr><MsgId>KCJB-STMT-{day:%Y%m%d}-E2E</MsgId><CreDtTm>{day}T06:15:00+05:00</CreDtTm></GrpHdr>
-    <Stmt>
-      <Id>{day:%Y%m%d}-{iban}</Id>
-      <CreDtTm>{day}T06:15:00+05:00</CreDtTm>
-      <Acct><Id><IBAN>{iban}</IBAN></Id><Ccy>KZT</Ccy></Acct>
-      <Ntry>
-        <NtryRef>{reference}</NtryRef>
-        <Amt Ccy="KZT">{amount}</Amt>
-        <CdtDbtInd>CRDT</CdtDbtInd>
-        <Sts>BOOK</Sts>
-        <BookgDt><Dt>{day}</Dt></BookgDt>
-        <ValDt><Dt>{day}</Dt></ValDt>
-        <AcctSvcrRef>{reference}</AcctSvcrRef>
-        <NtryDtls><TxDtls>
-          <Refs><AcctSvcrRef>{reference}</AcctSvcrRef></Refs>
-          <RltdPties><Dbtr><Nm>{escape("ТОО «Steppe Freight»")}</Nm></Dbtr>
-            <DbtrAcct><Id><IBAN>KZ75601A861000123456</IBAN></Id></DbtrAcct></RltdPties>
-          <RmtInf><Ustrd>{escape(purpose)}</Ustrd></RmtInf>
-        </TxDtls></NtryDtls>
-      </Ntry>
-    </Stmt>
-  </BkToCstmrStmt>
-</Document>
-""".encode()
 
 
 def staff_member(email: str, group: str, **extra):
@@ -228,10 +193,15 @@ def test_a1_p1_b1_b4_b5_q1_d2_p4_p5_a_carriers_week_with_a_real_worker(
             {
                 "name": "statement.xml",
                 "mimeType": "application/xml",
-                "buffer": camt053(
-                    account_number=number,
-                    amount="1000000.00",
-                    reference="KZ-E2E-000001",
+                "buffer": camt053_statement(
+                    [
+                        Credit(
+                            reference="KZ-E2E-000001",
+                            amount=Decimal("1000000.00"),
+                            payer_name="ТОО «Steppe Freight»",
+                            account_number=number,
+                        )
+                    ],
                     day=clock.local_today(),
                 ),
             }
