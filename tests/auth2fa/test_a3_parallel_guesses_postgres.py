@@ -15,6 +15,7 @@ from django.db import connection, connections
 
 from auth2fa import services
 from auth2fa.models import CodeDevice, SignInFailure, SmsDevice
+from auth2fa.services import sign_in
 from core.errors import ApplicationError
 from tests.auth2fa.factories import PASSWORD, registered_person
 
@@ -84,13 +85,13 @@ def test_a3_parallel_wrong_guesses_are_counted_one_by_one(code_sent, monkeypatch
 def test_a3_control_without_the_row_lock_the_race_lets_guesses_through(code_sent, monkeypatch):
     person, challenge, wrong_code = code_sent
     _slow_reads(monkeypatch)
-    original = services._code_device
+    original = sign_in._code_device
     monkeypatch.setattr(
-        services, "_code_device", lambda user, factor, *, lock: original(user, factor, lock=False)
+        sign_in, "_code_device", lambda user, factor, *, lock: original(user, factor, lock=False)
     )
-    original_open = services._open_sign_in
+    original_open = sign_in._open_sign_in
     monkeypatch.setattr(
-        services,
+        sign_in,
         "_open_sign_in",
         lambda challenge, now, *, lock=False: original_open(challenge, now, lock=False),
     )

@@ -1,0 +1,275 @@
+"""One-time codes (A3) and the notices of factor changes: issued, delivered and checked under
+the device's row lock; per-phone and per-chat sending limits."""
+
+import datetime as dt
+import hmac
+import logging
+import math
+
+from django.utils import translation
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from auth2fa import locks
+from auth2fa.models import (
+    BackupCode,
+    BackupCodeDevice,
+    CodeCheck,
+    CodeDevice,
+    SmsDevice,
+    SmsSent,
+    TelegramDevice,
+    TelegramSent,
+    User,
+)
+from auth2fa.services._common import (
+    RESEND_AFTER,
+    SMS_PER_PHONE_DAY,
+    SMS_PER_PHONE_HOUR,
+    _invalid,
+)
+from core import clock
+from core.errors import ApplicationError
+from notify.sms import SmsDeliveryError, send_sms
+from notify.telegram import TelegramDeliveryError, send_telegram
+
+# --- Codes --------------------------------------------------------------------------------------
+
+
+logger = logging.getLogger(__name__)
+
+
+def _seconds_until(moment: dt.datetime, now: dt.datetime) -> int:
+    """Whole seconds to wait (for Retry-After), at least one."""
+    return max(1, math.ceil((moment - now).total_seconds()))
+
+
+def _refuse_early_resend(last_sent_at: dt.datetime | None, now: dt.datetime) -> None:
+    if last_sent_at is not None and now - last_sent_at < RESEND_AFTER:
+        wait = _seconds_until(last_sent_at + RESEND_AFTER, now)
+        raise ApplicationError(
+            "throttled",
+            _("A code was sent less than a minute ago. You can ask again in %(seconds)s s.")
+            % {"seconds": wait},
+            status=429,
+            retry_after=wait,
+        )
+
+
+def _issue_sms_code(device: SmsDevice, *, purpose: str, now: dt.datetime) -> str:
+    """Check the per-phone limits and issue a code; the caller holds the device's row lock,
+    which also serialises the sends to this phone, so the limits hold under concurrency."""
+    sent = SmsSent.objects.filter(phone=device.phone, sent_at__gt=now - dt.timedelta(days=1))
+    in_day = list(sent.values_list("sent_at", flat=True))
+    in_hour = sorted(at for at in in_day if at > now - dt.timedelta(hours=1))
+    if len(in_hour) >= SMS_PER_PHONE_HOUR or len(in_day) >= SMS_PER_PHONE_DAY:
+        oldest = in_hour[0] + dt.timedelta(hours=1) if len(in_hour) >= SMS_PER_PHONE_HOUR else None
+        if len(in_day) >= SMS_PER_PHONE_DAY:
+            oldest = min(in_day) + dt.timedelta(days=1)
+        wait = _seconds_until(oldest, now)
+        raise ApplicationError(
+            "throttled",
+            _("Too many codes were sent to this phone. Try again in %(minutes)s min.")
+            % {"minutes": (wait + 59) // 60},
+            status=429,
+            retry_after=wait,
+        )
+    code = device.issue_code(now=now)
+    device.save()
+    SmsSent.objects.create(phone=device.phone, sent_at=now, purpose=purpose)
+    return code
+
+
+def _deliver_code(device: CodeDevice, code: str) -> None:
+    """Send the code after its transaction committed (the code must exist before it arrives)."""
+    message = _("Kezek code: %(code)s. Valid for 5 minutes. Never tell it to anyone.") % {
+        "code": code
+    }
+    try:
+        if isinstance(device, SmsDevice):
+            send_sms(to=device.phone, body=message)
+        elif isinstance(device, TelegramDevice):
+            send_telegram(device.chat_id, message)
+        else:
+            device.deliver(message)
+    except (SmsDeliveryError, TelegramDeliveryError) as exc:
+        raise ApplicationError(
+            "delivery_failed",
+            _("The code could not be sent just now. Please try again in a minute."),
+            status=503,
+            retry_after=60,
+        ) from exc
+
+
+def _code_refusal(result: str, device: CodeDevice) -> ApplicationError:
+    if result == CodeCheck.WRONG:
+        left = device.MAX_TRIES_PER_CODE - device.code_failures
+        if left > 0:
+            return ApplicationError(
+                "invalid_code",
+                _("The code is not right. Tries left for this code: %(left)s.") % {"left": left},
+                status=401,
+                fields={"code": [_("Wrong code.")]},
+            )
+    if result in (CodeCheck.WRONG, CodeCheck.TOO_MANY_TRIES):
+        return ApplicationError(
+            "code_exhausted",
+            _("Too many wrong tries for this code. Ask for a new code."),
+            status=401,
+            fields={"code": [_("Ask for a new code.")]},
+        )
+    if result == CodeCheck.EXPIRED:
+        return ApplicationError(
+            "code_expired",
+            _("The code has expired. Ask for a new code."),
+            status=401,
+            fields={"code": [_("Ask for a new code.")]},
+        )
+    return ApplicationError(
+        "no_code",
+        _("No code was sent yet. Ask for a code first."),
+        status=401,
+        fields={"code": [_("Ask for a code first.")]},
+    )
+
+
+# --- Second factors: Telegram, authenticator app, backup codes (A2) -----------------------------
+#
+# Adding, replacing or removing a factor is audited in its transaction (`auth.factor_added`,
+# `auth.factor_removed`) and told to the person after commit, by SMS to their confirmed phone and
+# in their linked Telegram chat, in their language: a change they did not make is their cue to call
+# the registrar. A notification that cannot be sent is logged; it never undoes the change.
+#
+# Locking: factor_remove locks every second-factor device of the person, always in the order of
+# PRIMARY_FACTORS then backup, so two removals at once cannot both leave the person without a
+# factor. Other services here lock one device at most, so no lock cycle can form with them.
+
+
+TELEGRAM_PER_CHAT_HOUR = 5
+TELEGRAM_PER_CHAT_DAY = 20
+# The factors that alone let a person in. Backup codes are a spare that runs out, so they do not
+# count as the second factor that A2 always requires.
+PRIMARY_FACTORS = ("sms", "telegram", "totp", "passkey")
+
+FACTOR_NAMES = {
+    "sms": gettext_lazy("SMS codes"),
+    "telegram": gettext_lazy("Telegram codes"),
+    "totp": gettext_lazy("authenticator app"),
+    "passkey": gettext_lazy("passkey"),
+    "backup": gettext_lazy("backup codes"),
+}
+FACTOR_CHANGE_MESSAGES = {
+    "added": gettext_lazy(
+        "Kezek: a sign-in factor was added to your account: %(factor)s (%(when)s). "
+        "If it was not you, contact the registrar at once."
+    ),
+    "replaced": gettext_lazy(
+        "Kezek: a sign-in factor of your account was replaced: %(factor)s (%(when)s). "
+        "If it was not you, contact the registrar at once."
+    ),
+    "removed": gettext_lazy(
+        "Kezek: a sign-in factor was removed from your account: %(factor)s (%(when)s). "
+        "If it was not you, contact the registrar at once."
+    ),
+}
+
+
+def _wait_for_send_cap(
+    sent_at: list[dt.datetime], now: dt.datetime, *, per_hour: int, per_day: int
+) -> int | None:
+    """Seconds until one more message fits under the caps, or None when it fits now."""
+    in_day = sorted(at for at in sent_at if at > now - dt.timedelta(days=1))
+    in_hour = [at for at in in_day if at > now - dt.timedelta(hours=1)]
+    if len(in_day) >= per_day:
+        return _seconds_until(in_day[len(in_day) - per_day] + dt.timedelta(days=1), now)
+    if len(in_hour) >= per_hour:
+        return _seconds_until(in_hour[len(in_hour) - per_hour] + dt.timedelta(hours=1), now)
+    return None
+
+
+def _issue_telegram_code(device: TelegramDevice, *, purpose: str, now: dt.datetime) -> str:
+    """Check the per-chat limits and issue a code; the caller holds the device's row lock, and a
+    chat belongs to one device, so the limits hold under concurrency (as for SMS)."""
+    sent = TelegramSent.objects.filter(
+        chat_id=device.chat_id, sent_at__gt=now - dt.timedelta(days=1)
+    ).values_list("sent_at", flat=True)
+    wait = _wait_for_send_cap(
+        list(sent), now, per_hour=TELEGRAM_PER_CHAT_HOUR, per_day=TELEGRAM_PER_CHAT_DAY
+    )
+    if wait is not None:
+        raise ApplicationError(
+            "throttled",
+            _("Too many codes were sent to this Telegram chat. Try again in %(minutes)s min.")
+            % {"minutes": (wait + 59) // 60},
+            status=429,
+            retry_after=wait,
+        )
+    code = device.issue_code(now=now)
+    device.save()
+    TelegramSent.objects.create(chat_id=device.chat_id, sent_at=now, purpose=purpose)
+    return code
+
+
+def _issue_device_code(device: CodeDevice, *, purpose: str, now: dt.datetime) -> str:
+    """A code for an SMS or a Telegram device, each under its own sending limits."""
+    if isinstance(device, TelegramDevice):
+        return _issue_telegram_code(device, purpose=purpose, now=now)
+    return _issue_sms_code(device, purpose=purpose, now=now)
+
+
+def _use_backup_code(user: User, code: str, *, now: dt.datetime) -> tuple[BackupCodeDevice, bool]:
+    """Spend a backup code; the caller's transaction holds the device's row lock from here on, so
+    one code cannot sign in twice in parallel. Every unused code is compared, in constant time."""
+    device = locks.devices(BackupCodeDevice.objects.filter(user=user, confirmed=True)).first()
+    if device is None:
+        raise _invalid("factor", _("You have not set up this factor."))
+    wanted = device.code_hmac(code)
+    match = None
+    for pk, code_hash in device.codes.filter(used_at__isnull=True).values_list("pk", "code_hash"):
+        if hmac.compare_digest(code_hash, wanted) and match is None:
+            match = pk
+    if match is None or not BackupCode.objects.filter(pk=match, used_at__isnull=True).update(
+        used_at=now
+    ):
+        return device, False
+    device.last_used_at = now
+    device.save(update_fields=["last_used_at"])
+    return device, True
+
+
+def _send_quietly(*, chat_id: int | None = None, phone: str | None = None, text: str) -> None:
+    """A notification: a delivery failure is logged, never raised (the change stands)."""
+    try:
+        if phone:
+            send_sms(to=phone, body=text)
+        if chat_id is not None:
+            send_telegram(chat_id, text)
+    except (SmsDeliveryError, TelegramDeliveryError) as exc:
+        logger.warning("A notification could not be delivered: %s", exc)
+
+
+def _notify_factor_change(
+    user_id: int,
+    *,
+    factor: str,
+    change: str,
+    at: dt.datetime,
+    also_chats: tuple[int, ...] = (),
+    skip_chats: tuple[int, ...] = (),
+) -> None:
+    """Tell the person that a second factor changed (run after commit): SMS to the confirmed
+    phone, and a message to the linked Telegram chat (and to a chat that was just unlinked)."""
+    user = User.objects.filter(pk=user_id).first()
+    if user is None:
+        return
+    with translation.override(user.language):
+        text = str(FACTOR_CHANGE_MESSAGES[change]) % {
+            "factor": FACTOR_NAMES[factor],
+            "when": at.astimezone(clock.ALMATY).strftime("%d.%m.%Y %H:%M"),
+        }
+    if user.phone and user.phone_verified_at is not None:
+        _send_quietly(phone=user.phone, text=text)
+    linked = TelegramDevice.objects.filter(user=user, confirmed=True, chat_id__isnull=False)
+    chats = (set(linked.values_list("chat_id", flat=True)) | set(also_chats)) - set(skip_chats)
+    for chat_id in sorted(chats):
+        _send_quietly(chat_id=chat_id, text=text)

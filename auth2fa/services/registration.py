@@ -1,0 +1,224 @@
+"""Registration (A1): the carrier and its owner, or a person invited to act for one; the phone
+confirmed by an SMS code."""
+
+import dataclasses
+
+from django.contrib.auth import password_validation
+from django.contrib.auth.hashers import make_password
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils.translation import gettext as _
+
+from auth2fa import locks
+from auth2fa.models import (
+    CodeCheck,
+    SmsDevice,
+    User,
+)
+from auth2fa.phones import normalize_phone
+from auth2fa.services._common import (
+    RESEND_AFTER,
+)
+from auth2fa.services.codes import (
+    _code_refusal,
+    _deliver_code,
+    _issue_sms_code,
+    _refuse_early_resend,
+)
+from carriers.models import Carrier, Member
+from carriers.validators import is_valid_iin_bin
+from core import audit, clock
+from core.errors import ApplicationError
+from deposits.services import personal_account_open
+
+# --- Registration (A1) --------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Registration:
+    user: User
+    carrier: Carrier
+
+
+def _person_errors(
+    *, full_name: str, iin: str, phone: str, email: str, password: str
+) -> tuple[dict[str, list[str]], str, str]:
+    """What is wrong with a new person's data (A1), and the phone and e-mail normalised."""
+    errors: dict[str, list[str]] = {}
+    if not is_valid_iin_bin(iin):
+        errors["person.iin"] = [_("An IIN is 12 digits with a valid check digit.")]
+    if not full_name.strip():
+        errors["person.full_name"] = [_("Write your full name.")]
+    try:
+        phone = normalize_phone(phone)
+    except ApplicationError as exc:
+        errors["person.phone"] = exc.fields["phone"]
+    email = (email or "").strip().lower()
+    if "@" not in email or len(email) > 254:
+        errors["person.email"] = [_("Write a valid e-mail address.")]
+    try:
+        password_validation.validate_password(
+            password, User(email=email, full_name=full_name, phone=phone)
+        )
+    except ValidationError as exc:
+        errors["person.password"] = list(exc.messages)
+    if not errors:
+        if User.objects.filter(email__iexact=email).exists():
+            errors["person.email"] = [_("This e-mail address is already registered.")]
+        if User.objects.filter(Q(phone=phone) | Q(iin=iin)).exists():
+            errors["person.phone"] = [_("A person with this phone or IIN is already registered.")]
+    return errors, phone, email
+
+
+def _person_create(
+    *, full_name: str, iin: str, phone: str, email: str, password: str, language: str
+) -> tuple[User, SmsDevice]:
+    """The person and their unconfirmed phone, inside the caller's transaction."""
+    user = User.objects.create(
+        email=email,
+        phone=phone,
+        full_name=full_name.strip(),
+        iin=iin,
+        language=language if language in ("kk", "ru", "en") else "ru",
+        password=make_password(password),
+    )
+    device = SmsDevice.objects.create(user=user, name=_("Phone"), phone=phone, confirmed=False)
+    return user, device
+
+
+def _already_registered(exc: IntegrityError, field: str) -> ApplicationError:
+    # Two registrations of the same person or carrier at once: the second one loses here.
+    return ApplicationError(
+        "validation_error",
+        _("This carrier or person has just been registered."),
+        fields={field: [_("Already registered.")]},
+    )
+
+
+def registration_create(
+    *,
+    carrier_kind: str,
+    carrier_iin_bin: str,
+    carrier_name: str,
+    full_name: str,
+    iin: str,
+    phone: str,
+    email: str,
+    password: str,
+    language: str = "ru",
+) -> Registration:
+    """A carrier and its owner; the phone gets an SMS code and must be confirmed before the
+    person can sign in (A1)."""
+    errors, phone, email = _person_errors(
+        full_name=full_name, iin=iin, phone=phone, email=email, password=password
+    )
+    if carrier_kind not in Carrier.Kind.values:
+        errors["carrier.kind"] = [_("Choose company or individual.")]
+    if not is_valid_iin_bin(carrier_iin_bin):
+        errors["carrier.iin_bin"] = [_("An IIN or BIN is 12 digits with a valid check digit.")]
+    elif carrier_kind == Carrier.Kind.INDIVIDUAL and carrier_iin_bin != iin:
+        errors["carrier.iin_bin"] = [_("An individual entrepreneur registers under their own IIN.")]
+    elif Carrier.objects.filter(iin_bin=carrier_iin_bin).exists():
+        errors["carrier.iin_bin"] = [_("A carrier with this IIN/BIN is already registered.")]
+    if not carrier_name.strip():
+        errors["carrier.name"] = [_("Write the carrier's name.")]
+    if errors:
+        raise ApplicationError("validation_error", _("Some fields are not valid."), fields=errors)
+    try:
+        with transaction.atomic():
+            user, device = _person_create(
+                full_name=full_name,
+                iin=iin,
+                phone=phone,
+                email=email,
+                password=password,
+                language=language,
+            )
+            carrier = Carrier.objects.create(
+                kind=carrier_kind, iin_bin=carrier_iin_bin, name=carrier_name.strip()
+            )
+            Member.objects.create(carrier=carrier, user=user, role=Member.Role.OWNER)
+            personal_account_open(carrier=carrier)
+            audit.record(
+                "auth.registered",
+                actor=user,
+                target=carrier,
+                after={"carrier": carrier_iin_bin, "person": email, "phone": phone},
+            )
+            code = _issue_sms_code(device, purpose="registration", now=clock.now())
+    except IntegrityError as exc:
+        raise _already_registered(exc, "carrier.iin_bin") from exc
+    _deliver_code(device, code)
+    return Registration(user=user, carrier=carrier)
+
+
+def person_register(
+    *, full_name: str, iin: str, phone: str, email: str, password: str, language: str = "ru"
+) -> User:
+    """A person without a carrier of their own (someone invited to act for one); the phone is
+    confirmed by SMS like any registration (A1)."""
+    errors, phone, email = _person_errors(
+        full_name=full_name, iin=iin, phone=phone, email=email, password=password
+    )
+    if errors:
+        raise ApplicationError("validation_error", _("Some fields are not valid."), fields=errors)
+    try:
+        with transaction.atomic():
+            user, device = _person_create(
+                full_name=full_name,
+                iin=iin,
+                phone=phone,
+                email=email,
+                password=password,
+                language=language,
+            )
+            audit.record(
+                "auth.registered", actor=user, target=user, after={"person": email, "phone": phone}
+            )
+            code = _issue_sms_code(device, purpose="registration", now=clock.now())
+    except IntegrityError as exc:
+        raise _already_registered(exc, "person.phone") from exc
+    _deliver_code(device, code)
+    return user
+
+
+def registration_code_resend(*, phone: str) -> int:
+    """Send a new code for a registration not confirmed yet; returns seconds until the next one."""
+    phone = normalize_phone(phone)
+    now = clock.now()
+    with transaction.atomic():
+        device = locks.devices(SmsDevice.objects.filter(phone=phone, confirmed=False)).first()
+        if device is None:
+            raise ApplicationError(
+                "not_found", _("No registration waits for this phone number."), status=404
+            )
+        _refuse_early_resend(device.last_sent_at, now)
+        code = _issue_sms_code(device, purpose="registration", now=now)
+    _deliver_code(device, code)
+    return int(RESEND_AFTER.total_seconds())
+
+
+def registration_verify(*, phone: str, code: str) -> User:
+    """Confirm the phone with the SMS code (A1); the person can sign in from then on."""
+    phone = normalize_phone(phone)
+    now = clock.now()
+    with transaction.atomic():
+        device = locks.devices(SmsDevice.objects.select_related("user").filter(phone=phone)).first()
+        if device is None:
+            raise ApplicationError(
+                "not_found", _("No registration waits for this phone number."), status=404
+            )
+        if device.confirmed:
+            return device.user
+        result = device.check_code(code, now=now)
+        device.save()
+        if result == CodeCheck.OK:
+            device.confirmed = True
+            device.save(update_fields=["confirmed"])
+            User.objects.filter(pk=device.user_id).update(phone_verified_at=now)
+            audit.record("auth.phone_verified", actor=device.user, target=device.user)
+    if result != CodeCheck.OK:
+        raise _code_refusal(result, device)
+    device.user.refresh_from_db()
+    return device.user
