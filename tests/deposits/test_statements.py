@@ -18,11 +18,11 @@ from lxml import etree
 
 from core.clock import ALMATY
 from core.errors import ApplicationError
-from deposits import statements
 from deposits.statements import (
     MAX_STATEMENT_BYTES,
     Statement,
     StatementLine,
+    camt053,
     find_account_numbers,
     is_valid_personal_account_number,
     luhn_check_digit,
@@ -563,7 +563,7 @@ def recording_server():
 def defence(request, monkeypatch):
     """Run a test with the DOCTYPE pre-scan, and again with only the hardened lxml parser."""
     if request.param == "parser only":
-        monkeypatch.setattr(statements, "_declares_dtd", lambda data: False)
+        monkeypatch.setattr(camt053, "_declares_dtd", lambda data: False)
     return request.param
 
 
