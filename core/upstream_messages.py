@@ -2,7 +2,8 @@
 missing: listed so that `make messages` keeps them in the project's catalog (locale/), which
 takes precedence over Django's own, where kk (and ru, copied from Django's Russian catalog) get
 them. Each text must stay exactly as Django writes it (Django 5.2); nothing here is called.
-DRF's Kazakh catalog is complete.
+The same for the few of Django REST framework's whose Kazakh (and Russian) translation leaves
+English words in ("Datetime пішімі…"): the API's answers to a date or a null sent wrong.
 """
 
 from django.utils.translation import gettext_noop, ngettext_lazy
@@ -226,4 +227,11 @@ UPSTREAM_MESSAGES = (
     gettext_noop("Select %s to view"),
     gettext_noop("Currently:"),
     gettext_noop("Change:"),
+    # The API's validation (Django REST framework).
+    gettext_noop("Date has wrong format. Use one of these formats instead: {format}."),
+    gettext_noop("Datetime has wrong format. Use one of these formats instead: {format}."),
+    gettext_noop("Datetime value out of range."),
+    gettext_noop("Expected a date but got a datetime."),
+    gettext_noop("Expected a datetime but got a date."),
+    gettext_noop("This field may not be null."),
 )
