@@ -111,3 +111,17 @@ def test_r2_operator_notices_command_runs_as_of_a_date(no_mrp_2027, capsys):
     assert "no operator notices" in capsys.readouterr().out
     call_command("operator_notices", "--as-of", "2026-12-01")
     assert "mrp_missing_2027:" in capsys.readouterr().out
+
+
+def test_r2_the_public_fees_page_asks_for_no_operator_notice(monkeypatch, client):
+    from django.contrib.auth.models import AnonymousUser
+
+    from core import notices
+
+    def asked(moment):
+        raise AssertionError("operator notices were worked out for the public")
+
+    monkeypatch.setattr(notices, "_sources", [asked])
+    assert notices.notices_for(AnonymousUser()) == []
+    fees_in_force_today()
+    assert client.get("/fees/").status_code == 200
