@@ -12,7 +12,7 @@ import re
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import Case, IntegerField, Q, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -42,6 +42,31 @@ class CargoCategory(models.TextChoices):
     HUMANITARIAN = "humanitarian", _("Humanitarian cargo")
     MILITARY = "military", _("Military cargo")
     DIPLOMATIC = "diplomatic", _("Diplomatic cargo")
+
+
+CHECK_IN_OPENS = dt.timedelta(hours=3)  # before the slot starts (Q1)
+CHECK_IN_CLOSES = dt.timedelta(hours=1)  # after the slot ends; later is a no-show (Q1, D6)
+# Q2: out-of-turn first, then accelerated, then regular.
+CALL_PRIORITY = {
+    BookingService.OUT_OF_TURN: 0,
+    BookingService.ACCELERATED: 1,
+    BookingService.REGULAR: 2,
+}
+
+
+class BookingQuerySet(models.QuerySet):
+    def in_call_order(self) -> "BookingQuerySet":
+        """Q2 as a database ordering: class, then slot start, then the time the booking was
+        made."""
+        return self.annotate(
+            call_class=Case(
+                *[
+                    When(service=service, then=Value(rank))
+                    for service, rank in CALL_PRIORITY.items()
+                ],
+                output_field=IntegerField(),
+            )
+        ).order_by("call_class", "slot_start", "created_at", "pk")
 
 
 class Booking(models.Model):
@@ -132,6 +157,8 @@ class Booking(models.Model):
     crossed_at = models.DateTimeField(_("crossed at"), null=True, blank=True)
     crossed_by = models.CharField(_("crossing marked by"), max_length=200, blank=True)
 
+    objects = BookingQuerySet.as_manager()
+
     class Meta:
         verbose_name = _("booking")
         verbose_name_plural = _("bookings")
@@ -174,6 +201,12 @@ class Booking(models.Model):
     @property
     def is_active(self) -> bool:
         return self.status in self.ACTIVE
+
+    @property
+    def check_in_window(self) -> tuple[dt.datetime, dt.datetime]:
+        """When the vehicle may check in at the waiting area (Q1): from 3 hours before its
+        slot until 1 hour after it ends."""
+        return self.slot_start - CHECK_IN_OPENS, self.slot_end + CHECK_IN_CLOSES
 
     def is_changeable(self, at: dt.datetime | None = None) -> bool:
         """Whether it can still be rescheduled or cancelled (B5, B9): confirmed, and its slot

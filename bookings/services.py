@@ -12,11 +12,12 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import Case, IntegerField, Q, Value, When
+from django.db.models import Q
 from django.utils.translation import gettext as _
 
 from bookings import locks
 from bookings.models import (
+    CHECK_IN_CLOSES,
     Booking,
     BookingChange,
     BookingDriver,
@@ -526,15 +527,6 @@ def booking_cancel(*, member: Member, booking: Booking) -> Booking:
 
 # --- At the checkpoint: arrival, call, crossing, no-shows (Q1–Q3, D2, D3, D6) ------------------
 
-CHECK_IN_OPENS = dt.timedelta(hours=3)  # before the slot starts (Q1)
-CHECK_IN_CLOSES = dt.timedelta(hours=1)  # after the slot ends; later is a no-show (Q1, D6)
-# Q2: out-of-turn first, then accelerated, then regular.
-CALL_PRIORITY = {
-    BookingService.OUT_OF_TURN: 0,
-    BookingService.ACCELERATED: 1,
-    BookingService.REGULAR: 2,
-}
-
 
 def actor_label(actor: Any) -> str:
     """Who did it, as the booking keeps it (Q3): a person, or a plate camera's key."""
@@ -558,10 +550,6 @@ def _lock_at_checkpoint(booking: Booking) -> Booking:
     return locks.booking_with_checkpoint(booking.pk)
 
 
-def check_in_window(booking: Booking) -> tuple[dt.datetime, dt.datetime]:
-    return booking.slot_start - CHECK_IN_OPENS, booking.slot_end + CHECK_IN_CLOSES
-
-
 def booking_mark_arrived(*, booking: Booking, actor: Any, at: dt.datetime | None = None) -> Booking:
     """The vehicle is in the waiting area (Q1): accepted from 3 hours before the slot until
     1 hour after it ends. Marking it again changes nothing."""
@@ -576,7 +564,7 @@ def booking_mark_arrived(*, booking: Booking, actor: Any, at: dt.datetime | None
                 _("Booking %(number)s is %(status)s: it cannot check in.")
                 % {"number": booking.number, "status": booking.get_status_display().lower()}
             )
-        opens, closes = check_in_window(booking)
+        opens, closes = booking.check_in_window
         if not opens <= at < closes:
             local = clock.ALMATY
             raise _refuse(
@@ -608,16 +596,6 @@ def booking_mark_arrived(*, booking: Booking, actor: Any, at: dt.datetime | None
     return booking
 
 
-def queue_order(bookings):
-    """Q2 as a database ordering: class, then slot start, then the time the booking was made."""
-    return bookings.annotate(
-        call_class=Case(
-            *[When(service=service, then=Value(rank)) for service, rank in CALL_PRIORITY.items()],
-            output_field=IntegerField(),
-        )
-    ).order_by("call_class", "slot_start", "created_at", "pk")
-
-
 def queue_call_next(
     *, checkpoint: Checkpoint, direction: str, actor: Any, count: int = 1
 ) -> list[Booking]:
@@ -629,14 +607,12 @@ def queue_call_next(
         raise _invalid("count", _("Call from 1 to 20 vehicles at a time."))
     now = clock.now()
     with transaction.atomic():
-        waiting = queue_order(
-            Booking.objects.filter(
-                checkpoint=checkpoint,
-                direction=direction,
-                status=Booking.Status.ARRIVED,
-                slot_start__lte=now,
-            )
-        )
+        waiting = Booking.objects.filter(
+            checkpoint=checkpoint,
+            direction=direction,
+            status=Booking.Status.ARRIVED,
+            slot_start__lte=now,
+        ).in_call_order()
         called = locks.next_in_queue(waiting, count)
         if not called:
             raise _refuse(

@@ -5,7 +5,6 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
-from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -15,7 +14,7 @@ from checkpoints.models import Country, Direction, SlotKind
 from core import clock
 from core.clock import ALMATY
 from core.errors import ApplicationError
-from core.throttles import PublicReadThrottle
+from core.http_cache import PublicReadApi, stamp_etag
 
 
 class CountryOutput(serializers.Serializer):
@@ -34,19 +33,13 @@ class CheckpointOutput(serializers.Serializer):
         return list(Direction.values)
 
 
-class CountryListApi(APIView):
-    authentication_classes = []
-    throttle_classes = [PublicReadThrottle]
-
+class CountryListApi(PublicReadApi):
     @extend_schema(responses=CountryOutput(many=True))
     def get(self, request):
         return Response(CountryOutput(Country.objects.order_by("code"), many=True).data)
 
 
-class CheckpointListApi(APIView):
-    authentication_classes = []
-    throttle_classes = [PublicReadThrottle]
-
+class CheckpointListApi(PublicReadApi):
     class Filter(serializers.Serializer):
         country = serializers.RegexField(
             r"^[A-Za-z]{2}$",
@@ -83,18 +76,9 @@ class DayGridOutput(serializers.Serializer):
     slots = SlotOutput(many=True)
 
 
-def render_day_grid(grid: selectors.DayGrid) -> bytes:
-    """The slots API's JSON body of a grid, rendered as the view's Response renders it (the
-    public read fast path answers from it, see selectors.RenderedDayGrid)."""
-    return JSONRenderer().render(DayGridOutput(grid).data, JSONRenderer.media_type)
-
-
-class CheckpointSlotsApi(APIView):
+class CheckpointSlotsApi(PublicReadApi):
     """The slots of one day (C1–C4). For `accelerated` and `out_of_turn` every hour shows the
     day's quota. Any date answers (read-only); `bookable` says what can be booked now."""
-
-    authentication_classes = []
-    throttle_classes = [PublicReadThrottle]
 
     class Filter(serializers.Serializer):
         direction = serializers.ChoiceField(
@@ -126,9 +110,7 @@ class CheckpointSlotsApi(APIView):
         query = self.Filter(data=request.query_params)
         query.is_valid(raise_exception=True)
         grid = selectors.public_day_grid(checkpoint=checkpoint, **query.validated_data)
-        if grid is None:
-            raise Http404
-        return Response(DayGridOutput(grid).data)
+        return Response(DayGridOutput(grid.value).data, headers=stamp_etag(grid.stamp))
 
 
 # --- The live board (Q4) ----------------------------------------------------------------------
@@ -166,28 +148,19 @@ class BoardOutput(serializers.Serializer):
     average_wait_minutes = serializers.IntegerField(allow_null=True)
 
 
-def render_board(board: selectors.Board) -> bytes:
-    """The queue API's JSON body of a board in the active language, rendered as the view's
-    Response renders it (the public read fast path answers from it)."""
-    return JSONRenderer().render(BoardOutput(board).data, JSONRenderer.media_type)
-
-
-class CheckpointQueueApi(APIView):
+class CheckpointQueueApi(PublicReadApi):
     """The live queue of a checkpoint (Q4): vehicles waiting in call order (Q2) with masked
     plates and their place per direction, vehicles called in the last 2 hours, free regular
     places in the next 6 bookable hours, and today's average wait from arrival to the call
     (minutes; null before the first call of the day)."""
 
-    authentication_classes = []
-    throttle_classes = [PublicReadThrottle]
-
     @extend_schema(responses=BoardOutput)
     def get(self, request, code: str):
         checkpoint = selectors.public_checkpoint(code)
-        board = selectors.public_board(checkpoint) if checkpoint else None
-        if board is None:
+        if checkpoint is None:
             raise Http404
-        return Response(BoardOutput(board).data)
+        board = selectors.public_board(checkpoint)
+        return Response(BoardOutput(board.value).data, headers=stamp_etag(board.stamp))
 
 
 # --- Plate cameras (API.md "Checkpoint devices") ------------------------------------------------

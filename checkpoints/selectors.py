@@ -1,20 +1,14 @@
 """Reads of checkpoints: reference data, slots and capacity, the waiting area and the board,
-and the cached public reads.
-
-The waiting area's reads need bookings, which is above checkpoints: they import it inside the
-function (tests/test_import_cycles.py lists that circle until the queue has one module).
-"""
+and the cached public reads."""
 
 import dataclasses
 import datetime as dt
-import itertools
 import logging
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from typing import Any
 
-from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
 from django.db.models import Case, IntegerField, Prefetch, Q, QuerySet, Value, When
@@ -23,7 +17,8 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 
 from auth2fa.roles import OPERATORS, has_role
-from checkpoints import capacity, near_cache
+from bookings.models import Booking, booking_number, booking_pk_from_number
+from checkpoints import capacity
 from checkpoints.models import (
     Checkpoint,
     Closure,
@@ -322,9 +317,6 @@ def booking_for_device_event(*, checkpoint_id: int, plate: str, at: dt.datetime)
     check-in window (Q1) contains `at` wins, then the truck over the trailer, then the slot
     nearest to `at`. With no active one, a booking that crossed here shortly before is
     answered, so a repeated crossing event stays harmless."""
-    from bookings.models import Booking
-    from bookings.services import check_in_window
-
     candidates = list(
         Booking.objects.filter(checkpoint_id=checkpoint_id, status__in=Booking.ACTIVE)
         .filter(Q(vehicle_plate=plate) | Q(trailer_plate=plate))
@@ -333,7 +325,7 @@ def booking_for_device_event(*, checkpoint_id: int, plate: str, at: dt.datetime)
     if candidates:
 
         def preference(booking) -> tuple:
-            opens, closes = check_in_window(booking)
+            opens, closes = booking.check_in_window
             return (
                 not opens <= at < closes,
                 booking.vehicle_plate != plate,
@@ -373,8 +365,6 @@ STAFF_SEARCH_LIMIT = 10
 def staff_search(*, checkpoint: Checkpoint, text: str) -> StaffSearch:
     """Bookings of this checkpoint for a number or a plate, active ones first, then the latest
     slots (a plate may have many bookings over time)."""
-    from bookings.models import Booking, booking_number, booking_pk_from_number
-
     text = (text or "").strip()[:60]
     if not text:
         return StaffSearch(text="", bookings=[])
@@ -426,14 +416,13 @@ class QueueSide:
 
 def waiting_area(*, checkpoint: Checkpoint, now: dt.datetime | None = None) -> list[QueueSide]:
     """Both directions of the waiting area, in Q2 order, in one query."""
-    from bookings.models import Booking
-    from bookings.services import queue_order
-
     now = now or clock.now()
-    rows = queue_order(
+    rows = (
         Booking.objects.filter(
             checkpoint=checkpoint, status__in=[Booking.Status.ARRIVED, Booking.Status.CALLED]
-        ).select_related("vehicle", "trailer")
+        )
+        .select_related("vehicle", "trailer")
+        .in_call_order()
     )
     sides = {
         direction: QueueSide(direction, label, [], []) for direction, label in Direction.choices
@@ -519,9 +508,6 @@ def board_of(checkpoint: Checkpoint, now: dt.datetime | None = None) -> Board:
       (from now + 1 hour, C4), per direction;
     - average wait today: from arrival to the call, of the vehicles called today (local day).
     """
-    from bookings.models import Booking
-    from bookings.services import queue_order
-
     now = now or clock.now()
     columns = (
         "direction",
@@ -535,9 +521,11 @@ def board_of(checkpoint: Checkpoint, now: dt.datetime | None = None) -> Board:
     )
     positions: dict[str, int] = defaultdict(int)
     waiting = []
-    for direction, plate, country, service, slot_start, status, _arrived, _called in queue_order(
+    for direction, plate, country, service, slot_start, status, _arrived, _called in (
         Booking.objects.filter(checkpoint=checkpoint, status=Booking.Status.ARRIVED)
-    ).values_list(*columns):
+        .in_call_order()
+        .values_list(*columns)
+    ):
         positions[direction] += 1
         waiting.append(
             BoardVehicle(
@@ -636,11 +624,13 @@ def _free_places(checkpoint: Checkpoint, now: dt.datetime) -> list[BoardHour]:
 
 # --- Cached public reads: the slots API and the live board ---------------------------------------
 #
-# Both are read far more often than they change, by anyone, without signing in. They are kept in
-# the cache under version stamps, so a change shows at once: an entry carries the versions it was
-# computed under and is used only while they are still the current ones; a change replaces the
-# version. A reader takes the versions before it reads the database, so an entry computed from
-# rows older than a change always carries a version that the change has already replaced.
+# Both are read far more often than they change, by anyone, without signing in. In front of the
+# portal the proxy keeps each answer for a few seconds (core.http_cache, deploy/nginx); behind it
+# they are kept in the cache under version stamps, so a change shows at once: an entry carries the
+# versions it was computed under and is used only while they are still the current ones; a change
+# replaces the version. A reader takes the versions before it reads the database, so an entry
+# computed from rows older than a change always carries a version that the change has already
+# replaced. The versions are also the answer's ETag.
 #
 # - `cfg:<checkpoint>`: the checkpoint's capacity, opening hours, overrides and closures (C1–C3);
 #   replaced when any of those rows is saved or deleted (admin, services).
@@ -656,9 +646,6 @@ def _free_places(checkpoint: Checkpoint, now: dt.datetime) -> list[BoardHour]:
 PUBLIC_CACHE_SECONDS = 300
 # The board also moves with the clock (the next bookable hours, called in the last 2 hours).
 BOARD_CACHE_SECONDS = 10
-# A process keeps a board it read for at most this long (checkpoints.near_cache), so a board
-# answered is at most BOARD_CACHE_SECONDS + this old.
-BOARD_NEAR_SECONDS = 1.0
 
 
 def _cfg_key(checkpoint_id: int) -> str:
@@ -673,33 +660,9 @@ def _queue_key(checkpoint_id: int) -> str:
     return f"public:v:queue:{checkpoint_id}"
 
 
-ReadMany = Callable[[list[str]], dict[str, Any]]
-
-
-def _read_with_versions(
-    keys: list[str], entry: str, also: Sequence[str] = (), read_many: ReadMany | None = None
-) -> tuple[tuple, Any, dict[str, Any]]:
-    """The current versions of `keys`, the cached `entry` and the values of the keys `also`
-    (those in the cache), in one round trip (`read_many`, cache.get_many unless the caller
-    reads more in the same trip). A version missing from the cache (never set, or evicted)
-    gets a new one, never a value an old entry could have been stored under."""
-    found = (read_many or cache.get_many)([*also, *keys, entry])
-    for key in keys:
-        if key not in found:
-            cache.add(key, uuid.uuid4().hex, timeout=None)
-            found[key] = cache.get(key)
-    return (
-        tuple(found[key] for key in keys),
-        found.get(entry),
-        {key: found[key] for key in also if key in found},
-    )
-
-
 def _replace_versions(keys: list[str]) -> None:
     def replace() -> None:
         cache.set_many({key: uuid.uuid4().hex for key in keys}, timeout=None)
-        # Other processes hear of it from Redis (checkpoints.near_cache); this one at once.
-        near_cache.near.forget(keys)
 
     # A cache that is down must not fail the booking or the operator's change that got here:
     # the change is logged, and entries expire within PUBLIC_CACHE_SECONDS anyway.
@@ -723,235 +686,71 @@ def checkpoint_config_changed(*, checkpoint_id: int) -> None:
     _replace_versions([_cfg_key(checkpoint_id)])
 
 
-# Checkpoint ids by code, kept by each process so that a cached read asks the database nothing.
-# A remembered id is only a hint: an entry is stored under its code and the versions of its id, and
-# the checkpoint is read again (active? still this code?) whenever an entry has to be computed,
-# which every change to the checkpoint's row forces.
-_public_ids: dict[str, int] = {}
-
-
-@dataclasses.dataclass(frozen=True)
-class PublicCheckpoint:
-    """A checkpoint named in a public URL: its code, its id, and the row when it was just read."""
-
-    code: str
-    pk: int
-    row: Checkpoint | None = None
-
-
-def _public_row(code: str) -> Checkpoint | None:
-    row = active_checkpoints().filter(code=code).first()
-    if row is None:
-        _public_ids.pop(code, None)
-    else:
-        _public_ids[code] = row.pk
-    return row
+def public_checkpoint(code: str) -> Checkpoint | None:
+    """The active checkpoint serving freight with this code (any case), or None."""
+    code = code.upper()
+    # A code no checkpoint can have is not looked up (PostgreSQL would refuse a NUL byte in it).
+    if not 0 < len(code) <= 40 or not _CODE_CHARACTERS.issuperset(code):
+        return None
+    return active_checkpoints().filter(code=code).first()
 
 
 _CODE_CHARACTERS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-")
 
 
-def public_checkpoint(code: str, *, remembered_only: bool = False) -> PublicCheckpoint | None:
-    """The active checkpoint serving freight with this code (any case), or None; from the
-    process's memory of ids when it has seen the code before. With `remembered_only`, None
-    for a code it has not seen (the database is not asked)."""
-    code = code.upper()
-    # A code no checkpoint can have is not looked up (PostgreSQL would refuse a NUL byte in it).
-    if not 0 < len(code) <= 40 or not _CODE_CHARACTERS.issuperset(code):
-        return None
-    pk = _public_ids.get(code)
-    if pk is not None:
-        return PublicCheckpoint(code=code, pk=pk)
-    if remembered_only:
-        return None
-    row = _public_row(code)
-    return PublicCheckpoint(code=code, pk=row.pk, row=row) if row else None
+@dataclasses.dataclass(frozen=True)
+class PublicRead:
+    """A cached public read and the stamp of what it was computed from (its ETag)."""
 
-
-def _entry_key(name: str, code: str, pk: int) -> str:
-    return f"public:{name}:{code}:{pk}"
-
-
-def _prepared_key(name: str, code: str, pk: int) -> str:
-    """The entry of what `_public_read`'s `prepare` made of the value `name` (the answer's
-    JSON): an entry of its own, so that the fast path unpickles only that."""
-    return _entry_key(f"{name}:json", code, pk)
-
-
-def _cached_only(
-    found: PublicCheckpoint,
-    name: str,
-    version_keys: Callable[[int], list[str]],
-    read_many: ReadMany | None,
-    near_seconds: float | None = None,
-) -> Any:
-    """What `_public_read`'s `prepare` made of the cached value `name` of a checkpoint when it
-    is stored under the current versions, else None (nothing is computed, the database is not
-    asked); read with `read_many` when given, which is not called when this process's copy
-    answers."""
-    entry, keys = _prepared_key(name, found.code, found.pk), version_keys(found.pk)
-    # This process's copy (checkpoints.near_cache), when Redis tells it of every new stamp.
-    near = near_cache.near.usable()
-    if near:
-        kept = near_cache.near.get(entry)
-        if kept is not None:
-            return kept
-        generation = near_cache.near.generation
-    versions, stored, _also = _read_with_versions(keys, entry, read_many=read_many)
-    if stored is not None and stored[0] == versions:
-        if near:
-            near_cache.near.keep(entry, keys, stored[1], generation, near_seconds)
-        return stored[1]
-    return None
+    value: Any
+    stamp: str
 
 
 def _public_read(
-    found: PublicCheckpoint,
+    checkpoint: Checkpoint,
     name: str,
-    version_keys: Callable[[int], list[str]],
-    compute: Callable[[Checkpoint], Any],
+    version_keys: list[str],
+    compute: Callable[[], Any],
     timeout: int,
-    prepare: Callable[[Any], Any] | None = None,
-) -> Any:
-    """The cached value `name` of a checkpoint, computed by `compute(row)` when missing or
-    stored under other versions; None when the checkpoint is no longer active under this code.
-    An entry is (versions it was computed under, value). With `prepare`, `prepare(value)` is
-    kept next to it as (versions, prepared) under `_prepared_key` (what the public read fast
-    path answers from), written in the same round trip, and a value without it is computed
-    again."""
-
-    def read(pk: int) -> tuple[str, tuple, Any, bool]:
-        entry = _entry_key(name, found.code, pk)
-        prepared = [_prepared_key(name, found.code, pk)] if prepare else []
-        versions, stored, also = _read_with_versions(version_keys(pk), entry, prepared)
-        current = stored is not None and stored[0] == versions
-        if current and prepared:
-            current = prepared[0] in also and also[prepared[0]][0] == versions
-        return entry, versions, stored, current
-
-    entry, versions, stored, current = read(found.pk)
-    if current:
-        return stored[1]
-    row = found.row or _public_row(found.code)
-    if row is None:
-        return None
-    if row.pk != found.pk:  # the remembered id was stale (a database restored, a code reused)
-        entry, versions, _stored, _current = read(row.pk)
-    value = compute(row)
-    entries = {entry: (versions, value)}
-    if prepare is not None:
-        entries[_prepared_key(name, found.code, row.pk)] = (versions, prepare(value))
-    cache.set_many(entries, timeout=timeout)
-    return value
-
-
-def _slots_entry(
-    direction: str, date: dt.date, service: str
-) -> tuple[str, Callable[[int], list[str]]]:
-    """The cache name of a day's slots and the versions it is stored under."""
-    return (
-        f"slots:{direction}:{date.isoformat()}:{service}",
-        lambda pk: [_cfg_key(pk), _day_key(pk, date)],
-    )
-
-
-def _board_entry() -> tuple[str, Callable[[int], list[str]]]:
-    """The cache name of a checkpoint's board and the versions it is stored under."""
-    return "board", lambda pk: [_cfg_key(pk), _queue_key(pk)]
+) -> PublicRead:
+    """The cached value `name` of a checkpoint, computed by `compute()` when missing or stored
+    under other versions. An entry is (versions it was computed under, value). A version
+    missing from the cache (never set, or evicted) gets a new one, never a value an old entry
+    could have been stored under."""
+    entry = f"public:{name}:{checkpoint.pk}"
+    found = cache.get_many([*version_keys, entry])
+    for key in version_keys:
+        if key not in found:
+            cache.add(key, uuid.uuid4().hex, timeout=None)
+            found[key] = cache.get(key)
+    versions = tuple(found[key] for key in version_keys)
+    stored = found.get(entry)
+    if stored is not None and stored[0] == versions:
+        value, computed = stored[1], stored[2]
+    else:
+        value, computed = compute(), uuid.uuid4().hex[:8]
+        cache.set(entry, (versions, value, computed), timeout=timeout)
+    # The entry's own mark tells apart two computations under the same versions (the board's
+    # clock-bound parts after BOARD_CACHE_SECONDS).
+    return PublicRead(value=value, stamp="-".join([*versions, computed]))
 
 
 def public_day_grid(
-    *, checkpoint: PublicCheckpoint, direction: str, date: dt.date, service: str
-) -> DayGrid | None:
-    """`day_grid` for the public slots API, from the cache when nothing changed since; None when
-    the checkpoint is no longer active. `bookable` depends on the time of the request and is
-    worked out again on every read. An entry next to the grid's keeps it rendered as the API
-    renders it (`RenderedDayGrid`), for the public read fast path."""
-    name, version_keys = _slots_entry(direction, date, service)
-    grid = _public_read(
+    *, checkpoint: Checkpoint, direction: str, date: dt.date, service: str
+) -> PublicRead:
+    """`day_grid` for the public slots API, from the cache when nothing changed since.
+    `bookable` depends on the time of the request and is worked out again on every read; the
+    stamp says which slots it found bookable."""
+    read = _public_read(
         checkpoint,
-        name,
-        version_keys,
-        lambda row: day_grid(checkpoint=row, direction=direction, date=date, service=service),
+        f"slots:{direction}:{date.isoformat()}:{service}",
+        [_cfg_key(checkpoint.pk), _day_key(checkpoint.pk, date)],
+        lambda: day_grid(checkpoint=checkpoint, direction=direction, date=date, service=service),
         PUBLIC_CACHE_SECONDS,
-        prepare=RenderedDayGrid.of,
     )
-    return None if grid is None else _bookable_now(grid)
-
-
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-_MICROSECOND = dt.timedelta(microseconds=1)
-
-
-def _microseconds(moment: dt.datetime) -> int:
-    """An aware moment as whole microseconds since the epoch (exact, unlike timestamp())."""
-    return (moment - _EPOCH) // _MICROSECOND
-
-
-@dataclasses.dataclass(frozen=True)
-class RenderedDayGrid:
-    """A day grid as the slots API renders it, with every slot's `bookable` left to fill in at
-    the time of the read: `parts` is the JSON split where the flags go (one part more than
-    there are slots), `open_starts` the start of each slot (microseconds since the epoch) when
-    it is open with a place free, else None (never bookable)."""
-
-    parts: tuple[bytes, ...]
-    open_starts: tuple[int | None, ...]
-
-    FALSE = b'"bookable":false'
-    TRUE = b'"bookable":true'
-
-    @classmethod
-    def of(cls, grid: DayGrid) -> "RenderedDayGrid | None":
-        """Rendered by the API's own serializer and renderer, every `bookable` false; None when
-        the flags cannot be told apart in the JSON (then the fast path leaves the read to the
-        view)."""
-        from checkpoints.api import render_day_grid
-
-        unbookable = dataclasses.replace(
-            grid, slots=[dataclasses.replace(slot, bookable=False) for slot in grid.slots]
-        )
-        parts = tuple(render_day_grid(unbookable).split(cls.FALSE))
-        if len(parts) != len(grid.slots) + 1:
-            return None
-        return cls(
-            parts=parts,
-            open_starts=tuple(
-                _microseconds(slot.start) if _open_with_place(slot) else None for slot in grid.slots
-            ),
-        )
-
-    def render(self, now: dt.datetime) -> bytes:
-        """The API's JSON with `bookable` for `now`: what `_bookable_now` and the serializer
-        give (open, a place free, within the booking window C4)."""
-        earliest, latest = (_microseconds(moment) for moment in capacity.booking_window(now))
-        true, false = self.TRUE, self.FALSE
-        flags = [
-            true if start is not None and earliest <= start <= latest else false
-            for start in self.open_starts
-        ]
-        # parts[0] flag[0] parts[1] … flag[n-1], then parts[n] (one part more than flags)
-        pairs = itertools.chain.from_iterable(zip(self.parts, flags, strict=False))
-        return b"".join(pairs) + self.parts[-1]
-
-
-def cached_public_day_grid_json(
-    *,
-    checkpoint: PublicCheckpoint,
-    direction: str,
-    date: dt.date,
-    service: str,
-    read_many: ReadMany | None = None,
-) -> bytes | None:
-    """The slots API's JSON answer for `public_day_grid`, only when the cache holds it rendered
-    (else None: nothing is computed). `read_many` reads the cache keys it is given (the public
-    read fast path counts the request's rate limit in the same round trip)."""
-    name, version_keys = _slots_entry(direction, date, service)
-    rendered = _cached_only(checkpoint, name, version_keys, read_many)
-    # A grid whose rendering could not be made counts as a miss.
-    if rendered is None:
-        return None
-    return rendered.render(clock.now())
+    grid = _bookable_now(read.value)
+    flags = "".join("1" if slot.bookable else "0" for slot in grid.slots)
+    return PublicRead(value=grid, stamp=f"{read.stamp}-{int(flags or '0', 2):x}")
 
 
 def _open_with_place(slot) -> bool:
@@ -974,47 +773,18 @@ def _bookable_now(grid: DayGrid) -> DayGrid:
     )
 
 
-def public_board(checkpoint: PublicCheckpoint) -> Board | None:
+def public_board(checkpoint: Checkpoint) -> PublicRead:
     """`board_of` for the public board page and API, from the cache for at most
-    BOARD_CACHE_SECONDS when nothing changed since; None when the checkpoint is no longer
-    active. An entry next to the board's keeps it rendered as the API renders it in each
-    language (the checkpoint's name is translated), for the public read fast path."""
-    name, version_keys = _board_entry()
-    return _public_read(
+    BOARD_CACHE_SECONDS when nothing changed since. The checkpoint's name is shown in the
+    reader's language, which the stamp includes."""
+    read = _public_read(
         checkpoint,
-        name,
-        version_keys,
-        board_of,
+        "board",
+        [_cfg_key(checkpoint.pk), _queue_key(checkpoint.pk)],
+        lambda: board_of(checkpoint),
         BOARD_CACHE_SECONDS,
-        prepare=_rendered_board,
     )
-
-
-def _rendered_board(board: Board) -> dict[str, bytes]:
-    """The queue API's JSON body of `board` by language code (settings.LANGUAGES)."""
-    from checkpoints.api import render_board
-
-    rendered = {}
-    for language, _name in settings.LANGUAGES:
-        with translation.override(language):
-            rendered[language] = render_board(board)
-    return rendered
-
-
-def cached_public_board_json(
-    checkpoint: PublicCheckpoint,
-    *,
-    read_many: ReadMany | None = None,
-    language: str | None = None,
-) -> bytes | None:
-    """The queue API's JSON answer for `public_board` in `language` (the active one unless
-    given), only when the cache holds it rendered (else None: nothing is computed);
-    `read_many` as for the slots."""
-    name, version_keys = _board_entry()
-    rendered = _cached_only(checkpoint, name, version_keys, read_many, BOARD_NEAR_SECONDS)
-    if rendered is None:
-        return None
-    return rendered.get(language or translation.get_language())
+    return PublicRead(value=read.value, stamp=f"{read.stamp}-{translation.get_language()}")
 
 
 def _config_row_changed(sender, instance, **kwargs) -> None:

@@ -94,7 +94,7 @@ def staff_checkpoint(request: HttpRequest, code: str) -> HttpResponse:
         search = selectors.staff_search(checkpoint=checkpoint, text=search_form.cleaned_data["q"])
         for booking in search.bookings:
             booking.plate = _plate(booking)
-            booking.window_opens, booking.window_closes = services.check_in_window(booking)
+            booking.window_opens, booking.window_closes = booking.check_in_window
     now = clock.now()
     sides = selectors.waiting_area(checkpoint=checkpoint, now=now)
     for side in sides:
@@ -211,7 +211,7 @@ def board(request: HttpRequest, code: str) -> HttpResponse:
     """The public live board (Q4), made for a large screen in the waiting area; it re-reads
     itself every 30 seconds (static/js/live-refresh.js, or a refresh without script)."""
     checkpoint = selectors.public_checkpoint(code)
-    board = selectors.public_board(checkpoint) if checkpoint else None
-    if board is None:
+    if checkpoint is None:
         raise Http404
+    board = selectors.public_board(checkpoint).value
     return render(request, "checkpoints/board.html", {"board": board, "refresh_seconds": 30})

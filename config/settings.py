@@ -79,7 +79,6 @@ MIDDLEWARE = [
     "core.middleware.RequestContextMiddleware",
     "core.csp.CachedPolicyCSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "checkpoints.middleware.PublicReadFastPath",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -145,8 +144,8 @@ REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:
     CACHES = {
         "default": {
-            # Django's Redis backend, keeping one client per connection pool (config/cache.py).
-            "BACKEND": "config.cache.ReusedClientRedisCache",
+            # Django's Redis backend, counting rate limits atomically in Redis (config/cache.py).
+            "BACKEND": "config.cache.RateLimitingRedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default="kezek"),
         }
@@ -296,6 +295,14 @@ REST_FRAMEWORK = {
         "otp": env.str("THROTTLE_OTP", default="30/min"),
     },
 }
+# Behind the deployment's proxy (deploy/nginx) the proxy limits the public reads per address, in
+# front of its cache; the portal then counts only the other scopes. Without a proxy (make run)
+# the portal counts public reads too.
+PUBLIC_READ_LIMIT_AT_PROXY = env.bool("PUBLIC_READ_LIMIT_AT_PROXY", default=False)
+# How long a browser or the proxy may reuse a public read (slots, board, fees) without asking
+# again, and how long after that it may still answer with it while it asks (core.http_cache).
+PUBLIC_READ_MAX_AGE = env.int("PUBLIC_READ_MAX_AGE", default=2)
+PUBLIC_READ_STALE_SECONDS = env.int("PUBLIC_READ_STALE_SECONDS", default=5)
 SPECTACULAR_SETTINGS = {
     "TITLE": "Kezek API",
     "DESCRIPTION": "The electronic queue of freight vehicles at Kazakhstan's road border "

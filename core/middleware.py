@@ -62,40 +62,17 @@ class RequestContextMiddleware:
     @staticmethod
     def _log(request, status: int, started: float) -> None:
         user = getattr(request, "user", None)
-        log_request(
-            method=request.method,
-            path=loggable_path(request),
-            status=status,
-            started=started,
-            user_id=user.pk if user is not None and user.is_authenticated else None,
+        method, path = request.method, loggable_path(request)
+        request_logger.info(
+            "%s %s %s",
+            method,
+            path,
+            status,
+            extra={
+                "method": method,
+                "path": path,
+                "status": status,
+                "duration_ms": round((time.monotonic() - started) * 1000, 1),
+                "user_id": user.pk if user is not None and user.is_authenticated else None,
+            },
         )
-
-
-def log_request(
-    *, method: str, path: str, status: int, started: float, user_id: int | None
-) -> None:
-    """The request's one log line (also written by checkpoints.front, which answers before
-    Django's middleware)."""
-    if not request_logger.isEnabledFor(logging.INFO):
-        return
-    extra = {
-        "method": method,
-        "path": path,
-        "status": status,
-        "duration_ms": round((time.monotonic() - started) * 1000, 1),
-        "user_id": user_id,
-    }
-    # Made without Logger.info's look-up of the calling line (a walk up the stack, a fifth of
-    # the line's cost on the busiest reads): it is always this function.
-    record = request_logger.makeRecord(
-        request_logger.name,
-        logging.INFO,
-        __file__,
-        0,
-        "%s %s %s",
-        (method, path, status),
-        None,
-        func="log_request",
-        extra=extra,
-    )
-    request_logger.handle(record)

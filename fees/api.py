@@ -2,10 +2,9 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from core import clock
-from core.throttles import PublicReadThrottle
+from core.http_cache import PublicReadApi
 from fees.selectors import fee_table
 
 
@@ -22,11 +21,8 @@ class FeesOutput(serializers.Serializer):
     items = FeeItemOutput(many=True)
 
 
-class FeesApi(APIView):
+class FeesApi(PublicReadApi):
     """The fees of every service on a date (R3), at that year's MRP (R2)."""
-
-    authentication_classes = []
-    throttle_classes = [PublicReadThrottle]
 
     class Filter(serializers.Serializer):
         date = serializers.DateField(

@@ -87,7 +87,7 @@ def redis_cache(settings):
     prefix = f"test-{uuid.uuid4().hex}"
     settings.CACHES = {
         "default": {
-            "BACKEND": "config.cache.ReusedClientRedisCache",  # as config/settings.py
+            "BACKEND": "config.cache.RateLimitingRedisCache",  # as config/settings.py
             "LOCATION": os.environ["REDIS_URL"],
             "KEY_PREFIX": prefix,
         }
