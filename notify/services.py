@@ -44,13 +44,14 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q
+from django.db.models import F, OuterRef, Q, QuerySet, Subquery
 from django.utils import translation
 from django.utils.translation import gettext, gettext_lazy
 
-from auth2fa.models import User
+from auth2fa.models import SmsDevice, TelegramDevice, User
 from carriers.models import Member
 from core import clock
+from core.compiled_query import CompiledQuery
 from core.money import format_tenge
 from notify import locks
 from notify.models import Message
@@ -231,23 +232,36 @@ def _local_slot(moment: dt.datetime) -> str:
     return moment.astimezone(clock.ALMATY).strftime("%d.%m %H:%M")
 
 
-# `_recipients`' one read. Written in SQL because the ORM spent about 1.2 ms of CPU building
-# this statement (two correlated subqueries) on every booking; it is the SELECT the ORM wrote for
-# the owners and, while a member of the carrier, the person who booked (a person has one
-# membership, so one join and each person once), each with their first confirmed Telegram chat
-# and SMS phone. tests/notify checks it against that ORM query.
-_RECIPIENTS_SQL = (
-    'SELECT "auth2fa_user".*, '
-    '(SELECT "chat_id" FROM "auth2fa_telegramdevice" WHERE "user_id" = "auth2fa_user"."id" '
-    'AND "confirmed" AND "chat_id" IS NOT NULL ORDER BY "id" LIMIT 1) AS "telegram_chat", '
-    '(SELECT "phone" FROM "auth2fa_smsdevice" WHERE "user_id" = "auth2fa_user"."id" '
-    'AND "confirmed" ORDER BY "id" LIMIT 1) AS "sms_phone" '
-    'FROM "auth2fa_user" '
-    'INNER JOIN "carriers_member" ON "auth2fa_user"."id" = "carriers_member"."user_id" '
-    'WHERE ("carriers_member"."role" = %s OR "auth2fa_user"."id" = %s) '
-    'AND "carriers_member"."carrier_id" = %s '
-    'ORDER BY "auth2fa_user"."id"'
-)
+def _recipients_query(creator_id: int, carrier_id: int) -> QuerySet[User]:
+    """The owners of the carrier and, while a member of it, the person who booked (a person has
+    one membership, so each once), each with their first confirmed Telegram chat and SMS
+    phone."""
+    return (
+        User.objects.filter(
+            Q(membership__role=Member.Role.OWNER) | Q(pk=creator_id),
+            membership__carrier_id=carrier_id,
+        )
+        .annotate(
+            telegram_chat=Subquery(
+                TelegramDevice.objects.filter(
+                    user=OuterRef("pk"), confirmed=True, chat_id__isnull=False
+                )
+                .order_by("pk")
+                .values("chat_id")[:1]
+            ),
+            sms_phone=Subquery(
+                SmsDevice.objects.filter(user=OuterRef("pk"), confirmed=True)
+                .order_by("pk")
+                .values("phone")[:1]
+            ),
+        )
+        .order_by("pk")
+    )
+
+
+# Read on every booking; building the statement (two correlated subqueries) costs the ORM more
+# than running it, so it is built once (core.compiled_query).
+_RECIPIENTS = CompiledQuery(_recipients_query, creator_id=-900_000_001, carrier_id=-900_000_002)
 
 
 def _recipients(booking: Any) -> list[tuple[User, Any, str | None]]:
@@ -255,9 +269,7 @@ def _recipients(booking: Any) -> list[tuple[User, Any, str | None]]:
     the carrier's owners; each active person once, with their linked Telegram chat and their
     first confirmed SMS phone (None when they have none), all in one read."""
     creator = booking.created_by
-    members = list(
-        User.objects.raw(_RECIPIENTS_SQL, [Member.Role.OWNER.value, creator.pk, booking.carrier_id])
-    )
+    members = list(_RECIPIENTS.run(creator_id=creator.pk, carrier_id=booking.carrier_id))
     people = [
         (creator, person.telegram_chat, person.sms_phone)
         for person in members

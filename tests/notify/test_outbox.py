@@ -191,34 +191,14 @@ def test_b12_the_messages_of_one_event_are_queued_with_one_insert(world, owner):
 
 
 def _recipients_by_the_orm(booking):
-    """The ORM query `_recipients` ran before it was written in SQL: the oracle of its SQL."""
-    from django.db.models import OuterRef, Q, Subquery
-
+    """What the ORM itself reads for `_recipients`' queryset: the oracle of its compiled run."""
     return [
         (person.pk, person.telegram_chat, person.sms_phone)
-        for person in User.objects.filter(
-            Q(membership__role=Member.Role.OWNER) | Q(pk=booking.created_by_id),
-            membership__carrier_id=booking.carrier_id,
-        )
-        .annotate(
-            telegram_chat=Subquery(
-                TelegramDevice.objects.filter(
-                    user=OuterRef("pk"), confirmed=True, chat_id__isnull=False
-                )
-                .order_by("pk")
-                .values("chat_id")[:1]
-            ),
-            sms_phone=Subquery(
-                SmsDevice.objects.filter(user=OuterRef("pk"), confirmed=True)
-                .order_by("pk")
-                .values("phone")[:1]
-            ),
-        )
-        .order_by("pk")
+        for person in services._recipients_query(booking.created_by_id, booking.carrier_id)
     ]
 
 
-def test_b12_recipients_read_in_sql_are_the_orm_querys(world, owner, fake_twilio):
+def test_b12_recipients_read_from_compiled_sql_are_the_orm_querys(world, owner, fake_twilio):
     from tests.bookings.conftest import make_other_world
 
     world.top_up("1000000.00")
