@@ -14,7 +14,7 @@ from checkpoints.models import Country, Direction, SlotKind
 from core import clock
 from core.clock import ALMATY
 from core.errors import ApplicationError
-from core.http_cache import PublicReadApi, stamp_etag
+from core.http_cache import PublicReadApi
 
 
 class CountryOutput(serializers.Serializer):
@@ -110,7 +110,7 @@ class CheckpointSlotsApi(PublicReadApi):
         query = self.Filter(data=request.query_params)
         query.is_valid(raise_exception=True)
         grid = selectors.public_day_grid(checkpoint=checkpoint, **query.validated_data)
-        return Response(DayGridOutput(grid.value).data, headers=stamp_etag(grid.stamp))
+        return self.stamped(request, grid.stamp, lambda: DayGridOutput(grid.value).data)
 
 
 # --- The live board (Q4) ----------------------------------------------------------------------
@@ -160,7 +160,7 @@ class CheckpointQueueApi(PublicReadApi):
         if checkpoint is None:
             raise Http404
         board = selectors.public_board(checkpoint)
-        return Response(BoardOutput(board.value).data, headers=stamp_etag(board.stamp))
+        return self.stamped(request, board.stamp, lambda: BoardOutput(board.value).data)
 
 
 # --- Plate cameras (API.md "Checkpoint devices") ------------------------------------------------

@@ -29,6 +29,7 @@ from checkpoints.models import (
     SlotCounter,
 )
 from core import clock
+from core.compiled_query import CompiledQuery
 from core.errors import ApplicationError
 from vehicles.plates import mask_plate, normalize_plate
 
@@ -686,13 +687,19 @@ def checkpoint_config_changed(*, checkpoint_id: int) -> None:
     _replace_versions([_cfg_key(checkpoint_id)])
 
 
+# Read on every public read that reaches the portal; the ORM builds it once (core.compiled_query).
+_BOOKABLE_BY_CODE = CompiledQuery(
+    lambda code: Checkpoint.objects.bookable().filter(code=code)[:1], code="(stand-in)"
+)
+
+
 def public_checkpoint(code: str) -> Checkpoint | None:
     """The active checkpoint serving freight with this code (any case), or None."""
     code = code.upper()
     # A code no checkpoint can have is not looked up (PostgreSQL would refuse a NUL byte in it).
     if not 0 < len(code) <= 40 or not _CODE_CHARACTERS.issuperset(code):
         return None
-    return active_checkpoints().filter(code=code).first()
+    return next(iter(_BOOKABLE_BY_CODE.run(code=code)), None)
 
 
 _CODE_CHARACTERS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-")
@@ -777,11 +784,17 @@ def public_board(checkpoint: Checkpoint) -> PublicRead:
     """`board_of` for the public board page and API, from the cache for at most
     BOARD_CACHE_SECONDS when nothing changed since. The checkpoint's name is shown in the
     reader's language, which the stamp includes."""
+
+    def compute() -> Board:
+        # The page names the country: read with the board and kept in its entry.
+        checkpoint.country = Country.objects.get(pk=checkpoint.country_id)
+        return board_of(checkpoint)
+
     read = _public_read(
         checkpoint,
         "board",
         [_cfg_key(checkpoint.pk), _queue_key(checkpoint.pk)],
-        lambda: board_of(checkpoint),
+        compute,
         BOARD_CACHE_SECONDS,
     )
     return PublicRead(value=read.value, stamp=f"{read.stamp}-{translation.get_language()}")

@@ -13,6 +13,8 @@ admin.site.site_header = "Kezek"
 admin.site.site_title = "Kezek"
 
 urlpatterns = [
+    # First: the API takes most requests, and each pattern before it is tried in turn.
+    path("api/v1/", include("config.api_urls")),
     path("", include("core.urls")),
     path("fees/", include("fees.urls")),
     path("", include("auth2fa.urls")),
@@ -26,7 +28,6 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
     path("admin/", admin.site.urls),
-    path("api/v1/", include("config.api_urls")),
 ]
 
 handler400 = json_or_page_400

@@ -8,6 +8,9 @@ request per entry to the portal however many clients ask at once, so most reads 
 Python. Pages are not shared this way: each carries the visitor's own CSRF token.
 """
 
+from collections.abc import Callable
+from typing import Any
+
 from django.conf import settings
 from django.http import HttpResponseBase
 from django.utils.cache import (
@@ -16,6 +19,7 @@ from django.utils.cache import (
     quote_etag,
     set_response_etag,
 )
+from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.throttles import PublicReadThrottle
@@ -25,7 +29,7 @@ def public_read_response(request, response: HttpResponseBase) -> HttpResponseBas
     """A public read's 200 made reusable for PUBLIC_READ_MAX_AGE seconds by anyone, with its
     ETag (the one the view set from the stamps of what it read, else a hash of the body), or
     the 304 for a client that holds it. Other answers (errors, 429) are left as they are."""
-    if response.status_code != 200:
+    if response.status_code not in (200, 304):
         return response
     patch_cache_control(
         response,
@@ -33,16 +37,13 @@ def public_read_response(request, response: HttpResponseBase) -> HttpResponseBas
         max_age=settings.PUBLIC_READ_MAX_AGE,
         stale_while_revalidate=settings.PUBLIC_READ_STALE_SECONDS,
     )
+    if response.status_code == 304:  # the view answered from the stamp (PublicReadApi.stamped)
+        return response
     if not response.has_header("ETag"):
         if hasattr(response, "render"):
             response.render()
         set_response_etag(response)
     return get_conditional_response(request, etag=response["ETag"], response=response)
-
-
-def stamp_etag(stamp: str) -> dict[str, str]:
-    """The ETag header of an answer made from what `stamp` names (a version stamp)."""
-    return {"ETag": quote_etag(stamp)}
 
 
 class PublicReadApi(APIView):
@@ -51,6 +52,15 @@ class PublicReadApi(APIView):
 
     authentication_classes = []
     throttle_classes = [PublicReadThrottle]
+
+    def stamped(self, request, stamp: str, body: Callable[[], Any]) -> Response:
+        """The answer of a read whose `stamp` (its version stamps) names what it holds: 304
+        when the client (or the proxy revalidating its copy) holds that already, before the
+        body is made; else `body()` with the stamp as its ETag."""
+        etag = quote_etag(stamp)
+        if get_conditional_response(request, etag=etag) is not None:
+            return Response(status=304, headers={"ETag": etag})
+        return Response(body(), headers={"ETag": etag})
 
     def finalize_response(self, request, response, *args, **kwargs):
         response = super().finalize_response(request, response, *args, **kwargs)

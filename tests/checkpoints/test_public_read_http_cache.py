@@ -138,3 +138,23 @@ def test_errors_refusals_and_pages_are_never_shared(client, world, settings):
     client.get("/api/v1/countries")
     refused = client.get("/api/v1/countries")
     assert refused.status_code == 429 and "public" not in refused.get("Cache-Control", "")
+
+
+def test_c1_a_revalidation_is_answered_from_the_stamp_before_the_body_is_made(
+    client, world, monkeypatch
+):
+    """The proxy revalidates its copy every few seconds: when nothing changed the portal says
+    304 from the version stamps without serializing the grid or the board again."""
+    from checkpoints import api
+
+    first_slots, first_board = slots(client), client.get(BOARD_API)
+    made = []
+    for name in ("DayGridOutput", "BoardOutput"):
+        real = getattr(api, name)
+        monkeypatch.setattr(
+            api, name, lambda *a, real=real, **k: made.append(real) or real(*a, **k)
+        )
+    assert slots(client, if_none_match=first_slots["ETag"]).status_code == 304
+    assert client.get(BOARD_API, headers={"if_none_match": first_board["ETag"]}).status_code == 304
+    assert made == []
+    assert slots(client).status_code == 200 and len(made) == 1
