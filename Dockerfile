@@ -22,5 +22,7 @@ RUN SECRET_KEY=build-only python manage.py collectstatic --noinput
 USER kezek
 EXPOSE 8000
 # Request lines come from the portal itself (JSON, with request ids), not gunicorn's access log.
+# gthread keeps nginx's connections alive between requests (--keep-alive above nginx's 20 s).
 CMD ["gunicorn", "config.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "4", \
+     "--worker-class", "gthread", "--threads", "4", "--keep-alive", "30", \
      "--forwarded-allow-ips", "*"]
