@@ -99,6 +99,55 @@ def redis_cache(settings):
 
 
 @pytest.fixture
+def english():
+    """The active language is English (the texts tests compare are the catalog's msgids)."""
+    from django.utils import translation
+
+    with translation.override("en"):
+        yield
+
+
+@pytest.fixture
+def clock():
+    """Time frozen on the booking world's Friday (tests.worlds.NOW), moved by the test."""
+    import time_machine
+
+    from tests.worlds import NOW
+
+    with time_machine.travel(NOW, tick=False) as traveller:
+        yield traveller
+
+
+@pytest.fixture
+def world(db, fake_twilio, clock):
+    """A carrier ready to book at KORDAI (tests.worlds.make_world)."""
+    from tests.worlds import make_world
+
+    return make_world(fake_twilio)
+
+
+@pytest.fixture
+def staff(world):
+    """An officer of KORDAI's staff (A5)."""
+    from tests.worlds import officer_at
+
+    return officer_at(world.checkpoint)
+
+
+@pytest.fixture
+def eager(settings):
+    """Celery tasks run in the process, right when they are queued (after commit here)."""
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+
+
+@pytest.fixture
+def commit(django_capture_on_commit_callbacks):
+    """`with commit(): ...` runs what the code queued with on_commit when the block ends, as a
+    real commit would (the test's own transaction never commits)."""
+    return lambda: django_capture_on_commit_callbacks(execute=True)
+
+
+@pytest.fixture
 def fake_twilio(settings):
     """SMS go to a fake Twilio server on 127.0.0.1; `fake_twilio.messages` lists what was sent."""
     from tests.fakes.twilio_server import start_fake_twilio

@@ -1,10 +1,14 @@
 """People and carriers ready to sign in, made through the real services."""
 
+import datetime as dt
+
 from auth2fa.models import User
 from auth2fa.services import registration_create, registration_verify
 from carriers.models import Member
 
 PASSWORD = "correct horse battery"
+# The moment sign-in tests start from (tests/auth2fa/conftest.py freezes the clock there).
+T0 = dt.datetime(2026, 11, 25, 5, 0, tzinfo=dt.UTC)
 
 
 def registered_person(

@@ -9,23 +9,15 @@ from auth2fa import services
 from auth2fa.models import SignInFailure, User
 from core.errors import ApplicationError
 from core.models import AuditEvent
-from tests.auth2fa.factories import PASSWORD, registered_person
+from tests.auth2fa.factories import PASSWORD, T0, registered_person
 
 pytestmark = pytest.mark.django_db
-
-T0 = dt.datetime(2026, 11, 25, 5, 0, tzinfo=dt.UTC)
 
 
 @pytest.fixture
 def person(fake_twilio):
     with time_machine.travel(T0 - dt.timedelta(days=1), tick=False):
         return registered_person(fake_twilio)
-
-
-@pytest.fixture
-def clock():
-    with time_machine.travel(T0, tick=False) as traveller:
-        yield traveller
 
 
 def start(person):

@@ -17,11 +17,10 @@ from auth2fa import services
 from auth2fa.models import BackupCodeDevice, SmsDevice, TelegramDevice
 from core.errors import ApplicationError
 from core.models import AuditEvent
-from tests.auth2fa.factories import PASSWORD, registered_person
+from tests.auth2fa.factories import PASSWORD, T0, registered_person
 
 pytestmark = pytest.mark.django_db
 
-T0 = dt.datetime(2026, 11, 25, 5, 0, tzinfo=dt.UTC)
 CHAT = 700100200
 
 
@@ -40,18 +39,6 @@ def person(fake_twilio):
     person.language = "en"
     person.save(update_fields=["language"])
     return person
-
-
-@pytest.fixture
-def clock():
-    with time_machine.travel(T0, tick=False) as traveller:
-        yield traveller
-
-
-@pytest.fixture
-def commit(django_capture_on_commit_callbacks):
-    """Run what services leave for after the commit (messages) as a real commit would."""
-    return lambda: django_capture_on_commit_callbacks(execute=True)
 
 
 def app_code(device: TOTPDevice) -> str:

@@ -14,12 +14,11 @@ from auth2fa import services
 from auth2fa.models import SignIn, SignInFailure, SmsDevice, User
 from core.errors import ApplicationError
 from core.models import AuditEvent
-from tests.auth2fa.factories import PASSWORD, registered_person
+from tests.auth2fa.factories import PASSWORD, T0, registered_person
 from tests.fakes.webauthn import SoftAuthenticator
 
 pytestmark = pytest.mark.django_db
 
-T0 = dt.datetime(2026, 11, 25, 5, 0, tzinfo=dt.UTC)
 RP_ID = "kezek.kz"
 ORIGIN = "https://kezek.kz"
 EN = {"HTTP_ACCEPT_LANGUAGE": "en"}
@@ -51,18 +50,6 @@ def other(fake_twilio):
             phone="+77017654321",
             email="bolat@steppe.kz",
         )
-
-
-@pytest.fixture
-def clock():
-    with time_machine.travel(T0, tick=False) as traveller:
-        yield traveller
-
-
-@pytest.fixture
-def commit(django_capture_on_commit_callbacks):
-    """Run what services leave for after the commit (messages) as a real commit would."""
-    return lambda: django_capture_on_commit_callbacks(execute=True)
 
 
 def a_browser():

@@ -16,7 +16,7 @@ from auth2fa.models import SignInFailure, SmsSent, TelegramDevice, TelegramSent
 from core.errors import ApplicationError
 from core.models import AuditEvent
 from notify.telegram import TelegramDeliveryError, send_telegram
-from tests.auth2fa.factories import PASSWORD, registered_person
+from tests.auth2fa.factories import PASSWORD, T0, registered_person
 from tests.fakes.telegram_server import start_update
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls(__name__)]
@@ -27,7 +27,6 @@ urlpatterns = [
     path("", include("config.urls")),
 ]
 
-T0 = dt.datetime(2026, 11, 25, 5, 0, tzinfo=dt.UTC)
 SECRET = "webhook-Secret_42"
 CHAT = 700100200
 OTHER_CHAT = 700100300
@@ -54,18 +53,6 @@ def person(fake_twilio):
     person.language = "en"
     person.save(update_fields=["language"])
     return person
-
-
-@pytest.fixture
-def clock():
-    with time_machine.travel(T0, tick=False) as traveller:
-        yield traveller
-
-
-@pytest.fixture
-def commit(django_capture_on_commit_callbacks):
-    """Run what services leave for after the commit (messages) as a real commit would."""
-    return lambda: django_capture_on_commit_callbacks(execute=True)
 
 
 def token_of(link: services.TelegramLink) -> str:

@@ -6,7 +6,7 @@ from pypdf import PdfReader
 from auth2fa.models import ApiToken
 from auth2fa.services import api_token_issue
 from bookings.models import Booking
-from tests.bookings.conftest import at, make_other_world
+from tests.worlds import at, make_other_world
 
 pytestmark = pytest.mark.django_db
 

@@ -30,8 +30,8 @@ from checkpoints.models import Checkpoint, HourOverride, SlotCounter
 from checkpoints.services import reference_checkpoints_load
 from deposits import services as ledger
 from deposits.selectors import ledger_check
-from tests.bookings.conftest import at
 from tests.fees.factories import fees_in_force_today
+from tests.worlds import at
 from vehicles import services as fleet
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]

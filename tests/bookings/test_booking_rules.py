@@ -10,47 +10,13 @@ from checkpoints.models import Closure, SlotCounter
 from core.errors import ApplicationError
 from deposits.models import Transfer
 from deposits.selectors import balances_of, ledger_check, system_balance
-from tests.bookings.conftest import at, make_other_world
+from tests.worlds import at, book, make_other_world, refused, request
 
 pytestmark = pytest.mark.django_db
 
 FEE_2026 = Decimal("4325.00")  # 1 MRP in 2026
 DEPOSIT_2026 = Decimal("86500.00")  # 20 MRP
 HUNDRED_MRP_2026 = Decimal("432500.00")
-
-
-def request(
-    world,
-    *,
-    start=None,
-    service="regular",
-    vehicle=None,
-    trailer=None,
-    drivers=None,
-    checkpoint="KORDAI",
-    **extra,
-):
-    return services.BookingRequest(
-        checkpoint_code=checkpoint,
-        direction="exit",
-        service=service,
-        slot_start=start or at(1, 9),
-        vehicle_id=(vehicle or world.truck).pk,
-        trailer_id=trailer.pk if trailer else None,
-        driver_ids=[d.pk for d in (world.drivers[:1] if drivers is None else drivers)],
-        **extra,
-    )
-
-
-def book(world, **kwargs) -> Booking:
-    return services.booking_create(member=world.member, request=request(world, **kwargs))
-
-
-def refused(call, code: str) -> ApplicationError:
-    with pytest.raises(ApplicationError) as refusal:
-        call()
-    assert refusal.value.code == code, (refusal.value.code, refusal.value.message)
-    return refusal.value
 
 
 def test_b8_booking_charges_the_fee_and_holds_the_deposit(world):

@@ -5,44 +5,19 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
 from bookings import services
 from bookings.models import Booking
 from bookings.selectors import deposit_status
-from checkpoints.models import Checkpoint, Closure, StaffAssignment
+from checkpoints.models import Checkpoint, Closure
 from core.models import AuditEvent
 from deposits.selectors import balances_of, ledger_check, system_balance
-from tests.bookings.conftest import at
-from tests.bookings.test_booking_rules import book, refused
-from vehicles import services as fleet
+from tests.worlds import at, book, refused, trucks
 
 pytestmark = pytest.mark.django_db
 
 DEPOSIT = Decimal("86500.00")
-
-
-@pytest.fixture
-def staff(world):
-    person = get_user_model().objects.create_user(
-        "officer@kordai.kz", "x", full_name="Officer Kordai", is_staff=True
-    )
-    StaffAssignment.objects.create(user=person, checkpoint=world.checkpoint)
-    return person
-
-
-def trucks(world, n: int):
-    return [
-        fleet.vehicle_register(
-            member=world.member,
-            plate=f"{300 + i}QQQ02",
-            vin=f"XTA2109901200{i:04d}",
-            kind="truck",
-            registration_country="KZ",
-        )
-        for i in range(n)
-    ]
 
 
 def test_q1_check_in_from_3_hours_before_until_1_hour_after(world, staff, clock):

@@ -9,8 +9,7 @@ from django.db import OperationalError, connection, transaction
 
 from bookings import locks
 from checkpoints.models import Checkpoint
-from tests.bookings.conftest import make_world
-from tests.bookings.test_booking_rules import book
+from tests.worlds import book, make_world
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 

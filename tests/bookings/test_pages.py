@@ -19,7 +19,7 @@ from bookings.models import Booking, SlotHold
 from carriers.models import Member
 from checkpoints.models import Closure, HourOverride, SlotCounter
 from deposits.selectors import balances_of
-from tests.bookings.conftest import at, make_other_world
+from tests.worlds import at, make_other_world
 
 pytestmark = pytest.mark.django_db
 

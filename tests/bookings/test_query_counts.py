@@ -15,8 +15,7 @@ from auth2fa.models import ApiToken
 from auth2fa.services import api_token_issue
 from bench.floor import views as floor
 from checkpoints.models import HourOverride
-from tests.bookings.conftest import at
-from tests.bookings.test_checkpoint_operations import trucks
+from tests.worlds import at, trucks
 
 pytestmark = pytest.mark.django_db
 

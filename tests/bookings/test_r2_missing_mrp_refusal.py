@@ -16,7 +16,7 @@ from core.clock import ALMATY
 from core.errors import ApplicationError
 from deposits.selectors import balances_of
 from fees.models import MrpRate, MrpRefusals
-from tests.bookings.conftest import make_world
+from tests.worlds import make_world
 
 pytestmark = pytest.mark.django_db
 

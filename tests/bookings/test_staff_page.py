@@ -17,9 +17,7 @@ from bookings.selectors import deposit_status
 from checkpoints.models import StaffAssignment
 from core.models import AuditEvent
 from deposits.selectors import balances_of, ledger_check
-from tests.bookings.conftest import at
-from tests.bookings.test_booking_rules import book
-from tests.bookings.test_checkpoint_operations import trucks
+from tests.worlds import at, book, trucks
 
 pytestmark = pytest.mark.django_db
 

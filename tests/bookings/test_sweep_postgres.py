@@ -12,7 +12,6 @@ from decimal import Decimal
 import pytest
 import time_machine
 from django.db import connection
-from django.utils import translation
 
 from bookings import services
 from bookings.models import Booking
@@ -20,9 +19,7 @@ from bookings.selectors import deposit_status
 from core.models import AuditEvent
 from deposits.models import HoldResolution
 from deposits.selectors import ledger_check, system_balance
-from tests.bookings.conftest import NOW, at, make_world
-from tests.bookings.test_booking_rules import book
-from tests.bookings.test_checkpoint_operations import trucks
+from tests.worlds import NOW, at, book, make_world, trucks
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -56,12 +53,6 @@ def parallel_sweeps(as_of: dt.datetime, sweeps: int = SWEEPS) -> list[int]:
         thread.join()
     assert not errors, errors
     return results
-
-
-@pytest.fixture
-def english():
-    with translation.override("en"):
-        yield
 
 
 def test_d3_d6_two_sweeps_in_parallel_give_each_booking_one_outcome(fake_twilio, english):

@@ -6,47 +6,15 @@ import datetime as dt
 import re
 
 import pytest
-import time_machine
-from django.contrib.auth import get_user_model
-from django.utils import translation
 
 from bookings import services
-from checkpoints.models import StaffAssignment
-from tests.bookings.conftest import NOW, at, make_world
-from tests.bookings.test_booking_rules import book
-from tests.bookings.test_checkpoint_operations import trucks
+from tests.worlds import at, book, trucks
 from vehicles import services as fleet
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("english")]
 
 API = "/api/v1/checkpoints/KORDAI/queue"
 PAGE = "/board/KORDAI/"
-
-
-@pytest.fixture(autouse=True)
-def english():
-    with translation.override("en"):
-        yield
-
-
-@pytest.fixture
-def clock():
-    with time_machine.travel(NOW, tick=False) as traveller:
-        yield traveller
-
-
-@pytest.fixture
-def world(db, fake_twilio, clock):
-    return make_world(fake_twilio)
-
-
-@pytest.fixture
-def staff(world):
-    person = get_user_model().objects.create_user(
-        "officer@kordai.kz", "x", full_name="Officer Kordai", is_staff=True
-    )
-    StaffAssignment.objects.create(user=person, checkpoint=world.checkpoint)
-    return person
 
 
 @pytest.fixture

@@ -8,11 +8,9 @@ import hashlib
 import re
 
 import pytest
-import time_machine
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.test import Client
-from django.utils import translation
 
 from auth2fa.models import ApiToken
 from auth2fa.roles import AUDITORS, CHECKPOINT_STAFF, OPERATORS
@@ -20,35 +18,17 @@ from auth2fa.services import api_token_issue
 from bookings import services
 from bookings.models import Booking
 from bookings.selectors import deposit_status
-from checkpoints.models import Checkpoint, DeviceKey, StaffAssignment
+from checkpoints.models import Checkpoint, DeviceKey
 from checkpoints.services import device_key_issue, device_key_revoke
 from core.models import AuditEvent
 from deposits.models import HoldResolution
 from deposits.selectors import balances_of, ledger_check
-from tests.bookings.conftest import NOW, at, make_world
-from tests.bookings.test_booking_rules import book
+from tests.worlds import NOW, at, book
 from vehicles import services as fleet
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("english")]
 
 URL = "/api/v1/checkpoint-events"
-
-
-@pytest.fixture(autouse=True)
-def english():
-    with translation.override("en"):
-        yield
-
-
-@pytest.fixture
-def clock():
-    with time_machine.travel(NOW, tick=False) as traveller:
-        yield traveller
-
-
-@pytest.fixture
-def world(db, fake_twilio, clock):
-    return make_world(fake_twilio)
 
 
 @pytest.fixture
@@ -56,15 +36,6 @@ def operator(world):
     return get_user_model().objects.create_user(
         "operator@registrar.kz", "x", full_name="Registrar Operator", is_staff=True
     )
-
-
-@pytest.fixture
-def staff(world):
-    person = get_user_model().objects.create_user(
-        "officer@kordai.kz", "x", full_name="Officer Kordai", is_staff=True
-    )
-    StaffAssignment.objects.create(user=person, checkpoint=world.checkpoint)
-    return person
 
 
 @pytest.fixture

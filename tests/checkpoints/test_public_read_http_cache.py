@@ -5,37 +5,21 @@ current one. A change (a booking, an arrival, the clock moving past the booking 
 language) gives a new ETag; errors and pages are never shared."""
 
 import pytest
-import time_machine
-from django.utils import translation
 from django.utils.cache import get_max_age
 
 from bookings import services
-from tests.bookings.conftest import NOW, at, make_world
-from tests.bookings.test_booking_rules import book
+from tests.worlds import at, book
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("english")]
 
 SLOTS = "/api/v1/checkpoints/KORDAI/slots"
 BOARD_API = "/api/v1/checkpoints/KORDAI/queue"
 
 
-@pytest.fixture(autouse=True)
-def english():
-    with translation.override("en"):
-        yield
-
-
 @pytest.fixture
-def clock():
-    with time_machine.travel(NOW, tick=False) as traveller:
-        yield traveller
-
-
-@pytest.fixture
-def world(db, fake_twilio, clock):
-    made = make_world(fake_twilio)
-    made.top_up("100000000.00")
-    return made
+def world(world):
+    world.top_up("100000000.00")
+    return world
 
 
 def slots(client, **headers):

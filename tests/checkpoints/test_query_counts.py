@@ -6,51 +6,25 @@ closure, a new daily capacity) shows on the very next read."""
 import datetime as dt
 
 import pytest
-import time_machine
 from django.core.cache import cache
-from django.utils import translation
 
 from bookings import services
 from checkpoints import selectors
 from checkpoints.models import Closure, HourOverride, SlotCounter
 from checkpoints.services import capacity_refresh
-from tests.bookings.conftest import NOW, at, make_world
-from tests.bookings.test_booking_rules import book
-from tests.bookings.test_checkpoint_operations import trucks
+from tests.worlds import at, book, trucks
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("english")]
 
 SLOTS = "/api/v1/checkpoints/KORDAI/slots"
 BOARD_API = "/api/v1/checkpoints/KORDAI/queue"
 BOARD_PAGE = "/board/KORDAI/"
 
 
-@pytest.fixture(autouse=True)
-def english():
-    with translation.override("en"):
-        yield
-
-
 @pytest.fixture
-def clock():
-    with time_machine.travel(NOW, tick=False) as traveller:
-        yield traveller
-
-
-@pytest.fixture
-def world(db, fake_twilio, clock):
-    made = make_world(fake_twilio)
-    made.top_up("100000000.00")
-    return made
-
-
-@pytest.fixture
-def staff(world):
-    from django.contrib.auth import get_user_model
-
-    return get_user_model().objects.create_superuser(
-        "operator@kezek.kz", None, full_name="Operator", phone="+77020000001"
-    )
+def world(world):
+    world.top_up("100000000.00")
+    return world
 
 
 def slots(client, day_offset: int = 1, direction: str = "exit") -> dict[int, dict]:

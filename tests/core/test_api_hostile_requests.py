@@ -7,7 +7,7 @@ from django.test import Client
 from auth2fa.models import ApiToken
 from auth2fa.services import api_token_issue
 from core.pagination import LimitOffsetWithCeiling
-from tests.bookings.conftest import make_world
+from tests.worlds import make_world
 
 pytestmark = pytest.mark.django_db
 

@@ -27,7 +27,7 @@ from auth2fa.services import api_token_issue
 from bookings.services import BookingRequest, booking_create
 from checkpoints.services import device_key_issue
 from core.clock import ALMATY
-from tests.bookings.conftest import make_world
+from tests.worlds import make_world
 
 # Enough examples to cover every operation with valid and invalid input within CI's budget.
 MAX_EXAMPLES = 40

@@ -7,7 +7,6 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from django.contrib.auth.models import Group
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connections
@@ -29,6 +28,7 @@ from deposits.models import (
     Transfer,
 )
 from deposits.selectors import balances_of, ledger_check, system_balance
+from tests.factories import StaffFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -383,15 +383,9 @@ def test_p1_command_exits_nonzero_on_an_unreadable_or_missing_file(keruen, tmp_p
 # --- The admin ----------------------------------------------------------------------------------
 
 
-def staff_in(django_user_model, role: str, email: str):
-    user = django_user_model.objects.create_user(email, "x", full_name=role, is_staff=True)
-    user.groups.add(Group.objects.get(name=role))
-    return user
-
-
 @pytest.fixture
 def operator(django_user_model):
-    return staff_in(django_user_model, OPERATORS, "op@registrar.kz")
+    return StaffFactory(email="op@registrar.kz", roles=[OPERATORS])
 
 
 @pytest.fixture
@@ -466,7 +460,7 @@ def test_a5_upload_needs_a_verified_second_factor_and_the_permission(
     assert response.status_code == 302
     assert "/admin/" not in response["Location"].split("?")[0]
 
-    auditor = staff_in(django_user_model, AUDITORS, "audit@registrar.kz")
+    auditor = StaffFactory(email="audit@registrar.kz", roles=[AUDITORS])
     auditor_client = sign_in_browser(client, auditor)
     assert auditor_client.get(upload_url).status_code == 403
     changelist = auditor_client.get(reverse("admin:deposits_statementimport_changelist"))

@@ -248,8 +248,7 @@ def carrier_with_history(fake_twilio):
     from fees.services import transfer_to_budget
     from receipts.models import Receipt
     from receipts.services import receipts_issue_for_batch
-    from tests.bookings.conftest import make_world
-    from tests.bookings.test_booking_rules import book
+    from tests.worlds import book, make_world
 
     world = make_world(fake_twilio)
     world.top_up("200000.00")

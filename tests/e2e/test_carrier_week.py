@@ -369,8 +369,7 @@ def cancel_in_the_browser(page, booking, consequence: str) -> None:
 def test_d3_a_second_carrier_cancels_twice_within_90_days_and_the_second_deposit_is_forfeited(
     celery_worker_process, fake_twilio, signed_in_page
 ):
-    from tests.bookings.conftest import make_world
-    from tests.bookings.test_booking_rules import book
+    from tests.worlds import book, make_world
 
     world = make_world(fake_twilio, iin_bin="900101301005", email="owner@karavan.kz")
     world.top_up("200000.00")

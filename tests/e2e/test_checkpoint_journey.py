@@ -27,9 +27,8 @@ from bookings.selectors import deposit_status
 from checkpoints.models import StaffAssignment
 from core.clock import ALMATY
 from deposits.selectors import balances_of
-from tests.bookings.conftest import make_world
-from tests.bookings.test_booking_rules import book
 from tests.e2e.conftest import ARTIFACTS
+from tests.worlds import book, make_world
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

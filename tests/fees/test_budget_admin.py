@@ -8,11 +8,9 @@ import io
 from decimal import Decimal
 
 import pytest
-import time_machine
 from django.contrib.auth.models import Group
 from django.test import Client
 from django.urls import reverse
-from django.utils import translation
 
 from auth2fa.roles import AUDITORS, OPERATORS
 from core.clock import ALMATY
@@ -23,58 +21,24 @@ from fees.admin import PAYMENT_ORDER_COLUMNS
 from fees.models import BudgetAccount, BudgetBatch, BudgetRefundClaim
 from fees.services import fee_refund, transfer_to_budget
 from receipts.models import Receipt
-from tests.bookings.conftest import NOW, make_world
+from tests.factories import StaffFactory
 from tests.receipts.helpers import book, new_truck, transfer
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("english")]
 
 EN = {"HTTP_ACCEPT_LANGUAGE": "en"}
 BATCHES = "admin:fees_budgetbatch_changelist"
 CLAIMS = "admin:fees_budgetrefundclaim_changelist"
 
 
-@pytest.fixture(autouse=True)
-def english():
-    with translation.override("en"):
-        yield
-
-
-@pytest.fixture
-def clock():
-    with time_machine.travel(NOW, tick=False) as traveller:
-        yield traveller
-
-
-@pytest.fixture
-def world(db, fake_twilio, clock):
-    """A carrier ready to book (tests/bookings), time frozen on Friday 20 March 2026."""
-    return make_world(fake_twilio)
-
-
-@pytest.fixture
-def eager(settings):
-    settings.CELERY_TASK_ALWAYS_EAGER = True
-
-
-@pytest.fixture
-def commit(django_capture_on_commit_callbacks):
-    return lambda: django_capture_on_commit_callbacks(execute=True)
-
-
-def staff(django_user_model, role: str, email: str):
-    user = django_user_model.objects.create_user(email, "x", full_name=role, is_staff=True)
-    user.groups.add(Group.objects.get(name=role))
-    return user
-
-
 @pytest.fixture
 def operator(django_user_model, sign_in_browser):
-    return sign_in_browser(Client(), staff(django_user_model, OPERATORS, "op@registrar.kz"))
+    return sign_in_browser(Client(), StaffFactory(email="op@registrar.kz", roles=[OPERATORS]))
 
 
 @pytest.fixture
 def auditor(django_user_model, sign_in_browser):
-    return sign_in_browser(Client(), staff(django_user_model, AUDITORS, "audit@registrar.kz"))
+    return sign_in_browser(Client(), StaffFactory(email="audit@registrar.kz", roles=[AUDITORS]))
 
 
 def read_csv(response) -> list[dict]:
@@ -126,7 +90,7 @@ def test_p4_an_operator_keeps_the_budget_accounts(world, operator):
 def test_p4_payments_past_their_deadline_are_an_alert_in_the_admin(
     world, clock, django_user_model, sign_in_browser
 ):
-    person = staff(django_user_model, OPERATORS, "op@registrar.kz")
+    person = StaffFactory(email="op@registrar.kz", roles=[OPERATORS])
     world.top_up("1000000.00")
     book(world)  # Friday 20 March 2026: due in the budget by Monday 30 March (Nauryz between)
     payment = Transfer.objects.get(kind="fee")

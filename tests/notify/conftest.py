@@ -1,19 +1,9 @@
-"""The booking world of tests/bookings (a carrier ready to book, time frozen on a Friday), and the
-helpers the notification tests share."""
+"""Notification tests read in English; they use the booking world (tests/worlds.py) and the
+shared fixtures of tests/conftest.py (`world`, `clock`, `eager`, `commit`)."""
 
 import pytest
 
-from tests.bookings.conftest import clock, english, world  # noqa: F401
 
-
-@pytest.fixture
-def eager(settings):
-    """Celery tasks run in the process, right when they are queued (after commit here)."""
-    settings.CELERY_TASK_ALWAYS_EAGER = True
-
-
-@pytest.fixture
-def commit(django_capture_on_commit_callbacks):
-    """`with commit(): ...` runs what the code queued with on_commit when the block ends, as a
-    real commit would (the test's own transaction never commits)."""
-    return lambda: django_capture_on_commit_callbacks(execute=True)
+@pytest.fixture(autouse=True)
+def _english(english):
+    yield

@@ -1,7 +1,6 @@
 """The outbox in the admin: operators and auditors read it; operators retry failed messages."""
 
 import pytest
-from django.contrib.auth.models import Group
 from django.test import Client
 from django.urls import reverse
 
@@ -9,18 +8,13 @@ from auth2fa.roles import AUDITORS, CHECKPOINT_STAFF, OPERATORS
 from bookings import services as bookings
 from notify import services
 from notify.models import Message
-from tests.bookings.conftest import at
+from tests.factories import StaffFactory
+from tests.worlds import at
 
 pytestmark = pytest.mark.django_db
 
 EN = {"HTTP_ACCEPT_LANGUAGE": "en"}
 CHANGELIST = "admin:notify_message_changelist"
-
-
-def staff_in(django_user_model, role: str, email: str):
-    user = django_user_model.objects.create_user(email, "x", full_name=role, is_staff=True)
-    user.groups.add(Group.objects.get(name=role))
-    return user
 
 
 @pytest.fixture
@@ -48,7 +42,7 @@ def failed_message(world):
 
 
 def signed_in(django_user_model, sign_in_browser, role: str, email: str) -> Client:
-    return sign_in_browser(Client(), staff_in(django_user_model, role, email))
+    return sign_in_browser(Client(), StaffFactory(email=email, full_name=role, roles=[role]))
 
 
 def test_b12_operator_reads_the_outbox_and_retries_a_failed_message(

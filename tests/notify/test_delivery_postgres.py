@@ -11,7 +11,7 @@ from django.db import connections, transaction
 from bookings import services as bookings
 from notify import services
 from notify.models import Message
-from tests.bookings.conftest import at
+from tests.worlds import at
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 

@@ -23,7 +23,7 @@ from core.money import format_tenge
 from deposits.selectors import balances_of
 from notify import services, tasks
 from notify.models import Message
-from tests.bookings.conftest import NOW, at
+from tests.worlds import NOW, at
 
 pytestmark = pytest.mark.django_db
 
@@ -199,7 +199,7 @@ def _recipients_by_the_orm(booking):
 
 
 def test_b12_recipients_read_from_compiled_sql_are_the_orm_querys(world, owner, fake_twilio):
-    from tests.bookings.conftest import make_other_world
+    from tests.worlds import make_other_world
 
     world.top_up("1000000.00")
     dispatcher = dispatcher_of(world)

@@ -12,7 +12,6 @@ from django.test import Client
 from bookings import services as bookings
 from core.clock import ALMATY
 from receipts.models import Receipt
-from tests.bookings.conftest import make_world
 from tests.receipts.helpers import (
     EN,
     api_get,
@@ -23,6 +22,7 @@ from tests.receipts.helpers import (
     token_of,
     transfer,
 )
+from tests.worlds import make_world
 
 pytestmark = pytest.mark.django_db
 
