@@ -78,11 +78,15 @@ def ensure_wrk() -> str:
     wrk = shutil.which("wrk")
     if wrk:
         return wrk
-    say("installing wrk (apt-get install wrk)")
+    apt_install("wrk")
+    return shutil.which("wrk") or "wrk"
+
+
+def apt_install(package: str) -> None:
+    say(f"installing {package} (apt-get install {package})")
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
-    subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=True, env=env)
-    return shutil.which("wrk") or "wrk"
+    subprocess.run(["apt-get", "install", "-y", "-qq", package], check=True, env=env)
 
 
 def ensure_nginx() -> str:
@@ -92,10 +96,7 @@ def ensure_nginx() -> str:
     nginx = shutil.which("nginx", path=search)
     if nginx:
         return nginx
-    say("installing nginx (apt-get install nginx)")
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
-    subprocess.run(["apt-get", "install", "-y", "-qq", "nginx"], check=True, env=env)
+    apt_install("nginx")
     if Path("/run/systemd/system").exists():
         stops = [["systemctl", "disable", "--now", "nginx"]]
     else:

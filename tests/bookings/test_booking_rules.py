@@ -10,7 +10,7 @@ from checkpoints.models import Closure, SlotCounter
 from core.errors import ApplicationError
 from deposits.models import Transfer
 from deposits.selectors import balances_of, ledger_check, system_balance
-from tests.worlds import at, book, make_other_world, refused, request
+from tests.worlds import at, book, make_other_world, refused, request, trucks
 
 pytestmark = pytest.mark.django_db
 
@@ -134,20 +134,7 @@ def test_c3_no_booking_in_a_closure(world):
 def test_c6_a_full_slot_is_refused(world, fake_twilio):
     world.top_up("10000000.00")
     counter_capacity = None
-    trucks = []
-    from vehicles import services as fleet
-
-    for n in range(30):
-        trucks.append(
-            fleet.vehicle_register(
-                member=world.member,
-                plate=f"{100 + n}ZZZ02",
-                vin=f"XTA2109901234{5000 + n}",
-                kind="truck",
-                registration_country="KZ",
-            )
-        )
-    for truck in trucks:
+    for truck in trucks(world, 30):
         try:
             booking = book(world, vehicle=truck)
         except ApplicationError as refusal:

@@ -22,7 +22,7 @@ from tests.receipts.helpers import (
     token_of,
     transfer,
 )
-from tests.worlds import make_world
+from tests.worlds import make_other_world
 
 pytestmark = pytest.mark.django_db
 
@@ -65,15 +65,7 @@ def dispatcher(world, fake_twilio):
 @pytest.fixture
 def stranger_receipt(world, fake_twilio, eager, commit):
     """A receipt of another carrier."""
-    other = make_world(
-        fake_twilio,
-        iin_bin="377835337400",
-        iin="910404601003",
-        phone="+77017654321",
-        email="owner@other.kz",
-        plates=("777AAA01", "778AAA01"),
-        vins=("WVWZZZ1JZXW000001", "WVWZZZ1JZXW000002", "WVWZZZ1JZXW000003"),
-    )
+    other = make_other_world(fake_twilio)
     other.top_up("1000000.00", reference="OTHER")
     book(other)
     transfer(commit)
