@@ -68,7 +68,7 @@ def _carrier(n: int) -> dict:
     carrier = Carrier.objects.create(kind="company", iin_bin=_iin(n), name=f"Bench {n} LLP")
     member = Member.objects.create(carrier=carrier, user=user, role=Member.Role.OWNER)
     ledger.personal_account_open(carrier=carrier)
-    ledger.top_up(carrier=carrier, amount=TOP_UP, bank_reference=f"BENCH-{n}")
+    ledger.account_top_up(carrier=carrier, amount=TOP_UP, bank_reference=f"BENCH-{n}")
     trucks = []
     for v in range(VEHICLES_PER_CARRIER):
         number = n * VEHICLES_PER_CARRIER + v

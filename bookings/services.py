@@ -221,7 +221,7 @@ def booking_create(
         if len(accounts) < len(kinds):
             accounts = ledger.accounts_of(carrier, *kinds)  # one is made on first use
         try:
-            booking.deposit_hold = ledger.charge_fee_and_hold_deposit(
+            booking.deposit_hold = ledger.fee_charge_with_deposit_hold(
                 carrier=carrier,
                 fee=fee.amount,
                 deposit=deposit.amount,
@@ -332,7 +332,7 @@ def slot_hold_release(*, member: Member, hold: SlotHold) -> None:
         _hold_free(hold)
 
 
-def expire_holds(*, as_of: dt.datetime | None = None) -> int:
+def slot_holds_expire(*, as_of: dt.datetime | None = None) -> int:
     """Free the places of holds whose 15 minutes have passed (C5); safe to run in parallel."""
     as_of = as_of or clock.now()
     freed = 0
@@ -427,7 +427,7 @@ def booking_reschedule(*, member: Member, booking: Booking, slot_start: dt.datet
             changed_by=member.user,
             changed_at=now,
         )
-        ledger.charge_fee(
+        ledger.fee_charge(
             carrier=member.carrier,
             amount=fee.amount,
             reference=("booking", str(booking.pk)),
@@ -478,19 +478,19 @@ def strikes_before(*, vin: str, moment: dt.datetime, excluding: int | None = Non
     return earlier.count()
 
 
-def settle_deposit_after_strike(booking: Booking, *, moment: dt.datetime, actor: Any) -> str:
+def deposit_settle_after_strike(booking: Booking, *, moment: dt.datetime, actor: Any) -> str:
     """D3: the first no-show or cancellation in 90 days is forgiven (deposit released), a second
     one forfeits the deposit to the budget. Returns the outcome."""
     if booking.deposit_hold is None:
         return ""
     if strikes_before(vin=booking.vehicle_vin, moment=moment, excluding=booking.pk):
-        resolution = ledger.forfeit_hold(
+        resolution = ledger.hold_forfeit(
             hold=booking.deposit_hold,
             reason=_("Second no-show or cancellation of the vehicle within 90 days"),
             actor=actor,
         )
     else:
-        resolution = ledger.release_hold(
+        resolution = ledger.hold_release(
             hold=booking.deposit_hold,
             reason=_("First no-show or cancellation of the vehicle within 90 days: forgiven"),
             actor=actor,
@@ -514,7 +514,7 @@ def booking_cancel(*, member: Member, booking: Booking) -> Booking:
         booking.status_changed_at = now
         booking.save(update_fields=["status", "status_changed_at"])
         slot_release(counter_id=booking.counter_id)
-        outcome = settle_deposit_after_strike(booking, moment=now, actor=member.user)
+        outcome = deposit_settle_after_strike(booking, moment=now, actor=member.user)
         audit.record(
             "booking.cancelled",
             actor=member.user,
@@ -657,7 +657,7 @@ def booking_mark_crossed(*, booking: Booking, actor: Any, at: dt.datetime | None
         booking.status_changed_at = at
         booking.save(update_fields=["status", "crossed_at", "crossed_by", "status_changed_at"])
         if booking.deposit_hold is not None:
-            ledger.release_hold(
+            ledger.hold_release(
                 hold=booking.deposit_hold,
                 reason=_("The vehicle crossed the border"),
                 actor=actor if getattr(actor, "is_authenticated", False) else None,
@@ -674,7 +674,7 @@ def booking_mark_crossed(*, booking: Booking, actor: Any, at: dt.datetime | None
     return booking
 
 
-def sweep_no_shows(*, as_of: dt.datetime | None = None) -> int:
+def no_shows_sweep(*, as_of: dt.datetime | None = None) -> int:
     """Confirmed bookings whose check-in window has ended become no-shows (D6); their deposit
     follows D3. Running it again, or two sweeps at once, changes nothing more: each booking is
     locked and re-checked, and the strike moment is the end of its window, not the sweep's."""
@@ -692,7 +692,7 @@ def sweep_no_shows(*, as_of: dt.datetime | None = None) -> int:
             booking.status = Booking.Status.NO_SHOW
             booking.status_changed_at = deadline
             booking.save(update_fields=["status", "status_changed_at"])
-            outcome = settle_deposit_after_strike(booking, moment=deadline, actor=None)
+            outcome = deposit_settle_after_strike(booking, moment=deadline, actor=None)
             audit.record(
                 "booking.no_show",
                 target=booking,
@@ -733,7 +733,7 @@ def closure_apply(*, closure: Any, actor: Any) -> list[Booking]:
                 # on the budget that an operator settles (P4).
                 fee_refund(fee=fee, reason=closure.reason[:200], actor=actor)
             if booking.deposit_hold is not None:
-                ledger.release_hold(
+                ledger.hold_release(
                     hold=booking.deposit_hold,
                     reason=_("Cancelled by the operator: checkpoint closed"),
                     actor=actor,

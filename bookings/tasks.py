@@ -7,9 +7,9 @@ from bookings import services
 
 @shared_task
 def expire_holds() -> int:
-    return services.expire_holds()
+    return services.slot_holds_expire()
 
 
 @shared_task
 def sweep_no_shows() -> int:
-    return services.sweep_no_shows()
+    return services.no_shows_sweep()

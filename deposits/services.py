@@ -205,7 +205,7 @@ def transfer_post(movement: Movement, *, actor: Any = None) -> Transfer:
 # --- Top-ups, fees --------------------------------------------------------------------------------
 
 
-def top_up(
+def account_top_up(
     *,
     carrier: Carrier,
     amount: Decimal,
@@ -229,7 +229,7 @@ def top_up(
     )
 
 
-def charge_fee(
+def fee_charge(
     *,
     carrier: Carrier,
     amount: Decimal,
@@ -262,7 +262,7 @@ def charge_fee(
     )
 
 
-def refund_fee(
+def fee_refund_to_balance(
     *,
     transfer: Transfer,
     reason: str,
@@ -290,7 +290,7 @@ def refund_fee(
 # --- Deposits (D1–D5) ---------------------------------------------------------------------------
 
 
-def hold_deposit(
+def deposit_hold(
     *,
     carrier: Carrier,
     amount: Decimal,
@@ -331,7 +331,7 @@ def hold_deposit(
     return hold
 
 
-def charge_fee_and_hold_deposit(
+def fee_charge_with_deposit_hold(
     *,
     carrier: Carrier,
     fee: Decimal,
@@ -341,7 +341,7 @@ def charge_fee_and_hold_deposit(
     actor: Any = None,
 ) -> Hold:
     """A new booking's money (B8, D1): the fee to `fees_payable` and the deposit held, both or
-    neither. The same transfers, hold and audit events as `charge_fee` then `hold_deposit`, in
+    neither. The same transfers, hold and audit events as `fee_charge` then `deposit_hold`, in
     fewer statements, for a `reference` made in the caller's transaction (a new booking):
 
     - no look-up of the idempotency keys (`fee:…`, `deposit_hold:…`): no transfer can name a
@@ -445,14 +445,14 @@ def _resolve(hold: Hold, outcome: str, *, reason: str, actor: Any) -> HoldResolu
     return resolution
 
 
-def release_hold(*, hold: Hold, reason: str = "", actor: Any = None) -> HoldResolution:
+def hold_release(*, hold: Hold, reason: str = "", actor: Any = None) -> HoldResolution:
     """Give the deposit back to the available balance (D2, D3 forgiven, D4). A second call,
     or a call after a forfeit, changes nothing and returns the first outcome."""
     return _resolve(hold, HoldResolution.Outcome.RELEASED, reason=reason, actor=actor)
 
 
-def forfeit_hold(*, hold: Hold, reason: str = "", actor: Any = None) -> HoldResolution:
-    """Forfeit the deposit to the state budget (D3). Exactly once, like `release_hold`."""
+def hold_forfeit(*, hold: Hold, reason: str = "", actor: Any = None) -> HoldResolution:
+    """Forfeit the deposit to the state budget (D3). Exactly once, like `hold_release`."""
     return _resolve(hold, HoldResolution.Outcome.FORFEITED, reason=reason, actor=actor)
 
 
@@ -579,7 +579,7 @@ def _shorten(text: str, limit: int) -> str:
 
 
 def _top_up_key(bank_reference: str) -> str:
-    # The key `top_up` gives a bank payment; kept in step with it.
+    # The key `account_top_up` gives a bank payment; kept in step with it.
     return f"top_up:bank:{bank_reference}"
 
 
@@ -619,7 +619,7 @@ def _credit_entry(entry: StatementEntry, carrier: Carrier, *, actor: Any) -> Tra
         existing.carrier_id != carrier.pk or existing.amount != entry.amount
     ):
         raise _ReferenceUsed
-    return top_up(
+    return account_top_up(
         carrier=carrier,
         amount=entry.amount,
         bank_reference=entry.bank_reference,

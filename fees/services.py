@@ -153,7 +153,7 @@ def _untransferred(kind: str, as_of):
     )
 
 
-def transfer_to_budget(*, as_of=None, actor=None) -> list[BudgetBatch]:
+def budget_transfer_make(*, as_of=None, actor=None) -> list[BudgetBatch]:
     """Gather the payments not yet transferred into one batch per budget code, move the money
     to the budget through the ledger and record the payment order; the order counts as executed
     at once (bank confirmations are not modelled), so the receipts follow (P4, P5).
@@ -260,7 +260,7 @@ def fee_refund(*, fee, reason: str, actor=None):
     """Give a fee back (C3, D4). Before its transfer to the budget the ledger refunds it at
     once; after, it becomes a claim on the budget that an operator settles (P4)."""
     if not BudgetBatchLine.objects.filter(payment=fee).exists():
-        return ledger.refund_fee(transfer=fee, reason=reason, actor=actor)
+        return ledger.fee_refund_to_balance(transfer=fee, reason=reason, actor=actor)
     claim, created = BudgetRefundClaim.objects.get_or_create(
         fee=fee,
         defaults={

@@ -4,14 +4,14 @@ import logging
 
 from celery import shared_task
 
-from fees.services import overdue_payments, transfer_to_budget
+from fees.services import budget_transfer_make, overdue_payments
 
 logger = logging.getLogger(__name__)
 
 
 @shared_task
 def transfer_to_budget_daily() -> int:
-    batches = transfer_to_budget()
+    batches = budget_transfer_make()
     for payment, deadline in overdue_payments():
         # P4: a late payment is an alert; the admin shows them too.
         logger.error(

@@ -319,7 +319,7 @@ def _claimable(*, as_of: dt.datetime, now: dt.datetime) -> Q:
     )
 
 
-def deliver(*, message_id: int, as_of: dt.datetime | None = None) -> str:
+def message_deliver(*, message_id: int, as_of: dt.datetime | None = None) -> str:
     """Send one message if it is due and nobody else is sending it.
 
     Returns "sent", "retry" (failed, queued again for later), "failed" (failed for the last
@@ -425,7 +425,7 @@ def _record_failure(message: Message, token: str, error: str) -> str:
     return "failed" if final else "retry"
 
 
-def deliver_due(*, as_of: dt.datetime | None = None, limit: int = 100) -> int:
+def messages_deliver_due(*, as_of: dt.datetime | None = None, limit: int = 100) -> int:
     """The `deliver_outbox` job (every minute): send up to `limit` messages that are due by
     `as_of` (queued ones and lapsed claims); returns how many were sent. Runs in parallel safely."""
     now = clock.now()
@@ -448,7 +448,7 @@ def deliver_due(*, as_of: dt.datetime | None = None, limit: int = 100) -> int:
     sent = 0
     for message_id in list(due):
         try:
-            sent += deliver(message_id=message_id, as_of=as_of) == "sent"
+            sent += message_deliver(message_id=message_id, as_of=as_of) == "sent"
         except Exception:
             logger.exception("Message #%s could not be delivered.", message_id)
     return sent
@@ -494,7 +494,7 @@ def _reminded(bookings: list[Any]) -> set[str]:
     }
 
 
-def send_reminders(*, as_of: dt.datetime | None = None) -> int:
+def reminders_send(*, as_of: dt.datetime | None = None) -> int:
     """The `send_reminders` job (every 5 minutes): confirmed bookings whose slot starts within the
     next 2 hours and that have no reminder yet are reminded (B12). Once per booking and slot,
     however many runs overlap (the dedupe key). Returns how many messages were queued."""

@@ -11,17 +11,17 @@ logger = logging.getLogger(__name__)
 
 @shared_task
 def deliver_message(message_id: int) -> str:
-    return services.deliver(message_id=message_id)
+    return services.message_deliver(message_id=message_id)
 
 
 @shared_task
 def deliver_outbox() -> int:
-    return services.deliver_due()
+    return services.messages_deliver_due()
 
 
 @shared_task
 def send_reminders() -> int:
-    return services.send_reminders()
+    return services.reminders_send()
 
 
 def hand_to_worker(sender, message_ids, **kwargs) -> None:

@@ -46,7 +46,9 @@ class World:
         return self.member.carrier
 
     def top_up(self, amount: str, reference: str = "TOPUP") -> None:
-        ledger.top_up(carrier=self.carrier, amount=Decimal(amount), bank_reference=reference)
+        ledger.account_top_up(
+            carrier=self.carrier, amount=Decimal(amount), bank_reference=reference
+        )
 
 
 def make_world(

@@ -53,7 +53,7 @@ def _carrier_with_truck(n: int) -> tuple[str, int, int]:
     carrier = Carrier.objects.create(kind="company", iin_bin=_iin(n), name=f"Racer {n} LLP")
     member = Member.objects.create(carrier=carrier, user=user, role="owner")
     ledger.personal_account_open(carrier=carrier)
-    ledger.top_up(carrier=carrier, amount=Decimal("1000000"), bank_reference=f"RACE-{n}")
+    ledger.account_top_up(carrier=carrier, amount=Decimal("1000000"), bank_reference=f"RACE-{n}")
     truck = fleet.vehicle_register(
         member=member,
         plate=f"{100 + n:03d}RAC02",

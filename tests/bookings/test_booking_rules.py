@@ -310,10 +310,10 @@ def test_c5_a_hold_lapses_after_15_minutes(world, clock):
         slot_start=at(1, 9),
     )
     clock.shift(dt.timedelta(minutes=14))
-    assert services.expire_holds() == 0
+    assert services.slot_holds_expire() == 0
     clock.shift(dt.timedelta(minutes=1))
-    assert services.expire_holds() == 1
-    assert services.expire_holds() == 0
+    assert services.slot_holds_expire() == 1
+    assert services.slot_holds_expire() == 0
     assert SlotCounter.objects.get(pk=hold.counter_id).taken == 0
     refused(
         lambda: services.booking_create(member=world.member, request=request(world), hold=hold),

@@ -157,18 +157,18 @@ def test_d6_d3_no_show_sweep_forgives_the_first_and_forfeits_the_second(world, c
     world.top_up("1000000.00")
     first = book(world, start=at(1, 9))
     clock.move_to(at(1, 10) + dt.timedelta(minutes=59))
-    assert services.sweep_no_shows() == 0
+    assert services.no_shows_sweep() == 0
     clock.move_to(at(1, 11))
-    assert services.sweep_no_shows() == 1
+    assert services.no_shows_sweep() == 1
     first.refresh_from_db()
     assert first.status == "no_show" and deposit_status(first) == "released"
     second = book(world, start=at(5, 9))
     clock.move_to(at(6, 0))
-    assert services.sweep_no_shows() == 1
+    assert services.no_shows_sweep() == 1
     second.refresh_from_db()
     assert deposit_status(second) == "forfeited"
     assert system_balance("forfeits_payable") == DEPOSIT
-    assert services.sweep_no_shows() == 0
+    assert services.no_shows_sweep() == 0
 
 
 def test_d3_no_show_with_as_of_across_the_90_day_boundary(world, clock):

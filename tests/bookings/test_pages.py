@@ -376,7 +376,7 @@ def test_c5_a_lapsed_hold_sends_the_person_back_to_the_hours(world, browser, clo
     assert f'name="vehicle" value="{world.truck.pk}"' in step  # the vehicle is kept
     assert not Booking.objects.exists()
     # The same when the hold was already swept away, and on the page of the held hour.
-    services.expire_holds()
+    services.slot_holds_expire()
     page = page_of(client.get(url(**STEPS, hour=9, **fleet(world)), **EN))
     assert "The 15 minutes to confirm have passed" in page and 'id="step-hour"' in page
     assert "The 15 minutes to confirm have passed" in page_of(confirm(client, world))

@@ -37,7 +37,7 @@ def parallel_sweeps(as_of: dt.datetime, sweeps: int = SWEEPS) -> list[int]:
     def run():
         try:
             barrier.wait()
-            swept = services.sweep_no_shows(as_of=as_of)
+            swept = services.no_shows_sweep(as_of=as_of)
             with lock:
                 results.append(swept)
         except BaseException as error:  # reported by the test, not lost in the thread
@@ -105,7 +105,7 @@ def test_d3_d6_two_sweeps_in_parallel_give_each_booking_one_outcome(fake_twilio,
 
     # Sweeping again, in parallel or not, finds nothing more.
     assert parallel_sweeps(as_of) == [0, 0]
-    assert services.sweep_no_shows(as_of=as_of) == 0
+    assert services.no_shows_sweep(as_of=as_of) == 0
 
 
 def trucks_for_later(world):
@@ -135,7 +135,7 @@ def test_d3_one_vehicles_two_no_shows_in_two_countries_swept_in_parallel(
         # The control: one sweep alone judges them in order.
         first = book(world, vehicle=alone, checkpoint="KORDAI", start=at(2, 9))
         second = book(world, vehicle=alone, checkpoint="DOSTYK", start=at(2, 12))
-    services.sweep_no_shows(as_of=at(3, 0))
+    services.no_shows_sweep(as_of=at(3, 0))
     assert [deposit_status(Booking.objects.get(pk=b.pk)) for b in (first, second)] == [
         "released",
         "forfeited",
@@ -145,7 +145,7 @@ def test_d3_one_vehicles_two_no_shows_in_two_countries_swept_in_parallel(
         kordai = book(world, vehicle=raced, checkpoint="KORDAI", start=at(2, 9))
         dostyk = book(world, vehicle=raced, checkpoint="DOSTYK", start=at(2, 12))
     judged = threading.Event()
-    settle = services.settle_deposit_after_strike
+    settle = services.deposit_settle_after_strike
 
     def settle_in_the_racy_order(booking, *, moment, actor):
         if booking.pk == kordai.pk:
@@ -155,7 +155,7 @@ def test_d3_one_vehicles_two_no_shows_in_two_countries_swept_in_parallel(
             judged.set()
         return outcome
 
-    monkeypatch.setattr(services, "settle_deposit_after_strike", settle_in_the_racy_order)
+    monkeypatch.setattr(services, "deposit_settle_after_strike", settle_in_the_racy_order)
     parallel_sweeps(at(3, 0))
     assert ledger_check().ok
     assert [deposit_status(Booking.objects.get(pk=b.pk)) for b in (kordai, dostyk)] == [

@@ -41,8 +41,8 @@ def api(client, token, method, path, **kwargs):
 
 
 def test_p1_p2_account_api_shows_number_and_balances(client, carrier, token):
-    services.top_up(carrier=carrier, amount=Decimal("100000"), bank_reference="B1")
-    services.hold_deposit(carrier=carrier, amount=Decimal("86500"), reference=("booking", "9"))
+    services.account_top_up(carrier=carrier, amount=Decimal("100000"), bank_reference="B1")
+    services.deposit_hold(carrier=carrier, amount=Decimal("86500"), reference=("booking", "9"))
     body = api(client, token, "get", "/api/v1/account").json()
     assert body == {
         "number": carrier.personal_account.number,
@@ -54,8 +54,8 @@ def test_p1_p2_account_api_shows_number_and_balances(client, carrier, token):
 
 
 def test_p2_entries_api_lists_signed_movements_paginated(client, carrier, token):
-    services.top_up(carrier=carrier, amount=Decimal("100000"), bank_reference="B1")
-    services.charge_fee(carrier=carrier, amount=Decimal("4325"), reference=("booking", "9"))
+    services.account_top_up(carrier=carrier, amount=Decimal("100000"), bank_reference="B1")
+    services.fee_charge(carrier=carrier, amount=Decimal("4325"), reference=("booking", "9"))
     body = api(client, token, "get", "/api/v1/account/entries").json()
     assert body["count"] == 2
     newest = body["results"][0]
@@ -65,7 +65,7 @@ def test_p2_entries_api_lists_signed_movements_paginated(client, carrier, token)
 
 
 def test_p3_refund_api_is_idempotent(client, carrier, token):
-    services.top_up(carrier=carrier, amount=Decimal("10000"), bank_reference="B1")
+    services.account_top_up(carrier=carrier, amount=Decimal("10000"), bank_reference="B1")
     request = {"amount": "2500.00", "iban": "KZ86125KZT5004100100"}
     first = api(
         client,
@@ -98,7 +98,7 @@ def test_p3_refund_api_is_idempotent(client, carrier, token):
 
 
 def test_p3_refund_api_refuses_a_bad_iban_in_the_error_shape(client, carrier, token):
-    services.top_up(carrier=carrier, amount=Decimal("10000"), bank_reference="B1")
+    services.account_top_up(carrier=carrier, amount=Decimal("10000"), bank_reference="B1")
     response = api(
         client, token, "post", "/api/v1/account/refunds", data={"amount": "1.00", "iban": "KZ00"}
     )
@@ -144,13 +144,13 @@ def test_a5_accounts_are_isolated_between_carriers(client, carrier, token, fake_
         name="Other",
     )
     other_carrier = Member.objects.get(user=other).carrier
-    services.top_up(carrier=other_carrier, amount=Decimal("999"), bank_reference="THEIRS")
+    services.account_top_up(carrier=other_carrier, amount=Decimal("999"), bank_reference="THEIRS")
     assert api(client, token, "get", "/api/v1/account/entries").json()["count"] == 0
     assert api(client, token, "get", "/api/v1/account").json()["available"] == "0.00"
 
 
 def test_p1_account_page_shows_balances_and_top_up_instructions(carrier, owner, sign_in_browser):
-    services.top_up(carrier=carrier, amount=Decimal("78640"), bank_reference="B1")
+    services.account_top_up(carrier=carrier, amount=Decimal("78640"), bank_reference="B1")
     browser = sign_in_browser(Client(), owner)
     page = browser.get("/cabinet/account/", **EN).content.decode()
     assert "78\u202f640.00 ₸" in page
@@ -159,8 +159,8 @@ def test_p1_account_page_shows_balances_and_top_up_instructions(carrier, owner, 
 
 
 def test_p2_statement_filters_and_csv_export(carrier, owner, sign_in_browser):
-    services.top_up(carrier=carrier, amount=Decimal("10000"), bank_reference="B1")
-    services.charge_fee(carrier=carrier, amount=Decimal("4325"), reference=("booking", "9"))
+    services.account_top_up(carrier=carrier, amount=Decimal("10000"), bank_reference="B1")
+    services.fee_charge(carrier=carrier, amount=Decimal("4325"), reference=("booking", "9"))
     browser = sign_in_browser(Client(), owner)
     page = browser.get("/cabinet/account/", {"kind": "fee"}, **EN).content.decode()
     assert "-4\u202f325.00 ₸" in page and "+10\u202f000.00 ₸" not in page
@@ -176,18 +176,18 @@ def test_d3_statement_shows_the_sum_of_a_forfeited_deposit_and_where_it_came_fro
 ):
     """A forfeiture leaves the available money as it was; the line still says how much was kept
     and that it came out of the held deposits, not a bare 0.00."""
-    services.top_up(carrier=carrier, amount=Decimal("100000"), bank_reference="B1")
-    hold = services.hold_deposit(
+    services.account_top_up(carrier=carrier, amount=Decimal("100000"), bank_reference="B1")
+    hold = services.deposit_hold(
         carrier=carrier, amount=Decimal("86500"), reference=("booking", "9")
     )
-    services.forfeit_hold(hold=hold, reason="Second no-show within 90 days")
+    services.hold_forfeit(hold=hold, reason="Second no-show within 90 days")
     browser = sign_in_browser(Client(), owner)
     page = browser.get("/cabinet/account/", {"kind": "deposit_forfeit"}, **EN).content.decode()
     assert "86\u202f500.00 ₸<br>Held (deposits)" in page
 
 
 def test_p3_refund_form_on_the_page(carrier, owner, sign_in_browser):
-    services.top_up(carrier=carrier, amount=Decimal("10000"), bank_reference="B1")
+    services.account_top_up(carrier=carrier, amount=Decimal("10000"), bank_reference="B1")
     browser = sign_in_browser(Client(), owner)
     bad = browser.post("/cabinet/account/", {"amount": "5", "iban": "KZ87125KZT5004100100"}, **EN)
     assert "check digits" in bad.content.decode()

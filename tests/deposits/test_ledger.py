@@ -68,7 +68,7 @@ def test_p6_accounts_by_kind_finds_the_carriers_and_the_system_accounts(carrier)
 
     other = Carrier.objects.create(kind="company", iin_bin="230140012357", name="Other LLP")
     services.personal_account_open(carrier=other)
-    services.top_up(carrier=carrier, amount=D("123.45"), bank_reference="B")
+    services.account_top_up(carrier=carrier, amount=D("123.45"), bank_reference="B")
     services.system_account("fees_payable")
     services.system_account("budget")
     for kinds in (
@@ -106,18 +106,18 @@ def test_p6_accounts_of_makes_a_missing_account_as_first_use_does(carrier):
 
 
 def test_p6_a_fee_and_a_deposit_through_accounts_of_move_as_without_it(carrier):
-    services.top_up(carrier=carrier, amount=D("200000.00"), bank_reference="BANK-A")
+    services.account_top_up(carrier=carrier, amount=D("200000.00"), bank_reference="BANK-A")
     accounts = services.accounts_of(carrier, "available", "held", "fees_payable")
-    fee = services.charge_fee(
+    fee = services.fee_charge(
         carrier=carrier, amount=D("4325.00"), reference=("booking", "1"), accounts=accounts
     )
-    hold = services.hold_deposit(
+    hold = services.deposit_hold(
         carrier=carrier, amount=D("86500.00"), reference=("booking", "1"), accounts=accounts
     )
-    again = services.charge_fee(carrier=carrier, amount=D("4325.00"), reference=("booking", "1"))
+    again = services.fee_charge(carrier=carrier, amount=D("4325.00"), reference=("booking", "1"))
     assert again.pk == fee.pk
     assert (
-        services.hold_deposit(carrier=carrier, amount=D("86500.00"), reference=("booking", "1")).pk
+        services.deposit_hold(carrier=carrier, amount=D("86500.00"), reference=("booking", "1")).pk
         == hold.pk
     )
     assert balances_of(carrier).available == D("200000.00") - D("4325.00") - D("86500.00")
@@ -127,7 +127,7 @@ def test_p6_a_fee_and_a_deposit_through_accounts_of_move_as_without_it(carrier):
 
 
 def _booking_money(carrier, reference=("booking", "1")):
-    return services.charge_fee_and_hold_deposit(
+    return services.fee_charge_with_deposit_hold(
         carrier=carrier,
         fee=D("4325.00"),
         deposit=D("86500.00"),
@@ -137,18 +137,18 @@ def _booking_money(carrier, reference=("booking", "1")):
 
 
 def test_b8_d1_a_new_bookings_fee_and_deposit_move_as_charge_fee_then_hold_deposit(carrier):
-    # The same rows as charge_fee then hold_deposit would write, in fewer statements.
+    # The same rows as fee_charge then deposit_hold would write, in fewer statements.
     other = Carrier.objects.create(kind="company", iin_bin="230140012357", name="Other LLP")
     services.personal_account_open(carrier=other)
     for who in (carrier, other):
-        services.top_up(carrier=who, amount=D("200000.00"), bank_reference=f"BANK-{who.pk}")
+        services.account_top_up(carrier=who, amount=D("200000.00"), bank_reference=f"BANK-{who.pk}")
     with transaction.atomic():
         hold = _booking_money(carrier)
     accounts = services.accounts_of(other, "available", "held", "fees_payable")
-    services.charge_fee(
+    services.fee_charge(
         carrier=other, amount=D("4325.00"), reference=("booking", "2"), accounts=accounts
     )
-    expected = services.hold_deposit(
+    expected = services.deposit_hold(
         carrier=other, amount=D("86500.00"), reference=("booking", "2"), accounts=accounts
     )
     fields = ("kind", "amount", "reference_type", "reference_id", "description", "idempotency_key")
@@ -193,7 +193,7 @@ def test_b8_d1_a_new_bookings_fee_and_deposit_move_as_charge_fee_then_hold_depos
 
 def test_b8_a_new_bookings_fee_and_deposit_both_or_neither(carrier):
     # Enough for the fee alone: nothing moves, and the refusal names fee + deposit.
-    services.top_up(carrier=carrier, amount=D("50000.00"), bank_reference="B")
+    services.account_top_up(carrier=carrier, amount=D("50000.00"), bank_reference="B")
     with pytest.raises(ApplicationError) as refusal, transaction.atomic():
         _booking_money(carrier)
     assert refusal.value.code == "insufficient_funds"
@@ -205,8 +205,8 @@ def test_b8_a_new_bookings_fee_and_deposit_both_or_neither(carrier):
 
 
 def test_p6_a_new_bookings_keys_stay_unique_a_clash_fails_the_transaction(carrier):
-    services.top_up(carrier=carrier, amount=D("200000.00"), bank_reference="B")
-    services.charge_fee(carrier=carrier, amount=D("4325.00"), reference=("booking", "1"))
+    services.account_top_up(carrier=carrier, amount=D("200000.00"), bank_reference="B")
+    services.fee_charge(carrier=carrier, amount=D("4325.00"), reference=("booking", "1"))
     with pytest.raises(IntegrityError), transaction.atomic():
         _booking_money(carrier)
     assert balances_of(carrier).available == D("200000.00") - D("4325.00")
@@ -215,17 +215,17 @@ def test_p6_a_new_bookings_keys_stay_unique_a_clash_fails_the_transaction(carrie
 
 
 def test_p1_top_up_credits_once_per_bank_reference(carrier):
-    services.top_up(carrier=carrier, amount=D("100000.00"), bank_reference="BANK-1")
-    services.top_up(carrier=carrier, amount=D("100000.00"), bank_reference="BANK-1")
+    services.account_top_up(carrier=carrier, amount=D("100000.00"), bank_reference="BANK-1")
+    services.account_top_up(carrier=carrier, amount=D("100000.00"), bank_reference="BANK-1")
     assert balances_of(carrier).available == D("100000.00")
     assert system_balance("bank_incoming") == D("-100000.00")
     assert_clean()
 
 
 def test_b8_charge_refused_when_short_with_required_and_available(carrier):
-    services.top_up(carrier=carrier, amount=D("1000.00"), bank_reference="B")
+    services.account_top_up(carrier=carrier, amount=D("1000.00"), bank_reference="B")
     with pytest.raises(ApplicationError) as refusal:
-        services.charge_fee(carrier=carrier, amount=D("4325.00"), reference=("booking", "1"))
+        services.fee_charge(carrier=carrier, amount=D("4325.00"), reference=("booking", "1"))
     assert refusal.value.code == "insufficient_funds"
     assert refusal.value.status == 409
     assert refusal.value.fields == {"required": "4325.00", "available": "1000.00"}
@@ -234,9 +234,9 @@ def test_b8_charge_refused_when_short_with_required_and_available(carrier):
 
 
 def test_p6_a_fee_is_charged_once_per_key(carrier):
-    services.top_up(carrier=carrier, amount=D("10000.00"), bank_reference="B")
-    first = services.charge_fee(carrier=carrier, amount=D("4325.00"), reference=("booking", "7"))
-    again = services.charge_fee(carrier=carrier, amount=D("4325.00"), reference=("booking", "7"))
+    services.account_top_up(carrier=carrier, amount=D("10000.00"), bank_reference="B")
+    first = services.fee_charge(carrier=carrier, amount=D("4325.00"), reference=("booking", "7"))
+    again = services.fee_charge(carrier=carrier, amount=D("4325.00"), reference=("booking", "7"))
     assert first.pk == again.pk
     assert balances_of(carrier).available == D("5675.00")
     assert system_balance("fees_payable") == D("4325.00")
@@ -244,15 +244,15 @@ def test_p6_a_fee_is_charged_once_per_key(carrier):
 
 
 def test_d1_d2_hold_then_release_gives_the_deposit_back(carrier):
-    services.top_up(carrier=carrier, amount=D("100000.00"), bank_reference="B")
-    hold = services.hold_deposit(carrier=carrier, amount=D("86500.00"), reference=("booking", "1"))
+    services.account_top_up(carrier=carrier, amount=D("100000.00"), bank_reference="B")
+    hold = services.deposit_hold(carrier=carrier, amount=D("86500.00"), reference=("booking", "1"))
     assert balances_of(carrier) == balances_of(carrier).__class__(
         number=balances_of(carrier).number,
         available=D("13500.00"),
         held=D("86500.00"),
         refund_pending=D("0.00"),
     )
-    resolution = services.release_hold(hold=hold)
+    resolution = services.hold_release(hold=hold)
     assert resolution.outcome == "released"
     assert balances_of(carrier).available == D("100000.00")
     assert balances_of(carrier).held == D("0.00")
@@ -260,9 +260,9 @@ def test_d1_d2_hold_then_release_gives_the_deposit_back(carrier):
 
 
 def test_d3_forfeit_sends_the_deposit_to_the_budget_side(carrier):
-    services.top_up(carrier=carrier, amount=D("100000.00"), bank_reference="B")
-    hold = services.hold_deposit(carrier=carrier, amount=D("86500.00"), reference=("booking", "1"))
-    services.forfeit_hold(hold=hold, reason="second no-show in 90 days")
+    services.account_top_up(carrier=carrier, amount=D("100000.00"), bank_reference="B")
+    hold = services.deposit_hold(carrier=carrier, amount=D("86500.00"), reference=("booking", "1"))
+    services.hold_forfeit(hold=hold, reason="second no-show in 90 days")
     assert balances_of(carrier).held == D("0.00")
     assert balances_of(carrier).available == D("13500.00")
     assert system_balance("forfeits_payable") == D("86500.00")
@@ -270,29 +270,29 @@ def test_d3_forfeit_sends_the_deposit_to_the_budget_side(carrier):
 
 
 def test_d5_a_hold_is_resolved_exactly_once(carrier):
-    services.top_up(carrier=carrier, amount=D("100000.00"), bank_reference="B")
-    hold = services.hold_deposit(carrier=carrier, amount=D("86500.00"), reference=("booking", "1"))
-    released = services.release_hold(hold=hold)
-    assert services.release_hold(hold=hold).pk == released.pk
+    services.account_top_up(carrier=carrier, amount=D("100000.00"), bank_reference="B")
+    hold = services.deposit_hold(carrier=carrier, amount=D("86500.00"), reference=("booking", "1"))
+    released = services.hold_release(hold=hold)
+    assert services.hold_release(hold=hold).pk == released.pk
     # A forfeit after the release returns the release: the deposit is not taken twice.
-    assert services.forfeit_hold(hold=hold).outcome == "released"
+    assert services.hold_forfeit(hold=hold).outcome == "released"
     assert HoldResolution.objects.count() == 1
     assert balances_of(carrier).available == D("100000.00")
     assert_clean()
 
 
 def test_c3_operator_cancellation_refunds_the_fee_once(carrier):
-    services.top_up(carrier=carrier, amount=D("10000.00"), bank_reference="B")
-    fee = services.charge_fee(carrier=carrier, amount=D("4325.00"), reference=("booking", "1"))
-    services.refund_fee(transfer=fee, reason="checkpoint closed")
-    services.refund_fee(transfer=fee, reason="checkpoint closed")
+    services.account_top_up(carrier=carrier, amount=D("10000.00"), bank_reference="B")
+    fee = services.fee_charge(carrier=carrier, amount=D("4325.00"), reference=("booking", "1"))
+    services.fee_refund_to_balance(transfer=fee, reason="checkpoint closed")
+    services.fee_refund_to_balance(transfer=fee, reason="checkpoint closed")
     assert balances_of(carrier).available == D("10000.00")
     assert system_balance("fees_payable") == D("0.00")
     assert_clean()
 
 
 def test_p3_refund_requested_then_paid(carrier, person):
-    services.top_up(carrier=carrier, amount=D("10000.00"), bank_reference="B")
+    services.account_top_up(carrier=carrier, amount=D("10000.00"), bank_reference="B")
     refund = services.refund_request(
         carrier=carrier, amount=D("2500.50"), iban="KZ86 125K ZT50 0410 0100", requested_by=person
     )
@@ -309,7 +309,7 @@ def test_p3_refund_requested_then_paid(carrier, person):
 
 
 def test_p3_rejected_refund_comes_back_to_available(carrier, person):
-    services.top_up(carrier=carrier, amount=D("10000.00"), bank_reference="B")
+    services.account_top_up(carrier=carrier, amount=D("10000.00"), bank_reference="B")
     refund = services.refund_request(
         carrier=carrier, amount=D("10000.00"), iban="KZ86125KZT5004100100", requested_by=person
     )
@@ -323,7 +323,7 @@ def test_p3_rejected_refund_comes_back_to_available(carrier, person):
     "iban", ["KZ87125KZT5004100100", "KZ86125KZT500410010", "86125KZT5004100100", ""]
 )
 def test_p3_a_bad_iban_is_refused_and_moves_nothing(carrier, person, iban):
-    services.top_up(carrier=carrier, amount=D("10000.00"), bank_reference="B")
+    services.account_top_up(carrier=carrier, amount=D("10000.00"), bank_reference="B")
     with pytest.raises(ApplicationError) as refusal:
         services.refund_request(carrier=carrier, amount=D("1"), iban=iban, requested_by=person)
     assert "iban" in refusal.value.fields
@@ -331,7 +331,7 @@ def test_p3_a_bad_iban_is_refused_and_moves_nothing(carrier, person, iban):
 
 
 def test_p3_refund_cannot_exceed_the_available_money(carrier, person):
-    services.top_up(carrier=carrier, amount=D("100.00"), bank_reference="B")
+    services.account_top_up(carrier=carrier, amount=D("100.00"), bank_reference="B")
     with pytest.raises(ApplicationError) as refusal:
         services.refund_request(
             carrier=carrier, amount=D("100.01"), iban="KZ86125KZT5004100100", requested_by=person
@@ -342,12 +342,12 @@ def test_p3_refund_cannot_exceed_the_available_money(carrier, person):
 @pytest.mark.parametrize("amount", ["0", "-5", "1.001", "NaN"])
 def test_p6_amounts_are_positive_with_two_decimals(carrier, amount):
     with pytest.raises((ApplicationError, ArithmeticError)):
-        services.top_up(carrier=carrier, amount=D(amount), bank_reference=f"B{amount}")
+        services.account_top_up(carrier=carrier, amount=D(amount), bank_reference=f"B{amount}")
     assert not Transfer.objects.exists()
 
 
 def test_p6_verify_ledger_flags_a_balance_changed_behind_its_back(carrier):
-    services.top_up(carrier=carrier, amount=D("100.00"), bank_reference="B")
+    services.account_top_up(carrier=carrier, amount=D("100.00"), bank_reference="B")
     call_command("verify_ledger")
     Account.objects.filter(carrier=carrier, kind="available").update(balance=D("1000.00"))
     with pytest.raises(CommandError, match="NOT consistent"):
@@ -384,18 +384,20 @@ def test_p2_p6_any_sequence_keeps_balances_non_negative_and_summing_to_zero(
     for step, (operation, amount, pick) in enumerate(operations):
         try:
             if operation == "top_up":
-                services.top_up(carrier=carrier, amount=amount, bank_reference=f"P{step}-{amount}")
+                services.account_top_up(
+                    carrier=carrier, amount=amount, bank_reference=f"P{step}-{amount}"
+                )
             elif operation == "fee":
-                services.charge_fee(carrier=carrier, amount=amount, reference=("prop", f"{step}"))
+                services.fee_charge(carrier=carrier, amount=amount, reference=("prop", f"{step}"))
             elif operation == "hold":
                 holds.append(
-                    services.hold_deposit(
+                    services.deposit_hold(
                         carrier=carrier, amount=amount, reference=("prop", f"h{step}")
                     )
                 )
             elif operation in ("release", "forfeit") and holds:
                 hold = holds[pick % len(holds)]
-                (services.release_hold if operation == "release" else services.forfeit_hold)(
+                (services.hold_release if operation == "release" else services.hold_forfeit)(
                     hold=hold
                 )
             elif operation == "refund":

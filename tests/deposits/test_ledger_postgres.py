@@ -29,7 +29,7 @@ THREADS = 50
 def carrier():
     carrier = Carrier.objects.create(kind="company", iin_bin="230140012340", name="Steppe LLP")
     services.personal_account_open(carrier=carrier)
-    services.top_up(carrier=carrier, amount=FEE * 20, bank_reference="COVER-20")
+    services.account_top_up(carrier=carrier, amount=FEE * 20, bank_reference="COVER-20")
     return carrier
 
 
@@ -41,7 +41,7 @@ def _race(carrier) -> list[str]:
     def charge(n: int) -> None:
         try:
             barrier.wait()
-            services.charge_fee(carrier=carrier, amount=FEE, reference=("race", str(n)))
+            services.fee_charge(carrier=carrier, amount=FEE, reference=("race", str(n)))
             outcome = "charged"
         except ApplicationError as refusal:
             outcome = refusal.code
@@ -103,8 +103,8 @@ def test_p2_control_read_then_write_oversells_the_balance(carrier, monkeypatch):
 def test_p6_the_database_refuses_to_edit_or_delete_ledger_entries(carrier):
     from django.db import DatabaseError, connection, transaction
 
-    hold = services.hold_deposit(carrier=carrier, amount=FEE, reference=("booking", "1"))
-    services.release_hold(hold=hold)
+    hold = services.deposit_hold(carrier=carrier, amount=FEE, reference=("booking", "1"))
+    services.hold_release(hold=hold)
     statements = [
         f"{verb} {table}{tail}"
         for table in ("deposits_transfer", "deposits_hold", "deposits_holdresolution")

@@ -55,7 +55,7 @@ def test_p6_ledger_sums_are_exact_where_the_database_adds_floats():
     carrier = Carrier.objects.create(kind="company", iin_bin="230140012340", name="Steppe LLP")
     services.personal_account_open(carrier=carrier)
     for n, amount in enumerate(AMOUNTS):
-        services.top_up(carrier=carrier, amount=Decimal(amount), bank_reference=f"B{n}")
+        services.account_top_up(carrier=carrier, amount=Decimal(amount), bank_reference=f"B{n}")
 
     report = selectors.ledger_check()
 

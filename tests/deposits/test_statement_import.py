@@ -247,7 +247,7 @@ def test_p1_a_payment_in_another_currency_is_parked_never_credited(keruen, perso
 
 
 def test_p1_a_bank_reference_topped_up_otherwise_is_parked_not_credited_twice(keruen, zholaushy):
-    services.top_up(carrier=zholaushy, amount=D("1.00"), bank_reference="KZ240501CR000117")
+    services.account_top_up(carrier=zholaushy, amount=D("1.00"), bank_reference="KZ240501CR000117")
 
     statement_import = import_sample("camt053-v02-day.xml")
 
@@ -258,7 +258,7 @@ def test_p1_a_bank_reference_topped_up_otherwise_is_parked_not_credited_twice(ke
 
 
 def test_p1_the_same_top_up_made_before_is_linked_not_moved_again(keruen, zholaushy):
-    earlier = services.top_up(
+    earlier = services.account_top_up(
         carrier=keruen, amount=D("150000.00"), bank_reference="KZ240501CR000117"
     )
 
@@ -527,7 +527,7 @@ def test_p1_operator_assigns_a_parked_line_by_the_carriers_iin_bin(operator_clie
 @pytest.fixture
 def refund(keruen, django_user_model):
     accountant = django_user_model.objects.create_user("acc@keruen.kz", "x", full_name="Acc")
-    services.top_up(carrier=keruen, amount=D("50000.00"), bank_reference="COVER")
+    services.account_top_up(carrier=keruen, amount=D("50000.00"), bank_reference="COVER")
     return services.refund_request(
         carrier=keruen, amount=D("20000.00"), iban=CARRIER_IBAN, requested_by=accountant
     )
@@ -611,9 +611,9 @@ def test_p6_money_and_statuses_are_read_only_in_the_admin(operator_client, kerue
 
 def test_p1_operator_reads_every_ledger_list_in_the_admin(operator_client, keruen, refund):
     import_sample("camt053-v02-day.xml")
-    services.hold_deposit(carrier=keruen, amount=D("1000.00"), reference=("booking", "1"))
+    services.deposit_hold(carrier=keruen, amount=D("1000.00"), reference=("booking", "1"))
     hold = keruen.holds.get()
-    services.release_hold(hold=hold, reason="crossed")
+    services.hold_release(hold=hold, reason="crossed")
     for model in (
         "statementimport",
         "statemententry",

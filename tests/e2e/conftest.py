@@ -245,7 +245,7 @@ def carrier_with_history(fake_twilio):
 
     from checkpoints import capacity
     from core import clock
-    from fees.services import transfer_to_budget
+    from fees.services import budget_transfer_make
     from receipts.models import Receipt
     from receipts.services import receipts_issue_for_batch
     from tests.worlds import book, make_world
@@ -254,6 +254,6 @@ def carrier_with_history(fake_twilio):
     world.top_up("200000.00")
     slot = capacity.hour_start(clock.local_today() + dt.timedelta(days=2), 10)
     booking = book(world, start=slot, trailer=world.trailer, drivers=world.drivers[:2])
-    for batch in transfer_to_budget():
+    for batch in budget_transfer_make():
         receipts_issue_for_batch(batch_id=batch.pk)
     return SimpleNamespace(world=world, booking=booking, receipt=Receipt.objects.get())

@@ -58,7 +58,7 @@ def test_b1_b11_book_a_passage_with_the_wizard_and_see_the_qr_code(page, fake_tw
     fees_in_force_today()
     person = registered_person(fake_twilio)
     carrier = Member.objects.get(user=person).carrier
-    ledger.top_up(carrier=carrier, amount=Decimal("200000.00"), bank_reference="E2E-WIZARD")
+    ledger.account_top_up(carrier=carrier, amount=Decimal("200000.00"), bank_reference="E2E-WIZARD")
     day = clock.local_today() + dt.timedelta(days=3)
     kordai = Checkpoint.objects.get(code="KORDAI")
     # Two hours of that day closed for works (C3) and one without regular places: not choosable.
@@ -173,7 +173,9 @@ def test_b4_b5_b9_add_a_driver_reschedule_and_cancel_from_the_booking_page(page,
     fees_in_force_today()
     person = registered_person(fake_twilio)
     member = Member.objects.select_related("carrier").get(user=person)
-    ledger.top_up(carrier=member.carrier, amount=Decimal("1000000.00"), bank_reference="E2E-2")
+    ledger.account_top_up(
+        carrier=member.carrier, amount=Decimal("1000000.00"), bank_reference="E2E-2"
+    )
     truck = fleet.vehicle_register(
         member=member,
         plate="123ABC02",

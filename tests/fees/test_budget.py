@@ -15,11 +15,11 @@ from deposits.selectors import balances_of, ledger_check, system_balance
 from fees.models import BudgetBatch, BudgetBatchLine, BudgetRefundClaim
 from fees.services import (
     budget_refund_settle,
+    budget_transfer_make,
     fee_refund,
     overdue_payments,
     payment_deadline,
     reference_fees_load,
-    transfer_to_budget,
 )
 
 pytestmark = pytest.mark.django_db
@@ -34,12 +34,12 @@ def carrier():
     reference_fees_load()
     carrier = Carrier.objects.create(kind="company", iin_bin="230140012340", name="Steppe LLP")
     ledger.personal_account_open(carrier=carrier)
-    ledger.top_up(carrier=carrier, amount=Decimal("10000000"), bank_reference="B")
+    ledger.account_top_up(carrier=carrier, amount=Decimal("10000000"), bank_reference="B")
     return carrier
 
 
 def pay(carrier, n, amount="4325.00", kind="fee"):
-    return ledger.charge_fee(
+    return ledger.fee_charge(
         carrier=carrier, amount=Decimal(amount), reference=("booking", str(n)), kind=kind
     )
 
@@ -62,11 +62,11 @@ def test_p4_payments_go_to_the_budget_once_in_one_batch_per_code(carrier):
     with time_machine.travel(local(2026, 3, 18, 9), tick=False):
         fees = [pay(carrier, n) for n in range(3)]
         rebooking = pay(carrier, 9, amount="432500.00", kind="rebooking_fee")
-        hold = ledger.hold_deposit(carrier=carrier, amount=Decimal("86500"), reference=("b", "1"))
-        ledger.forfeit_hold(hold=hold)
+        hold = ledger.deposit_hold(carrier=carrier, amount=Decimal("86500"), reference=("b", "1"))
+        ledger.hold_forfeit(hold=hold)
     with time_machine.travel(local(2026, 3, 18, 18), tick=False):
-        batches = transfer_to_budget()
-        assert transfer_to_budget() == []
+        batches = budget_transfer_make()
+        assert budget_transfer_make() == []
     by_kind = {batch.kind: batch for batch in batches}
     assert by_kind["fees"].total == Decimal("4325.00") * 3 + Decimal("432500.00")
     assert by_kind["fees"].line_count == 4
@@ -84,9 +84,9 @@ def test_p4_payments_go_to_the_budget_once_in_one_batch_per_code(carrier):
 def test_p4_a_later_run_the_same_day_makes_a_second_batch(carrier):
     with time_machine.travel(local(2026, 3, 18, 9), tick=False):
         pay(carrier, 1)
-        transfer_to_budget()
+        budget_transfer_make()
         pay(carrier, 2)
-        (second,) = transfer_to_budget()
+        (second,) = budget_transfer_make()
     assert second.sequence == 2 and second.line_count == 1
 
 
@@ -98,14 +98,14 @@ def test_p4_late_payments_are_reported(carrier):
     with time_machine.travel(local(2026, 3, 31, 12), tick=False):
         (late,) = overdue_payments()
         assert late[1] == dt.date(2026, 3, 30)
-        transfer_to_budget()
+        budget_transfer_make()
         assert overdue_payments() == []
 
 
 def test_c3_p4_a_fee_refunded_before_the_transfer_never_goes_to_the_budget(carrier):
     fee = pay(carrier, 1)
     fee_refund(fee=fee, reason="closure")
-    assert transfer_to_budget() == []
+    assert budget_transfer_make() == []
     assert not BudgetBatchLine.objects.exists()
 
 
@@ -114,7 +114,7 @@ def test_c3_p4_a_fee_refunded_after_the_transfer_is_a_claim_settled_by_an_operat
 ):
     operator = django_user_model.objects.create_user("op@kezek.kz", "x", full_name="Operator")
     fee = pay(carrier, 1)
-    transfer_to_budget()
+    budget_transfer_make()
     before = balances_of(carrier).available
     claim = fee_refund(fee=fee, reason="checkpoint closed")
     assert isinstance(claim, BudgetRefundClaim) and claim.status == "pending"

@@ -19,7 +19,7 @@ from deposits.models import Transfer
 from deposits.selectors import balances_of
 from fees.admin import PAYMENT_ORDER_COLUMNS
 from fees.models import BudgetAccount, BudgetBatch, BudgetRefundClaim
-from fees.services import fee_refund, transfer_to_budget
+from fees.services import budget_transfer_make, fee_refund
 from receipts.models import Receipt
 from tests.factories import StaffFactory
 from tests.receipts.helpers import book, new_truck, transfer
@@ -106,7 +106,7 @@ def test_p4_payments_past_their_deadline_are_an_alert_in_the_admin(
     assert "1 payment is past its deadline for the transfer to the state budget" in page
     assert f"#{payment.pk} 4\u202f325.00 ₸ of 230140012340, due by 30.03.2026" in page
 
-    (batch,) = transfer_to_budget()  # (its receipts task is not run here)
+    (batch,) = budget_transfer_make()  # (its receipts task is not run here)
     page = operator.get(reverse(BATCHES), **EN)
     assert "past its deadline" not in page.content.decode()
     (row,) = page.context["cl"].result_list

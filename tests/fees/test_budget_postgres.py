@@ -25,9 +25,9 @@ def payments():
     services.reference_fees_load()
     carrier = Carrier.objects.create(kind="company", iin_bin="230140012340", name="Steppe LLP")
     ledger.personal_account_open(carrier=carrier)
-    ledger.top_up(carrier=carrier, amount=Decimal("100000000"), bank_reference="B")
+    ledger.account_top_up(carrier=carrier, amount=Decimal("100000000"), bank_reference="B")
     return [
-        ledger.charge_fee(carrier=carrier, amount=Decimal("4325"), reference=("booking", str(n)))
+        ledger.fee_charge(carrier=carrier, amount=Decimal("4325"), reference=("booking", str(n)))
         for n in range(PAYMENTS)
     ]
 
@@ -40,7 +40,7 @@ def _parallel_runs() -> list:
     def run():
         barrier.wait()
         try:
-            result = services.transfer_to_budget()
+            result = services.budget_transfer_make()
         except Exception as exc:  # shown in the outcomes, not lost with the thread
             result = exc
         with lock:
@@ -61,7 +61,7 @@ def test_p4_parallel_runs_put_each_payment_in_exactly_one_batch(payments):
     lines = BudgetBatchLine.objects.all()
     assert lines.count() == PAYMENTS
     assert set(lines.values_list("payment_id", flat=True)) == {p.pk for p in payments}
-    assert services.transfer_to_budget() == []
+    assert services.budget_transfer_make() == []
     report = ledger_check()
     assert report.ok, report.problems
 

@@ -82,7 +82,7 @@ def test_b12_concurrent_deliveries_of_one_message_send_it_once(
     for _round in range(3):
         with transaction.atomic():
             (message,) = services.booking_event_notify(booking=booking, event="booking_reminder")
-        results = in_parallel(WORKERS, lambda m=message: services.deliver(message_id=m.pk))
+        results = in_parallel(WORKERS, lambda m=message: services.message_deliver(message_id=m.pk))
         assert sorted(results) == ["sent"] + ["skipped"] * (WORKERS - 1)
         message.refresh_from_db()
         assert (message.status, message.attempts) == ("sent", 1)
@@ -96,7 +96,7 @@ def test_b12_concurrent_outbox_runs_send_every_message_once(world, not_handed_to
         for _n in range(19):
             services.booking_event_notify(booking=booking, event="booking_reminder")
     assert Message.objects.filter(status="queued").count() == 20
-    sent = in_parallel(3, lambda: services.deliver_due(limit=100))
+    sent = in_parallel(3, lambda: services.messages_deliver_due(limit=100))
     assert sum(sent) == 20
     assert len(world.fake_twilio.messages) == 20
     assert set(Message.objects.values_list("provider_id", flat=True)) == {
@@ -119,7 +119,7 @@ def test_b12_control_without_the_claim_two_workers_send_twice(
     monkeypatch.setattr(services, "_claim", naive_claim)
     booking = booked(world)
     message = Message.objects.get(booking=booking)
-    in_parallel(2, lambda: services.deliver(message_id=message.pk))
+    in_parallel(2, lambda: services.message_deliver(message_id=message.pk))
     assert len(world.fake_twilio.messages) == 2
 
 
@@ -135,6 +135,6 @@ def test_b12_overlapping_reminder_runs_queue_one_reminder(world, not_handed_to_c
 
     monkeypatch.setattr(services, "_reminded", both_read_before_either_writes)
     as_of = at(1, 9).replace(hour=8)
-    queued = in_parallel(2, lambda: services.send_reminders(as_of=as_of))
+    queued = in_parallel(2, lambda: services.reminders_send(as_of=as_of))
     assert sorted(queued) == [0, 1]
     assert Message.objects.filter(kind="booking_reminder").count() == 1

@@ -362,20 +362,20 @@ def test_b12_sms_provider_fails_the_booking_stands_and_the_message_is_retried_an
     assert world.fake_twilio.messages == []
 
     # Not due yet: nothing is tried.
-    assert services.deliver_due() == 0
+    assert services.messages_deliver_due() == 0
     message.refresh_from_db()
     assert message.attempts == 1
 
     # A minute later the second attempt fails too: 2 minutes more.
     clock.shift(dt.timedelta(minutes=1))
-    assert services.deliver_due() == 0
+    assert services.messages_deliver_due() == 0
     message.refresh_from_db()
     assert (message.status, message.attempts) == ("queued", 2)
     assert message.next_attempt_at == NOW + dt.timedelta(minutes=3)
 
     # The provider has recovered: the job delivers it.
     clock.shift(dt.timedelta(minutes=2))
-    assert services.deliver_due() == 1
+    assert services.messages_deliver_due() == 1
     message.refresh_from_db()
     assert (message.status, message.attempts) == ("sent", 3)
     assert message.sent_at == NOW + dt.timedelta(minutes=3)
@@ -385,7 +385,7 @@ def test_b12_sms_provider_fails_the_booking_stands_and_the_message_is_retried_an
 
     # Sent once: later runs leave it alone.
     clock.shift(dt.timedelta(hours=1))
-    assert services.deliver_due() == 0
+    assert services.messages_deliver_due() == 0
     assert len(world.fake_twilio.messages) == 1
 
 
@@ -399,7 +399,7 @@ def test_b12_telegram_failure_is_retried_too(world, owner, fake_telegram, clock,
     assert (message.status, message.attempts) == ("queued", 1)
     assert "Telegram refused" in message.last_error
     clock.shift(dt.timedelta(minutes=1))
-    assert services.deliver_due() == 1
+    assert services.messages_deliver_due() == 1
     assert fake_telegram.texts_to(CHAT) == [message.body]
 
 
@@ -414,7 +414,7 @@ def test_b12_a_message_fails_for_good_after_8_attempts_and_an_operator_can_retry
     for _attempt in range(services.MAX_ATTEMPTS):
         before = message.next_attempt_at
         clock.move_to(before)
-        assert services.deliver(message_id=message.pk) in ("retry", "failed")
+        assert services.message_deliver(message_id=message.pk) in ("retry", "failed")
         message.refresh_from_db()
         waits.append(message.next_attempt_at - before)
     assert message.status == Message.Status.FAILED
@@ -425,7 +425,7 @@ def test_b12_a_message_fails_for_good_after_8_attempts_and_an_operator_can_retry
     # Failed is final: the job does not try again.
     clock.shift(dt.timedelta(days=1))
     requests_before = world.fake_twilio.fail_next
-    assert services.deliver_due() == 0
+    assert services.messages_deliver_due() == 0
     assert world.fake_twilio.fail_next == requests_before
 
     # "Retry now" (the admin action's service): one more attempt, at once after commit.
@@ -448,7 +448,7 @@ def test_b12_retry_of_a_failed_message_that_fails_again_is_failed_again(world, o
     )
     assert services.messages_retry(message_ids=[message.pk]) == 1
     world.fake_twilio.fail_next = 1
-    assert services.deliver(message_id=message.pk) == "failed"
+    assert services.message_deliver(message_id=message.pk) == "failed"
     message.refresh_from_db()
     assert (message.status, message.attempts) == ("failed", services.MAX_ATTEMPTS)
 
@@ -465,14 +465,14 @@ def test_b12_a_claimed_message_is_not_sent_by_another_worker_until_its_lease_lap
     # A worker claims it and dies before sending (or while sending).
     claimed, dead_token = services._claim(message.pk, as_of=NOW, now=NOW)
     assert claimed.status == Message.Status.SENDING and claimed.attempts == 1
-    assert services.deliver(message_id=message.pk) == "skipped"
+    assert services.message_deliver(message_id=message.pk) == "skipped"
     clock.shift(services.LEASE - dt.timedelta(seconds=1))
-    assert services.deliver_due() == 0
+    assert services.messages_deliver_due() == 0
     assert world.fake_twilio.messages == []
 
     # The lease has lapsed: the next run takes it over and sends it.
     clock.shift(dt.timedelta(seconds=1))
-    assert services.deliver_due() == 1
+    assert services.messages_deliver_due() == 1
     message.refresh_from_db()
     assert (message.status, message.attempts) == ("sent", 2)
     assert len(world.fake_twilio.messages) == 1
@@ -493,7 +493,7 @@ def test_b12_an_abandoned_last_attempt_ends_failed(world, owner, clock):
     Message.objects.filter(pk=message.pk).update(attempts=services.MAX_ATTEMPTS - 1)
     services._claim(message.pk, as_of=NOW, now=NOW)
     clock.shift(services.LEASE)
-    assert services.deliver_due() == 0
+    assert services.messages_deliver_due() == 0
     message.refresh_from_db()
     assert message.status == Message.Status.FAILED
     assert "stopped" in message.last_error
@@ -505,10 +505,16 @@ def test_b12_deliver_skips_messages_not_due_or_already_sent(world, owner, clock)
     book(world)
     message = Message.objects.get()
     Message.objects.filter(pk=message.pk).update(next_attempt_at=NOW + dt.timedelta(minutes=5))
-    assert services.deliver(message_id=message.pk) == "skipped"
-    assert services.deliver(message_id=message.pk, as_of=NOW + dt.timedelta(minutes=5)) == "sent"
-    assert services.deliver(message_id=message.pk, as_of=NOW + dt.timedelta(days=1)) == "skipped"
-    assert services.deliver(message_id=999_999) == "skipped"
+    assert services.message_deliver(message_id=message.pk) == "skipped"
+    assert (
+        services.message_deliver(message_id=message.pk, as_of=NOW + dt.timedelta(minutes=5))
+        == "sent"
+    )
+    assert (
+        services.message_deliver(message_id=message.pk, as_of=NOW + dt.timedelta(days=1))
+        == "skipped"
+    )
+    assert services.message_deliver(message_id=999_999) == "skipped"
     assert len(world.fake_twilio.messages) == 1
 
 
@@ -518,8 +524,8 @@ def test_b12_deliver_skips_messages_not_due_or_already_sent(world, owner, clock)
 def test_b12_reminder_is_sent_within_2_hours_of_the_slot_not_before(world, owner):
     world.top_up("100000.00")
     booking = book(world)  # 21.03 09:00
-    assert services.send_reminders(as_of=at(1, 9) - dt.timedelta(hours=2, minutes=5)) == 0
-    assert services.send_reminders(as_of=at(1, 9) - dt.timedelta(hours=1, minutes=55)) == 1
+    assert services.reminders_send(as_of=at(1, 9) - dt.timedelta(hours=2, minutes=5)) == 0
+    assert services.reminders_send(as_of=at(1, 9) - dt.timedelta(hours=1, minutes=55)) == 1
     reminder = Message.objects.get(kind="booking_reminder")
     assert reminder.booking == booking
     assert reminder.body == (
@@ -527,21 +533,21 @@ def test_b12_reminder_is_sent_within_2_hours_of_the_slot_not_before(world, owner
         f"(booking {booking.number})."
     )
     # Once: the next runs (every 5 minutes) do not repeat it.
-    assert services.send_reminders(as_of=at(1, 9) - dt.timedelta(hours=1, minutes=50)) == 0
-    assert services.send_reminders(as_of=at(1, 9) - dt.timedelta(minutes=5)) == 0
+    assert services.reminders_send(as_of=at(1, 9) - dt.timedelta(hours=1, minutes=50)) == 0
+    assert services.reminders_send(as_of=at(1, 9) - dt.timedelta(minutes=5)) == 0
     # After the slot has started, nothing.
     Message.objects.all().delete()
-    assert services.send_reminders(as_of=at(1, 9)) == 0
+    assert services.reminders_send(as_of=at(1, 9)) == 0
 
 
 def test_b12_two_overlapping_reminder_runs_queue_one_reminder(world, owner, monkeypatch):
     world.top_up("100000.00")
     book(world)
     as_of = at(1, 9) - dt.timedelta(hours=1)
-    assert services.send_reminders(as_of=as_of) == 1
+    assert services.reminders_send(as_of=as_of) == 1
     # A second run that read "no reminder yet" before the first committed: the unique key stops it.
     monkeypatch.setattr(services, "_reminded", lambda bookings: set())
-    assert services.send_reminders(as_of=as_of) == 0
+    assert services.reminders_send(as_of=as_of) == 0
     assert Message.objects.filter(kind="booking_reminder").count() == 1
 
 
@@ -549,19 +555,19 @@ def test_b12_no_reminder_for_bookings_not_confirmed(world, owner):
     world.top_up("300000.00")
     cancelled = book(world)
     bookings.booking_cancel(member=world.member, booking=cancelled)
-    assert services.send_reminders(as_of=at(1, 9) - dt.timedelta(hours=1)) == 0
+    assert services.reminders_send(as_of=at(1, 9) - dt.timedelta(hours=1)) == 0
     assert not Message.objects.filter(kind="booking_reminder").exists()
 
 
 def test_b12_a_rescheduled_booking_is_reminded_of_its_new_hour(world, owner):
     world.top_up("600000.00")
     booking = book(world, start=at(0, 13))  # today 13:00, booked at 10:00
-    assert services.send_reminders(as_of=NOW + dt.timedelta(hours=1, minutes=5)) == 1
+    assert services.reminders_send(as_of=NOW + dt.timedelta(hours=1, minutes=5)) == 1
     booking = bookings.booking_reschedule(
         member=world.member, booking=booking, slot_start=at(0, 15)
     )
-    assert services.send_reminders(as_of=NOW + dt.timedelta(hours=1, minutes=10)) == 0
-    assert services.send_reminders(as_of=at(0, 15) - dt.timedelta(hours=1)) == 1
+    assert services.reminders_send(as_of=NOW + dt.timedelta(hours=1, minutes=10)) == 0
+    assert services.reminders_send(as_of=at(0, 15) - dt.timedelta(hours=1)) == 1
     bodies = list(
         Message.objects.filter(kind="booking_reminder")
         .order_by("pk")
@@ -624,5 +630,5 @@ def test_b12_a_broker_that_is_down_loses_nothing(world, owner, commit, monkeypat
     booking.refresh_from_db()
     assert booking.status == Booking.Status.CONFIRMED
     assert "deliver_outbox will send it" in caplog.text
-    assert services.deliver_due() == 1
+    assert services.messages_deliver_due() == 1
     assert len(world.fake_twilio.messages) == 1

@@ -9,7 +9,7 @@ from pypdf import PdfReader
 from bookings import services as bookings
 from carriers.models import Member
 from core import clock as kezek_clock
-from fees.services import transfer_to_budget
+from fees.services import budget_transfer_make
 from tests.auth2fa.factories import registered_person
 from vehicles import services as fleet
 
@@ -56,7 +56,7 @@ def book(world, *, vehicle=None, service="regular", start=None, **extra):
 def transfer(commit):
     """The daily transfer to the budget, committed: the receipts task runs (eagerly)."""
     with commit():
-        return transfer_to_budget()
+        return budget_transfer_make()
 
 
 def pdf_text(data: bytes) -> str:

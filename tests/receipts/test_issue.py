@@ -13,7 +13,7 @@ from pypdf import PdfReader
 from bookings import services as bookings
 from carriers.models import Member
 from deposits import services as ledger
-from fees.services import transfer_to_budget
+from fees.services import budget_transfer_make
 from receipts.codes import CodeState, parse_verification_code
 from receipts.models import Receipt
 from receipts.services import receipts_issue_for_batch
@@ -61,7 +61,7 @@ def test_p5_a_receipt_exists_only_after_its_batch_is_transferred(world, eager, c
 def test_p5_batches_transferred_while_the_worker_was_away_are_caught_up(world, capsys):
     world.top_up("1000000.00")
     book(world)
-    (batch,) = transfer_to_budget()  # committed, but its task never ran
+    (batch,) = budget_transfer_make()  # committed, but its task never ran
     assert not Receipt.objects.exists()
     call_command("issue_missing_receipts")
     assert "1 receipts issued for 1 batches" in capsys.readouterr().out
@@ -74,7 +74,7 @@ def test_p5_fee_rebooking_fee_and_forfeited_deposit_each_get_their_facts(world, 
     world.top_up("1000000.00")
     booking = book(world)
     bookings.booking_reschedule(member=world.member, booking=booking, slot_start=slot_after(3))
-    ledger.forfeit_hold(hold=booking.deposit_hold, reason="second no-show in 90 days")
+    ledger.hold_forfeit(hold=booking.deposit_hold, reason="second no-show in 90 days")
 
     batches = {batch.kind: batch for batch in transfer(commit)}
 

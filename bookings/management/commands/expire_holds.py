@@ -1,4 +1,4 @@
-from bookings.services import expire_holds
+from bookings.services import slot_holds_expire
 from core.management.jobs import JobCommand
 
 
@@ -6,5 +6,5 @@ class Command(JobCommand):
     help = "Free the places of slot holds whose 15 minutes have passed (C5)."
 
     def handle(self, *args, **options):
-        freed = expire_holds(as_of=self.as_of(options))
+        freed = slot_holds_expire(as_of=self.as_of(options))
         self.stdout.write(f"freed {freed} lapsed holds")

@@ -1,4 +1,4 @@
-from bookings.services import sweep_no_shows
+from bookings.services import no_shows_sweep
 from core.management.jobs import JobCommand
 
 
@@ -9,5 +9,5 @@ class Command(JobCommand):
     )
 
     def handle(self, *args, **options):
-        swept = sweep_no_shows(as_of=self.as_of(options))
+        swept = no_shows_sweep(as_of=self.as_of(options))
         self.stdout.write(f"{swept} bookings marked as no-shows")

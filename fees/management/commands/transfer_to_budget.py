@@ -1,5 +1,5 @@
 from core.management.jobs import JobCommand
-from fees.services import overdue_payments, transfer_to_budget
+from fees.services import budget_transfer_make, overdue_payments
 
 
 class Command(JobCommand):
@@ -11,7 +11,7 @@ class Command(JobCommand):
 
     def handle(self, *args, **options):
         as_of = self.as_of(options)
-        batches = transfer_to_budget(as_of=as_of)
+        batches = budget_transfer_make(as_of=as_of)
         for batch in batches:
             self.stdout.write(
                 f"{batch.payment_order_number}: {batch.line_count} payments, {batch.total} KZT "

@@ -1,5 +1,5 @@
 from core.management.jobs import JobCommand
-from notify.services import deliver_due
+from notify.services import messages_deliver_due
 
 
 class Command(JobCommand):
@@ -10,5 +10,5 @@ class Command(JobCommand):
         parser.add_argument("--limit", type=int, default=100, help="At most this many messages.")
 
     def handle(self, *args, **options):
-        sent = deliver_due(as_of=self.as_of(options), limit=options["limit"])
+        sent = messages_deliver_due(as_of=self.as_of(options), limit=options["limit"])
         self.stdout.write(f"sent {sent} messages")
