@@ -360,6 +360,9 @@ OTP_WEBAUTHN_HELPER_CLASS = "auth2fa.services.PasskeyHelper"
 
 # --- Outside services (later issues use them; defaults keep `make run` offline) ----------------
 SMS_BACKEND = env.str("SMS_BACKEND", default="console")
+# The console backend writes codes to the log; with DEBUG off it is refused at start-up unless
+# this says the deployment is not a real one (the bench).
+SMS_CONSOLE_ALLOWED = env.bool("SMS_CONSOLE_ALLOWED", default=False)
 TWILIO_ACCOUNT_SID = env.str("TWILIO_ACCOUNT_SID", default="")
 TWILIO_AUTH_TOKEN = env.str("TWILIO_AUTH_TOKEN", default="")
 TWILIO_FROM = env.str("TWILIO_FROM", default="")

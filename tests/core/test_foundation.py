@@ -38,6 +38,7 @@ def test_production_refuses_the_generated_secret_key(settings):
 
     settings.DEBUG = False
     settings.SECRET_KEY_IS_GENERATED = True
+    settings.SMS_BACKEND = "twilio"
     with pytest.raises(ImproperlyConfigured, match="SECRET_KEY"):
         refuse_unsafe_production()
     settings.SECRET_KEY_IS_GENERATED = False
@@ -45,6 +46,28 @@ def test_production_refuses_the_generated_secret_key(settings):
     settings.DEBUG = True
     settings.SECRET_KEY_IS_GENERATED = True
     refuse_unsafe_production()
+
+
+def test_a2_production_refuses_the_console_sms_backend_and_warns_of_password_sign_in(
+    settings, caplog
+):
+    """The console backend writes every sign-in code to the log: with DEBUG off it does not
+    start; password sign-in starts but says so at WARNING."""
+    from config.production_guard import refuse_unsafe_production
+
+    settings.DEBUG, settings.SECRET_KEY_IS_GENERATED = False, False
+    settings.SMS_BACKEND, settings.SMS_CONSOLE_ALLOWED = "console", False
+    with pytest.raises(ImproperlyConfigured, match="SMS_BACKEND is console"):
+        refuse_unsafe_production()
+    settings.SMS_CONSOLE_ALLOWED = True  # the bench: nobody real signs in
+    settings.PASSWORD_LOGIN = True
+    with caplog.at_level("WARNING", logger="kezek.production"):
+        refuse_unsafe_production()
+    assert "PASSWORD_LOGIN is on" in caplog.text
+    caplog.clear()
+    settings.SMS_BACKEND, settings.PASSWORD_LOGIN = "twilio", False
+    refuse_unsafe_production()
+    assert caplog.text == ""
 
 
 def test_job_command_refuses_a_future_as_of_unless_allowed():
