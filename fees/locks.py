@@ -13,6 +13,12 @@ def payments_unless_taken(payments: QuerySet[Transfer], limit: int) -> list[Tran
     return list(for_update(payments, no_key=True, skip_locked=True, of=("self",))[:limit])
 
 
+def fee_payment(pk: int) -> Transfer:
+    """A fee being refunded: the budget transfer takes the same row (payments_unless_taken), so
+    a fee is either refunded or put in a batch, never both."""
+    return for_update(Transfer.objects.filter(pk=pk), no_key=True, of=("self",)).get()
+
+
 def budget_account(pk: int) -> None:
     """Parallel runs number the day's batches of an account one after another."""
     for_update(BudgetAccount.objects.filter(pk=pk), no_key=True).exists()

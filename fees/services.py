@@ -258,9 +258,17 @@ def overdue_payments(*, as_of=None):
 
 def fee_refund(*, fee, reason: str, actor=None):
     """Give a fee back (C3, D4). Before its transfer to the budget the ledger refunds it at
-    once; after, it becomes a claim on the budget that an operator settles (P4)."""
-    if not BudgetBatchLine.objects.filter(payment=fee).exists():
-        return ledger.fee_refund_to_balance(transfer=fee, reason=reason, actor=actor)
+    once; after, it becomes a claim on the budget that an operator settles (P4). The fee's row
+    is locked first, as the budget transfer locks it: a transfer running at the same moment
+    either has it in its batch already (then a claim) or passes it by."""
+    with transaction.atomic():
+        fee = locks.fee_payment(fee.pk)
+        if not BudgetBatchLine.objects.filter(payment=fee).exists():
+            return ledger.fee_refund_to_balance(transfer=fee, reason=reason, actor=actor)
+        return _refund_claim(fee=fee, reason=reason, actor=actor)
+
+
+def _refund_claim(*, fee, reason: str, actor) -> BudgetRefundClaim:
     claim, created = BudgetRefundClaim.objects.get_or_create(
         fee=fee,
         defaults={

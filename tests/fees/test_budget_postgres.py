@@ -10,6 +10,7 @@ from django.db import connections
 
 from carriers.models import Carrier
 from deposits import services as ledger
+from deposits.models import Transfer
 from deposits.selectors import ledger_check
 from fees import services
 from fees.models import BudgetBatch, BudgetBatchLine
@@ -99,3 +100,64 @@ def test_p4_control_without_skip_locked_runs_collide(payments, monkeypatch):
     assert failures, outcomes
     assert BudgetBatchLine.objects.count() == PAYMENTS
     assert ledger_check().ok
+
+
+def _refund_during_a_transfer(fee, monkeypatch) -> None:
+    """A refund of `fee` (a closure's, C3) paused after its check, while a budget transfer runs
+    in full; then the refund goes on."""
+    checked, go_on = threading.Event(), threading.Event()
+    refund_to_balance = ledger.fee_refund_to_balance
+
+    def paused(**kwargs):
+        checked.set()
+        go_on.wait(10)
+        return refund_to_balance(**kwargs)
+
+    monkeypatch.setattr(ledger, "fee_refund_to_balance", paused)
+    failures = []
+
+    def refund():
+        try:
+            services.fee_refund(fee=fee, reason="the checkpoint closed")
+        except Exception as exc:  # shown by the test, not lost with the thread
+            failures.append(exc)
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=refund)
+    thread.start()
+    assert checked.wait(10)
+    services.budget_transfer_make()
+    go_on.set()
+    thread.join()
+    assert not failures, failures
+
+
+def _refunded(fee) -> bool:
+    return Transfer.objects.filter(idempotency_key=f"fee_refund:{fee.pk}").exists()
+
+
+def test_p4_a_fee_refunded_while_a_transfer_runs_is_refunded_or_transferred_never_both(
+    payments, monkeypatch
+):
+    fee = payments[0]
+    _refund_during_a_transfer(fee, monkeypatch)
+    transferred = set(BudgetBatchLine.objects.values_list("payment_id", flat=True))
+    assert fee.pk not in transferred and _refunded(fee)
+    assert transferred == {p.pk for p in payments[1:]}
+    report = ledger_check()
+    assert report.ok, report.problems
+
+
+def test_p4_control_without_the_refunds_lock_the_fee_is_refunded_and_sent_to_the_budget(
+    payments, monkeypatch
+):
+    """The race the lock guards against: the transfer does not see the uncommitted refund and
+    takes the fee too, so the carrier gets it back and the budget gets it as well."""
+    from fees import locks
+
+    monkeypatch.setattr(locks, "fee_payment", lambda pk: Transfer.objects.get(pk=pk))
+    fee = payments[0]
+    _refund_during_a_transfer(fee, monkeypatch)
+    transferred = set(BudgetBatchLine.objects.values_list("payment_id", flat=True))
+    assert fee.pk in transferred and _refunded(fee)
