@@ -101,7 +101,7 @@ def _deliver_code(device: CodeDevice, code: str) -> None:
         ) from exc
 
 
-def _code_refusal(result: str, device: CodeDevice) -> ApplicationError:
+def _code_refusal(result: str, device: CodeDevice | None) -> ApplicationError:
     if result == CodeCheck.WRONG:
         left = device.MAX_TRIES_PER_CODE - device.code_failures
         if left > 0:

@@ -184,15 +184,15 @@ def person_register(
 
 
 def registration_code_resend(*, phone: str) -> int:
-    """Send a new code for a registration not confirmed yet; returns seconds until the next one."""
+    """Send a new code for a registration not confirmed yet; returns seconds until the next one.
+    A number with no registration waiting (unknown, or confirmed already) gets the same answer
+    and no SMS: the answer must not tell who is registered (A8)."""
     phone = normalize_phone(phone)
     now = clock.now()
     with transaction.atomic():
         device = locks.devices(SmsDevice.objects.filter(phone=phone, confirmed=False)).first()
         if device is None:
-            raise ApplicationError(
-                "not_found", _("No registration waits for this phone number."), status=404
-            )
+            return int(RESEND_AFTER.total_seconds())
         _refuse_early_resend(device.last_sent_at, now)
         code = _issue_sms_code(device, purpose="registration", now=now)
     _deliver_code(device, code)
@@ -200,17 +200,17 @@ def registration_code_resend(*, phone: str) -> int:
 
 
 def registration_verify(*, phone: str, code: str) -> User:
-    """Confirm the phone with the SMS code (A1); the person can sign in from then on."""
+    """Confirm the phone with the SMS code (A1); the person can sign in from then on. A number
+    with no registration waiting (unknown, or confirmed already) is refused as a registration
+    with no code is, whatever the code: the answer tells nobody who is registered (A8)."""
     phone = normalize_phone(phone)
     now = clock.now()
     with transaction.atomic():
-        device = locks.devices(SmsDevice.objects.select_related("user").filter(phone=phone)).first()
+        device = locks.devices(
+            SmsDevice.objects.select_related("user").filter(phone=phone, confirmed=False)
+        ).first()
         if device is None:
-            raise ApplicationError(
-                "not_found", _("No registration waits for this phone number."), status=404
-            )
-        if device.confirmed:
-            return device.user
+            raise _code_refusal(CodeCheck.NO_CODE, None)
         result = device.check_code(code, now=now)
         device.save()
         if result == CodeCheck.OK:

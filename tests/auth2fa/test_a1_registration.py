@@ -1,3 +1,5 @@
+import datetime as dt
+
 import pytest
 import time_machine
 
@@ -114,3 +116,44 @@ def test_a1_unverified_phone_cannot_sign_in(fake_twilio):
     with pytest.raises(ApplicationError) as refusal:
         sign_in_with_password(username="aigerim@steppe.kz", password=COMPANY["password"])
     assert refusal.value.code == "phone_not_verified"
+
+
+def test_a8_verify_answers_an_unknown_and_a_confirmed_phone_alike_whatever_the_code(fake_twilio):
+    """An already confirmed phone was answered "verified" for any code, and an unknown one "no
+    registration waits": together they told who is registered. Both now get the refusal of a
+    registration with no code."""
+    user = registration_create(**COMPANY).user
+    registration_verify(phone=user.phone, code=fake_twilio.codes_sent_to(user.phone)[-1])
+
+    def refusal(phone: str) -> tuple:
+        with pytest.raises(ApplicationError) as refused:
+            registration_verify(phone=phone, code="123456")
+        return refused.value.code, refused.value.status, refused.value.message
+
+    confirmed, unknown = refusal(user.phone), refusal("+77019998877")
+    assert confirmed == unknown
+    assert confirmed[:2] == ("no_code", 401)
+
+
+def test_a8_resend_answers_alike_for_any_number_and_texts_only_a_waiting_registration(
+    fake_twilio,
+):
+    waiting = registration_create(**COMPANY).user
+    confirmed = registration_create(
+        **{
+            **COMPANY,
+            "carrier_iin_bin": "377835337400",
+            "iin": "377835337400",
+            "phone": "+77017654321",
+            "email": "other@steppe.kz",
+        }
+    ).user
+    registration_verify(phone=confirmed.phone, code=fake_twilio.codes_sent_to(confirmed.phone)[-1])
+    fake_twilio.messages.clear()
+    with time_machine.travel(dt.datetime.now(dt.UTC) + dt.timedelta(minutes=2), tick=False):
+        answers = [
+            registration_code_resend(phone=phone)
+            for phone in (waiting.phone, confirmed.phone, "+77019998877")
+        ]
+    assert answers == [answers[0]] * 3
+    assert [m["To"] for m in fake_twilio.messages] == [waiting.phone]
