@@ -96,6 +96,15 @@ class TokenForm(forms.Form):
         max_length=100,
         help_text=_("For example: fleet system, plate camera integration."),
     )
+    valid_days = forms.TypedChoiceField(
+        label=_("Works for"),
+        coerce=int,
+        choices=[(30, _("30 days")), (90, _("90 days")), (180, _("180 days")), (365, _("1 year"))],
+        initial=365,
+        required=False,
+        empty_value=365,
+        help_text=_("After that the token stops working; make a new one before it does."),
+    )
 
 
 class EdsForm(forms.Form):

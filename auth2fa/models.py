@@ -212,7 +212,7 @@ class ApiToken(models.Model):
 
     class Kind(models.TextChoices):
         SIGN_IN = "sign_in", _("Sign-in (12 hours)")
-        PERSONAL = "personal", _("Personal, long-lived")
+        PERSONAL = "personal", _("Personal, up to a year")
 
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_tokens")
     kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)

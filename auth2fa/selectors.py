@@ -9,7 +9,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from auth2fa.models import ApiToken, BackupCode, SmsDevice, TelegramDevice, User, UserSession
 from carriers.models import Carrier, Member
-from core import rows
+from core import clock, rows
 
 
 def sessions_of(user) -> QuerySet[UserSession]:
@@ -18,9 +18,12 @@ def sessions_of(user) -> QuerySet[UserSession]:
 
 
 def tokens_of(user) -> QuerySet[ApiToken]:
-    """The person's long-lived API tokens that still work."""
+    """The person's personal API tokens that still work (not revoked, not expired)."""
     return ApiToken.objects.filter(
-        user=user, kind=ApiToken.Kind.PERSONAL, revoked_at__isnull=True
+        user=user,
+        kind=ApiToken.Kind.PERSONAL,
+        revoked_at__isnull=True,
+        expires_at__gt=clock.now(),
     ).order_by("-created_at")
 
 

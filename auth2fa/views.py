@@ -1,5 +1,7 @@
 """Registration, sign-in with two factors, sign-out and the security page (A1–A4)."""
 
+import datetime as dt
+
 import django_otp
 from django.contrib import messages
 from django.contrib.auth import login, logout
@@ -288,7 +290,10 @@ def security(request: HttpRequest) -> HttpResponse:
     context: dict = {}
     if action == "create_token" and form.is_valid():
         issued = services.api_token_issue(
-            user=request.user, kind=ApiToken.Kind.PERSONAL, name=form.cleaned_data["name"]
+            user=request.user,
+            kind=ApiToken.Kind.PERSONAL,
+            name=form.cleaned_data["name"],
+            valid_for=dt.timedelta(days=form.cleaned_data["valid_days"]),
         )
         new_token = issued.secret
         form = TokenForm()

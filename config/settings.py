@@ -235,6 +235,8 @@ SESSION_COOKIE_AGE = 30 * 60
 SESSION_SAVE_EVERY_REQUEST = True
 SESSION_ABSOLUTE_SECONDS = 12 * 3600
 API_SIGN_IN_TOKEN_HOURS = 12
+# A personal API token works this long unless its owner chooses less when making it (A4).
+API_PERSONAL_TOKEN_DAYS = env.int("API_PERSONAL_TOKEN_DAYS", default=365)
 LOGIN_URL = "admin:login"
 
 # --- Internationalisation (W1) --------------------------------------------------------------

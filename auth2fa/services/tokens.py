@@ -29,12 +29,17 @@ class IssuedToken:
 
 
 def api_token_issue(
-    *, user: User, kind: str, name: str = "", expires_at: dt.datetime | None = None
+    *, user: User, kind: str, name: str = "", valid_for: dt.timedelta | None = None
 ) -> IssuedToken:
-    """A new bearer token, shown once: only its SHA-256 is kept (A4)."""
+    """A new bearer token, shown once: only its SHA-256 is kept (A4). Every token expires: a
+    sign-in token after API_SIGN_IN_TOKEN_HOURS, a personal one `valid_for` after it is made as
+    its owner chose, at most API_PERSONAL_TOKEN_DAYS."""
     now = clock.now()
-    if kind == ApiToken.Kind.SIGN_IN and expires_at is None:
-        expires_at = now + dt.timedelta(hours=settings.API_SIGN_IN_TOKEN_HOURS)
+    if kind == ApiToken.Kind.SIGN_IN:
+        longest = dt.timedelta(hours=settings.API_SIGN_IN_TOKEN_HOURS)
+    else:
+        longest = dt.timedelta(days=settings.API_PERSONAL_TOKEN_DAYS)
+    expires_at = now + min(valid_for or longest, longest)
     secret = "kzk_" + secrets.token_urlsafe(32)
     with transaction.atomic():
         token = ApiToken.objects.create(

@@ -7,6 +7,7 @@ import time_machine
 from auth2fa import services
 from auth2fa.models import ApiToken
 from auth2fa.selectors import api_token_with_person
+from core import clock
 from tests.auth2fa.factories import PASSWORD, person_without_membership, registered_person
 
 pytestmark = pytest.mark.django_db
@@ -89,7 +90,39 @@ def test_a4_token_is_stored_hashed_and_shown_once(fake_twilio):
     stored = ApiToken.objects.get()
     assert issued.secret not in {stored.token_hash, stored.prefix, stored.name}
     assert stored.token_hash == hashlib.sha256(issued.secret.encode()).hexdigest()
-    assert stored.expires_at is None
+
+
+def test_a4_a_personal_token_stops_working_after_a_year_or_what_its_owner_chose(
+    client, fake_twilio
+):
+    """Personal tokens never expired: a token leaked years ago still worked. Now it works a year
+    at most (API_PERSONAL_TOKEN_DAYS), or less when its owner chose less."""
+    person = registered_person(fake_twilio)
+    with time_machine.travel("2026-11-25 09:00 +0500", tick=False) as traveller:
+        yearly = services.api_token_issue(user=person, kind=ApiToken.Kind.PERSONAL).secret
+        monthly = services.api_token_issue(
+            user=person,
+            kind=ApiToken.Kind.PERSONAL,
+            valid_for=dt.timedelta(days=30),
+        ).secret
+        # A longer life than the longest is cut to it.
+        capped = services.api_token_issue(
+            user=person,
+            kind=ApiToken.Kind.PERSONAL,
+            valid_for=dt.timedelta(days=5000),
+        )
+        assert capped.token.expires_at == clock.now() + dt.timedelta(days=365)
+
+        def works(secret: str) -> bool:
+            return (
+                client.get("/api/v1/me", HTTP_AUTHORIZATION=f"Bearer {secret}").status_code == 200
+            )
+
+        assert works(yearly) and works(monthly)
+        traveller.shift(dt.timedelta(days=30))
+        assert works(yearly) and not works(monthly)
+        traveller.shift(dt.timedelta(days=335))
+        assert not works(yearly)
 
 
 def test_a4_sign_in_token_lasts_12_hours(client, fake_twilio):

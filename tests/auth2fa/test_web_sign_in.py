@@ -166,6 +166,8 @@ def test_a4_token_created_on_the_page_is_shown_once_and_can_be_revoked(client, f
         "/account/security/", {"action": "create_token", "name": "fleet system"}, **EN
     ).content.decode()
     token = ApiToken.objects.get(user=person, kind="personal")
+    # A year unless the person chose less (A4).
+    assert token.expires_at - token.created_at == dt.timedelta(days=365)
     secret = page.split('<code class="token">')[1].split("</code>")[0]
     assert secret.startswith(token.prefix)
     assert secret not in client.get("/account/security/", **EN).content.decode()
@@ -173,6 +175,13 @@ def test_a4_token_created_on_the_page_is_shown_once_and_can_be_revoked(client, f
     assert api.get("/api/v1/me", HTTP_AUTHORIZATION=f"Bearer {secret}").status_code == 200
     client.post("/account/security/", {"action": "revoke_token", "token": token.pk})
     assert api.get("/api/v1/me", HTTP_AUTHORIZATION=f"Bearer {secret}").status_code == 401
+    client.post(
+        "/account/security/",
+        {"action": "create_token", "name": "camera", "valid_days": "30"},
+        **EN,
+    )
+    chosen = ApiToken.objects.get(user=person, name="camera")
+    assert chosen.expires_at - chosen.created_at == dt.timedelta(days=30)
 
 
 def test_a5_a_person_cannot_end_someone_elses_session_or_token(fake_twilio):
