@@ -1,4 +1,3 @@
-import csv
 import datetime as dt
 
 from django.conf import settings
@@ -9,7 +8,7 @@ from django.utils.translation import gettext as _
 
 from auth2fa.decorators import verified_login_required
 from carriers.selectors import membership_of
-from core import clock
+from core import clock, csv_safe
 from core.errors import ApplicationError
 from core.forms import show_refusal
 from deposits import services
@@ -98,7 +97,7 @@ def _statement_csv(carrier, entries) -> HttpResponse:
         f'attachment; filename="kezek-statement-{carrier.iin_bin}.csv"'
     )
     response.write("\ufeff")  # so spreadsheet programs read it as UTF-8
-    writer = csv.writer(response)
+    writer = csv_safe.writer(response)
     writer.writerow([_("Time"), _("Kind"), _("Amount"), _("Booking"), _("Description")])
     for entry in entries.iterator():
         writer.writerow(

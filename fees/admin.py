@@ -12,6 +12,8 @@ UTF-8 with a byte order mark, comma-separated, one header row, then for each bat
 row (the payment order itself, its amount the batch total) followed by one `line` row per payment
 in it (its amount the payment's). Line rows repeat the order's columns, so each row stands alone.
 Amounts have 2 decimals and a dot; dates are ISO 8601, times with their offset (Almaty, +05:00).
+A text cell a spreadsheet would run as a formula (a carrier named ``=HYPERLINK(…)``) starts with a
+single quote; amounts stay numbers (`core.csv_safe`).
 
 =================  ===========================================================================
 column             meaning
@@ -38,8 +40,6 @@ receipt            line row: the receipt number, once issued (P5)
 =================  ===========================================================================
 """
 
-import csv
-
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
@@ -51,7 +51,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
-from core import clock
+from core import clock, csv_safe
 from core.admin import AuditedAdmin, ReadOnlyAdmin
 from core.errors import ApplicationError
 from core.money import format_tenge
@@ -142,7 +142,7 @@ def payment_order_csv(batches) -> HttpResponse:
     name = batches[0].payment_order_number if len(batches) == 1 else "payment-orders"
     response["Content-Disposition"] = f'attachment; filename="{name}.csv"'
     response.write("\ufeff")  # so spreadsheet programs read it as UTF-8
-    writer = csv.DictWriter(response, fieldnames=PAYMENT_ORDER_COLUMNS)
+    writer = csv_safe.DictWriter(response, fieldnames=PAYMENT_ORDER_COLUMNS)
     writer.writeheader()
     for batch in batches:
         order = {
