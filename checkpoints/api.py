@@ -1,4 +1,5 @@
 import datetime as dt
+import logging
 
 from django.http import Http404
 from django.utils.translation import gettext
@@ -15,6 +16,8 @@ from core import clock
 from core.clock import ALMATY
 from core.errors import ApplicationError
 from core.http_cache import PublicReadApi
+
+logger = logging.getLogger(__name__)
 
 
 class CountryOutput(serializers.Serializer):
@@ -214,7 +217,16 @@ class CheckpointEventApi(APIView):
     """A plate camera reports a vehicle in the waiting area (`arrived`, Q1) or crossing the
     border (`crossed`, D2) at its key's checkpoint. The plate is normalised (B7) and matched
     against the active bookings of that checkpoint (truck or trailer). Sending the same event
-    again answers the same status and changes nothing. Rate limits never apply here."""
+    again answers the same status and changes nothing. Rate limits never apply here.
+
+    Errors besides validation and authentication: 404 `no_active_booking` (no active booking
+    for the plate here); 409 `outside_check_in_window` (Q1; `fields.opens`, `fields.closes`);
+    409 `not_changeable` (the booking's status does not allow the event, e.g. a crossing of a
+    vehicle never called forward);
+    409 `ambiguous_plate`: plates are unique per carrier only, and this plate is on bookings of
+    more than one carrier here (active, or crossed since two hours before the event), so
+    nothing is recorded: staff mark the vehicle at the staff screen, choosing the booking by
+    its number (`fields.bookings` lists the numbers it could be)."""
 
     authentication_classes = [DeviceKeyAuthentication]
     permission_classes = [IsCheckpointDevice]
@@ -229,9 +241,26 @@ class CheckpointEventApi(APIView):
         device = request.user
         plate = selectors.plate_of_device_text(data.validated_data["plate"])
         at = data.validated_data.get("at") or clock.now()
-        booking = selectors.booking_for_device_event(
-            checkpoint_id=device.checkpoint_id, plate=plate, at=at
-        )
+        try:
+            booking = selectors.booking_for_device_event(
+                checkpoint_id=device.checkpoint_id, plate=plate, at=at
+            )
+        except selectors.AmbiguousPlate as refusal:
+            logger.warning(
+                "Plate camera %r (key %s, checkpoint %s): %s event for plate %s at %s refused, "
+                "left to staff: the plate is on bookings of more than one carrier: %s",
+                device.name,
+                device.key_id,
+                device.checkpoint_id,
+                data.validated_data["event"],
+                plate,
+                at.isoformat(),
+                ", ".join(
+                    f"{booking.number} (carrier {booking.carrier_id}, {booking.status})"
+                    for booking in refusal.bookings
+                ),
+            )
+            raise
         if booking is None:
             raise ApplicationError(
                 "no_active_booking",

@@ -310,19 +310,60 @@ def plate_of_device_text(raw: object) -> str:
 DUPLICATE_CROSSING_WITHIN = dt.timedelta(hours=2)
 
 
+class AmbiguousPlate(ApplicationError):
+    """A camera's plate is on bookings of more than one carrier at the checkpoint (B7: plates are
+    unique per carrier only). A camera cannot tell whose vehicle it saw, so it marks nothing: staff
+    choose the booking by its number at the staff screen. `bookings` are the ones it could be."""
+
+    def __init__(self, *, plate: str, bookings: list) -> None:
+        numbers = [booking.number for booking in bookings]
+        super().__init__(
+            "ambiguous_plate",
+            _(
+                "The plate %(plate)s is on bookings of more than one carrier at this "
+                "checkpoint, so the camera cannot tell whose vehicle it is: nothing was "
+                "recorded. Mark it at the staff screen: find the plate there and choose the "
+                "booking by the number the driver shows."
+            )
+            % {"plate": plate},
+            status=409,
+            fields={"bookings": numbers},
+        )
+        self.plate = plate
+        self.bookings = bookings
+
+
 def booking_for_device_event(*, checkpoint_id: int, plate: str, at: dt.datetime):
     """The booking a plate camera at this checkpoint reports about, or None.
 
-    The active booking whose vehicle (or trailer) has this normalised plate. Where several match
-    (a booking in each direction, or a truck and a trailer with the same plate) the one whose
-    check-in window (Q1) contains `at` wins, then the truck over the trailer, then the slot
-    nearest to `at`. With no active one, a booking that crossed here shortly before is
-    answered, so a repeated crossing event stays harmless."""
+    The active booking whose vehicle (or trailer) has this normalised plate. Where several of one
+    carrier match (a booking in each direction, or a truck and a trailer with the same plate) the
+    one whose check-in window (Q1) contains `at` wins, then the truck over the trailer, then the
+    slot nearest to `at`. With no active one, a booking that crossed here shortly before is
+    answered, so a repeated crossing event stays harmless.
+
+    Plates are unique per carrier only: where the active bookings and those that crossed shortly
+    before belong to more than one carrier, the camera cannot tell whose vehicle it saw, and
+    AmbiguousPlate is raised (a carrier registering another's plate must not get the other's
+    arrival or crossing)."""
+    plated = Q(vehicle_plate=plate) | Q(trailer_plate=plate)
     candidates = list(
         Booking.objects.filter(checkpoint_id=checkpoint_id, status__in=Booking.ACTIVE)
-        .filter(Q(vehicle_plate=plate) | Q(trailer_plate=plate))
+        .filter(plated)
         .select_related("checkpoint")
     )
+    crossed = list(
+        Booking.objects.filter(
+            checkpoint_id=checkpoint_id,
+            status=Booking.Status.CROSSED,
+            crossed_at__gte=at - DUPLICATE_CROSSING_WITHIN,
+        )
+        .filter(plated)
+        .select_related("checkpoint")
+        .order_by("-crossed_at", "-pk")
+    )
+    if len({booking.carrier_id for booking in candidates + crossed}) > 1:
+        raise AmbiguousPlate(plate=plate, bookings=candidates + crossed)
     if candidates:
 
         def preference(booking) -> tuple:
@@ -335,17 +376,7 @@ def booking_for_device_event(*, checkpoint_id: int, plate: str, at: dt.datetime)
             )
 
         return min(candidates, key=preference)
-    return (
-        Booking.objects.filter(
-            checkpoint_id=checkpoint_id,
-            status=Booking.Status.CROSSED,
-            crossed_at__gte=at - DUPLICATE_CROSSING_WITHIN,
-        )
-        .filter(Q(vehicle_plate=plate) | Q(trailer_plate=plate))
-        .select_related("checkpoint")
-        .order_by("-crossed_at", "-pk")
-        .first()
-    )
+    return crossed[0] if crossed else None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -365,11 +396,13 @@ STAFF_SEARCH_LIMIT = 10
 
 def staff_search(*, checkpoint: Checkpoint, text: str) -> StaffSearch:
     """Bookings of this checkpoint for a number or a plate, active ones first, then the latest
-    slots (a plate may have many bookings over time)."""
+    slots (a plate may have many bookings over time), each with its carrier: plates are unique
+    per carrier only (B7), so staff tell two carriers' bookings of a plate apart by the carrier
+    and the number (what a plate camera leaves to them, AmbiguousPlate)."""
     text = (text or "").strip()[:60]
     if not text:
         return StaffSearch(text="", bookings=[])
-    bookings = Booking.objects.select_related("vehicle", "trailer", "checkpoint")
+    bookings = Booking.objects.select_related("vehicle", "trailer", "checkpoint", "carrier")
     pk = booking_pk_from_number(text)
     if pk is not None:
         found = list(bookings.filter(pk=pk))
