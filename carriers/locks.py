@@ -2,7 +2,7 @@
 
 from django.db.models import QuerySet
 
-from carriers.models import Invitation, Member
+from carriers.models import Carrier, Invitation, Member
 from core.locks import for_update
 
 
@@ -15,3 +15,11 @@ def owners_of(carrier_id: int) -> None:
     """The carrier's owners, in id order: two owners cannot demote each other at once."""
     rows = Member.objects.filter(carrier_id=carrier_id, role=Member.Role.OWNER).order_by("pk")
     list(for_update(rows, no_key=True).values_list("pk", flat=True))
+
+
+def carrier_inviting(carrier_id: int) -> None:
+    """The carrier whose invitations are counted (A8): its owners' invitations are made one at a
+    time, so two at once cannot both pass the carrier's daily limit."""
+    list(
+        for_update(Carrier.objects.filter(pk=carrier_id), no_key=True).values_list("pk", flat=True)
+    )

@@ -2,6 +2,7 @@ import dataclasses
 import datetime as dt
 import hashlib
 import logging
+import math
 import secrets
 from typing import Any
 
@@ -35,6 +36,55 @@ def _require_owner(member: Member) -> None:
         )
 
 
+def _refuse_unserved_country(phone: str) -> None:
+    """A8: invitation SMS go only to the calling codes of SMS_ALLOWED_COUNTRY_CODES (E.164
+    country codes are prefix-free, so a number has at most one of them)."""
+    codes = [code.strip().lstrip("+") for code in settings.SMS_ALLOWED_COUNTRY_CODES]
+    if not any(code and phone.startswith("+" + code) for code in codes):
+        raise ApplicationError(
+            "validation_error",
+            _("Invitations can be sent only to phone numbers with these country codes: %(codes)s.")
+            % {"codes": ", ".join("+" + code for code in codes if code)},
+            fields={"phone": [_("Kezek does not send invitations to this country.")]},
+        )
+
+
+def _refuse_too_many_invitations(*, carrier_id: int, phone: str, now: dt.datetime) -> None:
+    """A8: every invitation sends one SMS, so the invitations made in the last 24 hours count
+    them: to one phone (whoever invites) and from one carrier. The caller holds the carrier's
+    lock, so one carrier's parallel invitations are counted one by one."""
+    since = now - dt.timedelta(days=1)
+    recent = Invitation.objects.filter(created_at__gt=since)
+    for made, limit, message in (
+        (
+            recent.filter(phone=phone),
+            settings.INVITATION_SMS_PER_PHONE_PER_DAY,
+            _(
+                "This phone number got too many invitations in the last 24 hours. "
+                "Try again in %(hours)s h."
+            ),
+        ),
+        (
+            recent.filter(carrier_id=carrier_id),
+            settings.INVITATION_SMS_PER_CARRIER_PER_DAY,
+            _(
+                "Your carrier sent too many invitations in the last 24 hours. "
+                "Try again in %(hours)s h."
+            ),
+        ),
+    ):
+        times = sorted(made.values_list("created_at", flat=True))
+        if len(times) >= limit:
+            free_at = times[len(times) - limit] + dt.timedelta(days=1) if limit > 0 else None
+            wait = max(1, math.ceil((free_at - now).total_seconds())) if free_at else 86400
+            raise ApplicationError(
+                "too_many_invitations",
+                message % {"hours": math.ceil(wait / 3600)},
+                status=429,
+                retry_after=wait,
+            )
+
+
 @dataclasses.dataclass(frozen=True)
 class IssuedInvitation:
     invitation: Invitation
@@ -51,6 +101,7 @@ def member_invite(*, by: Member, phone: str, role: str) -> IssuedInvitation:
             "validation_error", _("Choose a role."), fields={"role": [_("Choose a role.")]}
         )
     phone = normalize_phone(phone)
+    _refuse_unserved_country(phone)
     user_model = get_user_model()
     if Member.objects.filter(user__phone=phone).exists():
         raise ApplicationError(
@@ -61,6 +112,8 @@ def member_invite(*, by: Member, phone: str, role: str) -> IssuedInvitation:
     now = clock.now()
     token = secrets.token_urlsafe(24)
     with transaction.atomic():
+        locks.carrier_inviting(by.carrier_id)
+        _refuse_too_many_invitations(carrier_id=by.carrier_id, phone=phone, now=now)
         Invitation.objects.filter(
             carrier=by.carrier, phone=phone, accepted_at__isnull=True, revoked_at__isnull=True
         ).update(revoked_at=now)
@@ -83,8 +136,9 @@ def member_invite(*, by: Member, phone: str, role: str) -> IssuedInvitation:
     invitee = user_model.objects.filter(phone=phone).first()
     language = invitee.language if invitee else translation.get_language()
     with translation.override(language):
-        body = _("%(carrier)s invites you to Kezek as %(role)s: %(link)s") % {
-            "carrier": by.carrier.name,
+        # A8: no text chosen by the inviter (the carrier's name is); the page behind the link
+        # shows who invites.
+        body = _("You are invited to act for a carrier in Kezek as %(role)s: %(link)s") % {
             "role": Member.Role(role).label,
             "link": link,
         }

@@ -14,6 +14,7 @@ from carriers.models import Member
 from carriers.selectors import membership_of, open_invitations_of
 from core.errors import ApplicationError
 from core.forms import show_refusal
+from core.throttles import RegistrationThrottle, throttle_view
 
 
 @verified_login_required
@@ -25,6 +26,20 @@ def cabinet(request: HttpRequest) -> HttpResponse:
 @verified_login_required
 def members(request: HttpRequest) -> HttpResponse:
     """The carrier's people: everyone sees them; the owner invites and changes roles."""
+    if request.method == "POST" and request.POST.get("action") == "invite":
+        return _members_invite(request)
+    return _members(request)
+
+
+# A8: an invitation sends an SMS to a number someone typed, as registration does: it shares
+# registration's per-address limit (THROTTLE_REGISTRATION, 10 an hour), on top of the per-phone and
+# per-carrier limits of services.member_invite. Only inviting counts, not changing roles.
+@throttle_view(RegistrationThrottle)
+def _members_invite(request: HttpRequest) -> HttpResponse:
+    return _members(request)
+
+
+def _members(request: HttpRequest) -> HttpResponse:
     me = membership_of(request.user)
     if me is None:
         return redirect("cabinet")

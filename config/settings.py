@@ -365,6 +365,18 @@ SMS_BACKEND = env.str("SMS_BACKEND", default="console")
 # The console backend writes codes to the log; with DEBUG off it is refused at start-up unless
 # this says the deployment is not a real one (the bench).
 SMS_CONSOLE_ALLOWED = env.bool("SMS_CONSOLE_ALLOWED", default=False)
+# A8: SMS that a person's typing sends to someone else's phone (invitations) go only to these
+# calling codes: Kazakhstan and Russia (7), Kyrgyzstan (996), Uzbekistan (998), China (86) and
+# Turkmenistan (993), the countries across our checkpoints (data/checkpoints.json).
+SMS_ALLOWED_COUNTRY_CODES = env.list(
+    "SMS_ALLOWED_COUNTRY_CODES", default=["7", "996", "998", "86", "993"]
+)
+# A8: invitation SMS in any 24 hours, counted from the invitations made: to one phone (whoever
+# invites) and from one carrier.
+INVITATION_SMS_PER_PHONE_PER_DAY = env.int("INVITATION_SMS_PER_PHONE_PER_DAY", default=3)
+INVITATION_SMS_PER_CARRIER_PER_DAY = env.int("INVITATION_SMS_PER_CARRIER_PER_DAY", default=20)
+# A8: one SMS notice of a factor change per person and kind of change in this many minutes.
+FACTOR_NOTICE_SMS_EVERY_MINUTES = env.int("FACTOR_NOTICE_SMS_EVERY_MINUTES", default=10)
 TWILIO_ACCOUNT_SID = env.str("TWILIO_ACCOUNT_SID", default="")
 TWILIO_AUTH_TOKEN = env.str("TWILIO_AUTH_TOKEN", default="")
 TWILIO_FROM = env.str("TWILIO_FROM", default="")

@@ -6,6 +6,8 @@ import hmac
 import logging
 import math
 
+from django.conf import settings
+from django.db import transaction
 from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -28,8 +30,9 @@ from auth2fa.services._common import (
     SMS_PER_PHONE_HOUR,
     _invalid,
 )
-from core import clock
+from core import audit, clock
 from core.errors import ApplicationError
+from core.models import AuditEvent
 from notify.sms import SmsDeliveryError, send_sms
 from notify.telegram import TelegramDeliveryError, send_telegram
 
@@ -248,6 +251,35 @@ def _send_quietly(*, chat_id: int | None = None, phone: str | None = None, text:
         logger.warning("A notification could not be delivered: %s", exc)
 
 
+# A8: an SMS notice of a factor change goes to a person at most once per kind of change (this
+# factor added, replaced or removed) per FACTOR_NOTICE_SMS_EVERY_MINUTES, so making backup codes
+# over and over cannot pump SMS. Each notice SMS is audited (this action) and counted from there;
+# the change itself is always made and audited, and the Telegram notice always goes.
+FACTOR_NOTICE_SENT = "auth.change_notice_sms"
+
+
+def _sms_notice_due(user: User, factor: str, change: str) -> bool:
+    """Whether this change's SMS notice goes out now; if so, it is recorded. The person's row
+    lock makes two notices at once count one by one."""
+    now = clock.now()
+    window = dt.timedelta(minutes=settings.FACTOR_NOTICE_SMS_EVERY_MINUTES)
+    with transaction.atomic():
+        locks.person(user.pk)
+        told = AuditEvent.objects.filter(
+            action=FACTOR_NOTICE_SENT,
+            object_type=user._meta.label_lower,
+            object_id=str(user.pk),
+            occurred_at__gt=now - window,
+            after__factor=factor,
+            after__change=change,
+        )
+        if told.exists():
+            logger.info("A factor-change SMS notice to person %s was sent lately: skipped", user.pk)
+            return False
+        audit.record(FACTOR_NOTICE_SENT, target=user, after={"factor": factor, "change": change})
+    return True
+
+
 def _notify_factor_change(
     user_id: int,
     *,
@@ -267,7 +299,7 @@ def _notify_factor_change(
             "factor": FACTOR_NAMES[factor],
             "when": at.astimezone(clock.ALMATY).strftime("%d.%m.%Y %H:%M"),
         }
-    if user.phone and user.phone_verified_at is not None:
+    if user.phone and user.phone_verified_at is not None and _sms_notice_due(user, factor, change):
         _send_quietly(phone=user.phone, text=text)
     linked = TelegramDevice.objects.filter(user=user, confirmed=True, chat_id__isnull=False)
     chats = (set(linked.values_list("chat_id", flat=True)) | set(also_chats)) - set(skip_chats)
