@@ -6,8 +6,15 @@ change, so rows that refer to it (drivers, messages) can still be added meanwhil
 from django.db.models import QuerySet
 
 from bookings.models import Booking
-from carriers.models import Carrier
+from carriers.models import Carrier, Member
 from core.locks import for_update
+
+
+def member_holding(member_pk: int) -> None:
+    """The person taking a slot hold (C5), before any slot counter: the person's holds change
+    one request at a time, so two hours chosen at once never leave two holds."""
+    rows = Member.objects.filter(pk=member_pk)
+    list(for_update(rows, no_key=True).values_list("pk", flat=True))
 
 
 def booking_of_carrier(booking_pk: int, carrier: Carrier) -> Booking | None:

@@ -35,6 +35,7 @@ from deposits import services as ledger
 from deposits.models import Transfer
 from deposits.selectors import ZERO, accounts_by_kind, available_balance
 from fees.models import Service
+from fees.selectors import Quote
 from fees.services import charge_quotes, fee_refund
 from notify.services import booking_event_notify
 from vehicles.models import Driver, Vehicle
@@ -137,6 +138,13 @@ def _insufficient(required: Decimal, available: Decimal) -> ApplicationError:
     return ledger.InsufficientFunds(required=required, available=available)
 
 
+def _booking_charge(service: str, *, on: dt.date) -> tuple[Quote, Quote, Decimal]:
+    """The fee of `service` and the guarantee deposit at the MRP of `on` (R2, R3, D1), and their
+    sum: what a booking charges and holds (B8), and what a slot hold needs available (C5)."""
+    fee, deposit = charge_quotes(service, Service.DEPOSIT, on=on)
+    return fee, deposit, fee.amount + deposit.amount
+
+
 def _active_booking_exists(exc: IntegrityError) -> ApplicationError:
     which = "trailer" if "trailer" in str(exc) else "vehicle"
     return _refuse(
@@ -164,8 +172,7 @@ def booking_create(
     carrier = member.carrier
     now = clock.now()
     today = clock.local_date(now)
-    fee, deposit = charge_quotes(request.service, Service.DEPOSIT, on=today)
-    required = fee.amount + deposit.amount
+    fee, deposit, required = _booking_charge(request.service, on=today)
     # The ledger accounts, read once: the balance for this early refusal (B8), the ids for the
     # transfers. Only the conditional UPDATE in the transaction decides whether the money is
     # there; this read just spares a place and the writes when it plainly is not.
@@ -290,16 +297,42 @@ def _place_for(member: Member, checkpoint: Checkpoint, request: BookingRequest, 
 def slot_hold_create(
     *, member: Member, checkpoint_code: str, direction: str, service: str, slot_start: dt.datetime
 ) -> SlotHold:
-    """Hold a place for 15 minutes while the person fills in the booking form (C5)."""
+    """Hold a place for 15 minutes while the person fills in the booking form (C5).
+
+    A hold needs the money the booking would take (B8: the fee and the deposit at today's MRP,
+    as `booking_create` charges them), though it moves none: short of it, the hold is refused
+    with insufficient_funds (required, available) and no place is taken. A person keeps one
+    hold: choosing another hour frees the one held before (a refused choice keeps it). Choosing
+    the held hour again keeps that hold as it is, so it still ends 15 minutes after it was
+    first taken; then its place is freed and has to be taken again like anyone's. Other
+    refusals: not_found, validation_error and those of `slot_take`."""
     _require_booking_role(member)
     checkpoint = Checkpoint.objects.bookable().filter(code=checkpoint_code).first()
     if checkpoint is None:
         raise ApplicationError("not_found", _("No such checkpoint."), status=404)
+    if service not in BookingService.values:
+        raise _invalid("service", _("Choose regular, accelerated or out-of-turn passage."))
     now = clock.now()
+    # Before any place is touched: a hold nobody could pay for takes nothing from anyone.
+    _fee, _deposit, required = _booking_charge(service, on=clock.local_date(now))
+    available = available_balance(member.carrier)
+    if available < required:
+        raise _insufficient(required, available)
+    wanted = (checkpoint.pk, direction, service, slot_start)
     with transaction.atomic():
-        # One hold per person at a time: choosing another hour frees the first.
-        for old in SlotHold.objects.filter(created_by=member.user):
-            _hold_free(old)
+        # The person's holds change one request at a time: two hours chosen at once (two tabs)
+        # leave one hold, the later one.
+        locks.member_holding(member.pk)
+        now = clock.now()  # after any wait for the person's other request
+        kept = None
+        for old in SlotHold.objects.filter(created_by=member.user).order_by("created_at", "pk"):
+            same = (old.checkpoint_id, old.direction, old.service, old.slot_start) == wanted
+            if kept is None and same and old.expires_at > now:
+                kept = old  # the same hour again: held on, not for longer
+            else:
+                _hold_free(old)  # another hour, or a lapsed hold: its place goes back
+        if kept is not None:
+            return kept
         counter = slot_take(
             checkpoint=checkpoint, direction=direction, start=slot_start, service=service
         )

@@ -53,6 +53,7 @@ from fees.selectors import as_charge_refusal, fee_table, quote
 PARTIAL_HEADER = "Kezek-Partial"
 LOCATION_HEADER = "Kezek-Location"
 HOLD_EXPIRED = "hold_expired"
+INSUFFICIENT_FUNDS = "insufficient_funds"
 
 
 def _is_partial(request: HttpRequest) -> bool:
@@ -95,7 +96,7 @@ class HourCell:
 def hour_cells(grid, *, now=None, chosen=None, booked=None, held=None) -> list[HourCell]:
     """The hours of `day_grid` with why an hour cannot be chosen: closed (C3), full, passed,
     too soon or not yet open for booking (C4); `chosen`, `booked` and `held` mark the person's
-    own (a held hour can be chosen again: that holds it anew)."""
+    own (a held hour can be chosen again: that keeps its hold, which ends when it would have)."""
     now = now or clock.now()
     earliest, latest = capacity.booking_window(now)
     cells = []
@@ -172,7 +173,9 @@ def _canonical_url(wizard: BookingWizard, base: str) -> str:
     return wizard.url(base, wizard.step)
 
 
-def _wizard_context(request: HttpRequest, wizard: BookingWizard, refusal=None) -> dict:
+def _wizard_context(
+    request: HttpRequest, wizard: BookingWizard, refusal=None, *, top_up: bool = False
+) -> dict:
     base = reverse("booking-new")
     member = wizard.member
     today = clock.local_date(wizard.now)
@@ -180,6 +183,7 @@ def _wizard_context(request: HttpRequest, wizard: BookingWizard, refusal=None) -
         "wizard": wizard,
         "member": member,
         "refusal": refusal,
+        "refusal_top_up": top_up,
         "canonical_url": _canonical_url(wizard, base),
         "hidden": wizard.carried(wizard.step),
     }
@@ -270,8 +274,11 @@ def _choices(wizard: BookingWizard) -> dict:
     return choices
 
 
-def _render_wizard(request: HttpRequest, wizard: BookingWizard, refusal=None) -> HttpResponse:
-    context = _wizard_context(request, wizard, refusal)
+def _render_wizard(
+    request: HttpRequest, wizard: BookingWizard, refusal=None, *, top_up: bool = False
+) -> HttpResponse:
+    """The wizard at its step; `refusal` above it (with a link to topping up for `top_up`)."""
+    context = _wizard_context(request, wizard, refusal, top_up=top_up)
     template = "bookings/_wizard.html" if _is_partial(request) else "bookings/new.html"
     return _vary(render(request, template, context))
 
@@ -318,8 +325,11 @@ def _hold(request: HttpRequest, member) -> HttpResponse:
             slot_start=capacity.hour_start(wizard.date, hour),
         )
     except ApplicationError as refusal:
-        # slot_full, checkpoint_closed, outside_booking_window …: the grid again, refreshed.
-        return _render_wizard(request, wizard, refusal.message)
+        # slot_full, checkpoint_closed, outside_booking_window …: the grid again, refreshed;
+        # insufficient_funds (a hold needs the booking's money, C5) with the way to top up.
+        return _render_wizard(
+            request, wizard, refusal.message, top_up=refusal.code == INSUFFICIENT_FUNDS
+        )
     return _go(request, wizard.url(reverse("booking-new"), "summary", hour=str(hour)))
 
 

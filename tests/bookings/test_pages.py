@@ -227,6 +227,7 @@ def test_b1_c5_the_wizard_step_by_step_holds_the_hour_and_books_it(world, browse
 def test_the_wizard_keeps_every_choice_in_the_page_it_sends(world, browser):
     """The forms of the steps carry the earlier choices, and the vehicle and drivers once
     chosen ride along when the date or the hour changes."""
+    world.top_up("100000.00")
     client = browser(world.member)
     chosen = fleet(world)
     step = current_step(page_of(client.get(url(**STEPS, **chosen), **EN)))
@@ -305,6 +306,8 @@ def test_b2_out_of_turn_asks_for_the_cargo_and_the_document(world, browser):
 
 
 def test_c6_a_full_hour_is_refused_with_the_grid_refreshed(world, other, browser):
+    world.top_up("100000.00")
+    other.top_up("100000.00", reference="OTHER")
     HourOverride.objects.create(
         checkpoint=world.checkpoint, direction="exit", date=at(3, 9).date(), hour=9, capacity=1
     )
@@ -328,6 +331,7 @@ def test_c6_a_full_hour_is_refused_with_the_grid_refreshed(world, other, browser
 
 
 def test_c3_a_closed_hour_is_shown_closed_and_refused(world, browser):
+    world.top_up("100000.00")
     Closure.objects.create(
         checkpoint=world.checkpoint,
         direction="",
@@ -346,6 +350,7 @@ def test_c3_a_closed_hour_is_shown_closed_and_refused(world, browser):
 
 
 def test_c4_dates_and_hours_outside_the_booking_window_are_refused(world, browser, clock):
+    world.top_up("100000.00")
     clock.shift(dt.timedelta(minutes=30))  # 10:30: bookable from 11:30 on
     client = browser(world.member)
     step = current_step(page_of(client.get(url(**{**STEPS, "date": "2026-04-25"}), **EN)))
@@ -382,10 +387,26 @@ def test_c5_a_lapsed_hold_sends_the_person_back_to_the_hours(world, browser, clo
     assert "The 15 minutes to confirm have passed" in page_of(confirm(client, world))
 
 
-def test_b8_a_short_balance_says_how_much_is_missing_and_keeps_the_hold(world, browser):
+def test_c5_b8_an_hour_is_not_held_without_the_money_a_booking_needs(world, browser):
     world.top_up("50000.00")
     client = browser(world.member)
+    page = page_of(hold_place(client))
+    step = current_step(page)
+    assert 'id="step-hour"' in step and 'name="hour" value="9" class="hour hour-free"' in step
+    assert "Not enough money on the personal account: 40\u202f825.00 ₸ more is needed." in page
+    assert 'href="/cabinet/account/#topup-title"' in page and "How to top up" in page
+    assert not SlotHold.objects.exists() and not SlotCounter.objects.filter(taken__gt=0).exists()
+    world.top_up("40825.00", reference="MORE")
+    assert hold_place(client).status_code == 302
+    assert SlotHold.objects.count() == 1
+
+
+def test_b8_a_short_balance_says_how_much_is_missing_and_keeps_the_hold(world, browser):
+    world.top_up("90825.00")
+    client = browser(world.member)
     hold_place(client)
+    book(world, start=at(5, 12), vehicle=world.tractor)  # the money went since the hold
+    world.top_up("50000.00", reference="SOME")
     step = text_of(current_step(page_of(client.get(url(**STEPS, hour=9, **fleet(world)), **EN))))
     assert "Not enough money on the personal account: 40\u202f825.00 ₸ more is needed." in step
     assert "How to top up" in step
@@ -393,16 +414,22 @@ def test_b8_a_short_balance_says_how_much_is_missing_and_keeps_the_hold(world, b
     assert "Not enough money on the personal account: 40\u202f825.00 ₸ more is needed." in page
     assert 'href="/cabinet/account/#topup-title"' in page
     assert "Summary and confirmation" in current_step(page)
-    assert not Booking.objects.exists() and SlotHold.objects.count() == 1
+    assert Booking.objects.count() == 1 and SlotHold.objects.count() == 1
     world.top_up("40825.00", reference="MORE")
     assert confirm(client, world).status_code == 302
-    assert Booking.objects.count() == 1
+    assert Booking.objects.count() == 2
 
 
 def test_w1_refusals_come_in_the_persons_language(world, browser):
     world.top_up("50000.00")
     client = browser(world.member)
+    hold = {**STEPS, "action": "hold", "hour": "9"}
+    page = page_of(client.post(NEW, hold, HTTP_ACCEPT_LANGUAGE="ru"))
+    assert "На лицевом счёте недостаточно средств: не хватает 40\u202f825.00 ₸." in page
+    assert "Как пополнить счёт" in page and not SlotHold.objects.exists()
+    world.top_up("40825.00", reference="MORE")
     hold_place(client)
+    book(world, start=at(5, 12), vehicle=world.tractor)  # the money went since the hold
     page = page_of(
         client.post(
             NEW,
@@ -410,7 +437,7 @@ def test_w1_refusals_come_in_the_persons_language(world, browser):
             HTTP_ACCEPT_LANGUAGE="ru",
         )
     )
-    assert "На лицевом счёте недостаточно средств: не хватает 40\u202f825.00 ₸." in page
+    assert "На лицевом счёте недостаточно средств: не хватает 90\u202f825.00 ₸." in page
 
 
 def test_b6_a_vehicle_already_booked_in_the_country_is_named_and_refused(world, browser):
@@ -441,6 +468,7 @@ def test_b6_a_vehicle_already_booked_in_the_country_is_named_and_refused(world, 
 
 
 def test_b1_the_vehicle_and_drivers_step_checks_its_fields(world, browser):
+    world.top_up("100000.00")
     client = browser(world.member)
     hold_place(client)
     step = current_step(page_of(client.get(url(**STEPS, hour=9, vehicle=world.truck.pk), **EN)))
@@ -459,6 +487,7 @@ def test_b1_the_vehicle_and_drivers_step_checks_its_fields(world, browser):
 def test_b1_without_vehicles_or_drivers_the_step_links_to_adding_them(world, browser):
     from vehicles import services as fleet_services
 
+    world.top_up("100000.00")
     for vehicle in (world.truck, world.tractor):
         fleet_services.vehicle_deactivate(member=world.member, vehicle=vehicle)
     for driver in world.drivers:
@@ -473,6 +502,8 @@ def test_b1_without_vehicles_or_drivers_the_step_links_to_adding_them(world, bro
 
 
 def test_a5_another_carriers_vehicles_and_holds_are_not_offered(world, other, browser):
+    world.top_up("100000.00")
+    other.top_up("100000.00", reference="OTHER")
     client = browser(world.member)
     services.slot_hold_create(
         member=other.member,
