@@ -183,6 +183,7 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # and pause jobs in the admin. Each job is also a management command with --as-of.
 CELERY_BEAT_SCHEDULE = {
     "seal-audit": {"task": "core.tasks.seal_audit", "schedule": 5.0},
+    "seal-audit-sweep": {"task": "core.tasks.seal_audit_sweep", "schedule": crontab(minute=17)},
     "publish-audit-head": {
         "task": "core.tasks.publish_audit_head",
         "schedule": crontab(hour=0, minute=5),
@@ -328,6 +329,9 @@ REGISTRAR_NAME = env.str("REGISTRAR_NAME", default='JSC "Information and Account
 # Seconds an audit event may stay unsealed before verify_audit_chain reports it (A6).
 AUDIT_UNSEALED_GRACE_SECONDS = env.int("AUDIT_UNSEALED_GRACE_SECONDS", default=60)
 AUDIT_SEAL_BATCH_SIZE = env.int("AUDIT_SEAL_BATCH_SIZE", default=1000)
+# The sealer every 5 s looks for unsealed events only this many ids below the newest sealed one
+# (events whose transaction commits late); the hourly sweep looks through all of them.
+AUDIT_SEAL_LOOKBACK_IDS = env.int("AUDIT_SEAL_LOOKBACK_IDS", default=10_000)
 
 # --- Passkeys (A2: a WebAuthn second factor, django-otp-webauthn) -------------------------------
 # The relying party id is the portal's host name: a passkey works on that domain (and its

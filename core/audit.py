@@ -23,7 +23,7 @@ from typing import Any
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Model, OuterRef, Subquery
+from django.db.models import Max, Model, OuterRef, Subquery
 
 from core import clock
 from core.models import AuditBatch, AuditEvent, AuditHeadPublication, AuditSeal
@@ -250,22 +250,25 @@ def _take_sealer_lock() -> None:
             cursor.execute("SELECT pg_advisory_xact_lock(hashtext('kezek.audit.seal'))")
 
 
-def seal_pending(*, limit: int | None = None) -> AuditBatch | None:
+def seal_pending(*, limit: int | None = None, full: bool = False) -> AuditBatch | None:
     """Seal the events that have no seal yet into one new batch; None when there are none.
 
     Events are picked by "has no seal", not "id above the last sealed id": an event whose
-    transaction commits after a higher id was already sealed is simply taken by a later batch.
+    transaction commits after a higher id was already sealed is taken by a later batch. The
+    frequent run looks only from AUDIT_SEAL_LOOKBACK_IDS below the newest sealed id (an index
+    range, whatever the history's size); `full` looks through every event, for the hourly sweep
+    that seals an event whose transaction committed later still.
     """
     limit = limit or settings.AUDIT_SEAL_BATCH_SIZE
     for _attempt in range(5):
         try:
             with transaction.atomic():
                 _take_sealer_lock()
-                events = list(
-                    AuditEvent.objects.filter(seal__isnull=True)
-                    .order_by("id")
-                    .values_list("id", "event_hash")[:limit]
-                )
+                unsealed = AuditEvent.objects.filter(seal__isnull=True)
+                if not full:
+                    newest = AuditSeal.objects.aggregate(newest=Max("event_id"))["newest"] or 0
+                    unsealed = unsealed.filter(id__gt=newest - settings.AUDIT_SEAL_LOOKBACK_IDS)
+                events = list(unsealed.order_by("id").values_list("id", "event_hash")[:limit])
                 if not events:
                     return None
                 head = AuditBatch.objects.order_by("-number").first()
@@ -291,9 +294,9 @@ def seal_pending(*, limit: int | None = None) -> AuditBatch | None:
     raise RuntimeError("Could not seal audit events after 5 attempts: sealers keep colliding.")
 
 
-def seal_all() -> list[AuditBatch]:
+def seal_all(*, full: bool = False) -> list[AuditBatch]:
     batches = []
-    while (batch := seal_pending()) is not None:
+    while (batch := seal_pending(full=full)) is not None:
         batches.append(batch)
     return batches
 
