@@ -195,6 +195,12 @@ class Booking(models.Model):
                 name="booking_called_at_checkpoint",
                 condition=Q(called_at__isnull=False),
             ),
+            # The no-show sweep (D6, every 5 minutes): only what can still become a no-show.
+            models.Index(
+                fields=["slot_end"],
+                name="booking_confirmed_slot_end",
+                condition=Q(status="confirmed"),
+            ),
         ]
 
     def __str__(self) -> str:
