@@ -79,6 +79,32 @@ def entries_of(
     return entries.select_related("debit", "credit").order_by("-created_at", "-pk")
 
 
+STATEMENT_PAGE_SIZE = 100
+
+
+@dataclasses.dataclass(frozen=True)
+class StatementPage:
+    entries: list[Transfer]
+    # The id to pass as `before` for the next (older) page; None on the last one.
+    older_before: int | None
+
+
+def statement_page(
+    entries: QuerySet[Transfer], *, before: int | None = None, size: int = STATEMENT_PAGE_SIZE
+) -> StatementPage:
+    """One page of `entries_of` (newest first): the `size` entries older than the entry `before`
+    (the newest ones without it). A page reads one range of the (carrier, time) index whatever
+    the length of the carrier's history; an unknown `before` gives the newest page."""
+    if before is not None:
+        anchor = entries.filter(pk=before).values_list("created_at", flat=True).first()
+        if anchor is not None:
+            entries = entries.filter(Q(created_at__lt=anchor) | Q(created_at=anchor, pk__lt=before))
+    rows = list(entries[: size + 1])
+    return StatementPage(
+        entries=rows[:size], older_before=rows[size - 1].pk if len(rows) > size else None
+    )
+
+
 def signed_amount(transfer: Transfer, carrier_id: int) -> Decimal:
     """How the transfer changed the carrier's available money: + in, - out, 0 between its own
     accounts' other parts (e.g. a deposit released shows as + available)."""

@@ -13,7 +13,13 @@ from core.errors import ApplicationError
 from core.forms import show_refusal
 from deposits import services
 from deposits.forms import RefundForm, StatementFilterForm
-from deposits.selectors import balances_of, booking_number_of, entries_of, signed_amount
+from deposits.selectors import (
+    balances_of,
+    booking_number_of,
+    entries_of,
+    signed_amount,
+    statement_page,
+)
 from fees.models import BudgetRefundClaim
 
 MONEY_ROLES = {"owner", "accountant"}
@@ -63,14 +69,23 @@ def account(request: HttpRequest) -> HttpResponse:
         )
         if request.GET.get("format") == "csv":
             return _statement_csv(carrier, entries)
+        before = request.GET.get("before", "")
+        page = statement_page(entries, before=int(before) if before.isdigit() else None)
         entries = [
             (entry, signed_amount(entry, carrier.pk), booking_number_of(entry))
-            for entry in entries[:500]
+            for entry in page.entries
         ]
+        context_page = {
+            "older_query": (
+                _query_with(request, before=page.older_before) if page.older_before else None
+            ),
+            "newest_query": _query_with(request, before=None) if before else None,
+        }
     return render(
         request,
         "deposits/account.html",
         {
+            **(context_page if can_move_money else {}),
             "member": member,
             "balances": balances_of(carrier),
             "entries": entries,
@@ -89,6 +104,16 @@ def account(request: HttpRequest) -> HttpResponse:
             ),
         },
     )
+
+
+def _query_with(request: HttpRequest, **changes) -> str:
+    """The page's query string (its filters) with `changes`; None values are left out."""
+    query = request.GET.copy()
+    for name, value in changes.items():
+        query.pop(name, None)
+        if value is not None:
+            query[name] = str(value)
+    return query.urlencode()
 
 
 def _statement_csv(carrier, entries) -> HttpResponse:

@@ -1,5 +1,7 @@
 import csv
+import html
 import io
+import re
 from decimal import Decimal
 
 import pytest
@@ -194,3 +196,38 @@ def test_p3_refund_form_on_the_page(carrier, owner, sign_in_browser):
     good = browser.post("/cabinet/account/", {"amount": "5", "iban": "KZ86125KZT5004100100"})
     assert good.status_code == 302
     assert RefundRequest.objects.get().amount == Decimal("5.00")
+
+
+def test_p2_the_statement_is_paged_and_a_page_costs_the_same_however_long_the_history(
+    carrier, owner, sign_in_browser, django_assert_num_queries
+):
+    """Up to 500 entries were rendered at once, and a carrier with years of history paid for
+    them on every visit. A page holds 100, newest first; "Older operations" gives the next 100
+    without overlap or gap, also among entries of the same second."""
+    for n in range(230):
+        services.account_top_up(carrier=carrier, amount=Decimal(n + 1), bank_reference=f"B{n}")
+    browser = sign_in_browser(Client(), owner)
+
+    def amounts(page: str) -> list[str]:
+        return re.findall(r'<td class="num">\+([\d\u202f]+)\.00 ₸', page)
+
+    first = browser.get("/cabinet/account/", **EN).content.decode()
+    older = re.search(r'href="\?([^"]*before=\d+[^"]*)">Older operations', first).group(1)
+    second = browser.get(f"/cabinet/account/?{html.unescape(older)}", **EN).content.decode()
+    older = re.search(r'href="\?([^"]*before=\d+[^"]*)">Older operations', second).group(1)
+    third = browser.get(f"/cabinet/account/?{html.unescape(older)}", **EN).content.decode()
+    assert "Older operations" not in third and "Newest operations" in third
+    seen = [int(a.replace("\u202f", "")) for page in (first, second, third) for a in amounts(page)]
+    assert seen == list(range(230, 0, -1))
+    # An older page reads what the newest does and the entry it starts after (the anchor).
+    with django_assert_num_queries(len(_queries_of(browser, "/cabinet/account/")) + 1):
+        browser.get(f"/cabinet/account/?{html.unescape(older)}", **EN)
+
+
+def _queries_of(browser, path: str) -> list:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        browser.get(path, **EN)
+    return queries.captured_queries
