@@ -1,5 +1,6 @@
 import datetime as dt
 import json
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -136,6 +137,20 @@ def payment_deadline(paid_at) -> dt.date:
     return add_working_days(clock.local_date(paid_at), TRANSFER_WITHIN_WORKING_DAYS)
 
 
+def _deadlines() -> Callable[[dt.datetime], dt.date]:
+    """`payment_deadline` for one run over many payments: the calendar is read once per day
+    paid, not once per payment (a day's thousands of fees share one deadline)."""
+    by_day: dict[dt.date, dt.date] = {}
+
+    def deadline(paid_at: dt.datetime) -> dt.date:
+        day = clock.local_date(paid_at)
+        if day not in by_day:
+            by_day[day] = add_working_days(day, TRANSFER_WITHIN_WORKING_DAYS)
+        return by_day[day]
+
+    return deadline
+
+
 def _untransferred(kind: str, as_of):
     """Payments of `kind` made up to `as_of`, in no batch yet and not refunded before."""
     _account, transfer_kinds = BUDGET_PAYMENTS[kind]
@@ -163,6 +178,7 @@ def budget_transfer_make(*, as_of=None, actor=None) -> list[BudgetBatch]:
     one-to-one on its payment backs it."""
     as_of = as_of or clock.now()
     day = clock.local_date(as_of)
+    deadline_of = _deadlines()
     batches = []
     for account in BudgetAccount.objects.order_by("kind"):
         source_kind, _kinds = BUDGET_PAYMENTS[account.kind]
@@ -209,7 +225,7 @@ def budget_transfer_make(*, as_of=None, actor=None) -> list[BudgetBatch]:
                     payment=payment,
                     amount=payment.amount,
                     paid_at=payment.created_at,
-                    deadline=payment_deadline(payment.created_at),
+                    deadline=deadline_of(payment.created_at),
                 )
                 for payment in payments
             )
@@ -247,10 +263,11 @@ def overdue_payments(*, as_of=None):
     """Payments still waiting for the budget after their deadline (P4): an alert."""
     as_of = as_of or clock.now()
     today = clock.local_date(as_of)
+    deadline_of = _deadlines()
     overdue = []
     for kind in BUDGET_PAYMENTS:
         for payment in _untransferred(kind, as_of).iterator():
-            deadline = payment_deadline(payment.created_at)
+            deadline = deadline_of(payment.created_at)
             if deadline < today:
                 overdue.append((payment, deadline))
     return overdue

@@ -133,3 +133,27 @@ def test_p4_transfer_to_budget_command(carrier, capsys):
         call_command("transfer_to_budget")
     assert "PO-20260318-FEES-1: 1 payments, 4325.00 KZT" in capsys.readouterr().out
     assert BudgetBatch.objects.count() == 1
+
+
+def test_p4_a_run_reads_the_calendar_once_per_day_paid_not_once_per_payment(carrier):
+    """At national size a day's run made 2 318 queries, one calendar read per payment: the
+    queries of a run and of the overdue check no longer grow with the payments of a day."""
+    with time_machine.travel(local(2026, 3, 16, 9), tick=False):
+        for n in range(40):
+            pay(carrier, n)
+    with time_machine.travel(local(2026, 3, 17, 9), tick=False):
+        for n in range(40, 80):
+            pay(carrier, n)
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with time_machine.travel(local(2026, 3, 30, 18), tick=False):
+        with CaptureQueriesContext(connection) as overdue_reads:
+            assert len(overdue_payments()) == 80
+        calendar_reads = [q for q in overdue_reads if "core_calendarday" in q["sql"]]
+        assert len(calendar_reads) <= 2  # one per day paid
+        with CaptureQueriesContext(connection) as run_reads:
+            batches = budget_transfer_make()
+        assert [batch.line_count for batch in batches] == [80]
+        calendar_reads = [q for q in run_reads if "core_calendarday" in q["sql"]]
+        assert len(calendar_reads) <= 2
