@@ -1,15 +1,19 @@
 import base64
 import dataclasses
+import datetime as dt
 import functools
 
 import segno
 from django.db import connection
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
+from django.utils.translation import gettext
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from auth2fa.models import ApiToken, BackupCode, SmsDevice, TelegramDevice, User, UserSession
-from carriers.models import Carrier, Member
+from carriers.models import Carrier, Invitation, Member
 from core import clock, rows
+from core.money import format_tenge
+from deposits.models import RefundRequest
 
 
 def sessions_of(user) -> QuerySet[UserSession]:
@@ -25,6 +29,96 @@ def tokens_of(user) -> QuerySet[ApiToken]:
         revoked_at__isnull=True,
         expires_at__gt=clock.now(),
     ).order_by("-created_at")
+
+
+# --- Recent changes to an owner's carrier (A8) ---------------------------------------------------
+
+RECENT_CHANGES = 10
+
+
+@dataclasses.dataclass(frozen=True)
+class CarrierChange:
+    at: dt.datetime
+    kind: str  # "refund_requested", "api_token_created", "member_joined"
+    text: str
+
+
+def carrier_changes_of(user) -> list[CarrierChange] | None:
+    """For an owner: the last changes to their carrier every owner is also told of by SMS or
+    Telegram (notify.services.carrier_owners_notify) — refund requests, personal API tokens made
+    by its members while members, members who joined by invitation — newest first, in the
+    active language. None for anyone else (the security page shows no such list)."""
+    member = Member.objects.filter(user_id=user.pk).values("carrier_id", "role").first()
+    if member is None or member["role"] != Member.Role.OWNER:
+        return None
+    carrier_id = member["carrier_id"]
+    roles = dict(Member.Role.choices)
+
+    def role_of(person_carrier_id, role) -> str:
+        if person_carrier_id != carrier_id or role not in roles:
+            return gettext("not a member now")
+        return str(roles[role]).lower()
+
+    changes = [
+        CarrierChange(
+            at=row["requested_at"],
+            kind="refund_requested",
+            text=gettext(
+                "Refund of %(amount)s to the account ending %(iban_tail)s asked for by "
+                "%(person)s (%(role)s)."
+            )
+            % {
+                "amount": format_tenge(row["amount"]),
+                "iban_tail": row["iban"][-4:],
+                "person": row["requested_by__full_name"],
+                "role": role_of(
+                    row["requested_by__membership__carrier_id"],
+                    row["requested_by__membership__role"],
+                ),
+            },
+        )
+        for row in RefundRequest.objects.filter(carrier_id=carrier_id)
+        .order_by("-requested_at", "-pk")
+        .values(
+            "requested_at",
+            "amount",
+            "iban",
+            "requested_by__full_name",
+            "requested_by__membership__carrier_id",
+            "requested_by__membership__role",
+        )[:RECENT_CHANGES]
+    ]
+    changes += [
+        CarrierChange(
+            at=row["created_at"],
+            kind="api_token_created",
+            text=gettext("API token made by %(person)s (%(role)s).")
+            % {
+                "person": row["user__full_name"],
+                "role": role_of(carrier_id, row["user__membership__role"]),
+            },
+        )
+        for row in ApiToken.objects.filter(
+            kind=ApiToken.Kind.PERSONAL,
+            user__membership__carrier_id=carrier_id,
+            created_at__gte=F("user__membership__created_at"),
+        )
+        .order_by("-created_at", "-pk")
+        .values("created_at", "user__full_name", "user__membership__role")[:RECENT_CHANGES]
+    ]
+    changes += [
+        CarrierChange(
+            at=row["accepted_at"],
+            kind="member_joined",
+            text=gettext("%(person)s joined as %(role)s.")
+            % {"person": row["accepted_by__full_name"], "role": str(roles[row["role"]]).lower()},
+        )
+        for row in Invitation.objects.filter(carrier_id=carrier_id, accepted_at__isnull=False)
+        .order_by("-accepted_at", "-pk")
+        .values("accepted_at", "role", "accepted_by__full_name")[:RECENT_CHANGES]
+    ]
+    changes.sort(key=lambda change: change.at, reverse=True)
+    return changes[:RECENT_CHANGES]
 
 
 # The read of `select_related("user__membership__carrier").filter(token_hash=…,

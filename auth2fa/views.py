@@ -19,6 +19,7 @@ from auth2fa.forms import CodeForm, EdsForm, RegistrationForm, SignInForm, Token
 from auth2fa.middleware import SIGNED_IN_AT
 from auth2fa.models import ApiToken, UserSession
 from auth2fa.selectors import (
+    carrier_changes_of,
     factor_overview,
     pending_totp_enrollment,
     sessions_of,
@@ -324,5 +325,6 @@ def security(request: HttpRequest) -> HttpResponse:
             "new_token": new_token,
             "factors": factor_overview(request.user),
             "passkeys": services.passkeys_of(request.user),
+            "carrier_changes": carrier_changes_of(request.user),
         },
     )

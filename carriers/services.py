@@ -18,6 +18,8 @@ from carriers import locks
 from carriers.models import Carrier, Invitation, Member
 from core import audit, clock
 from core.errors import ApplicationError
+from notify.models import Message
+from notify.services import carrier_owners_notify
 from notify.sms import SmsDeliveryError, send_sms
 
 logger = logging.getLogger(__name__)
@@ -172,7 +174,8 @@ def invitation_for_token(token: str, *, lock: bool = False) -> Invitation:
 
 
 def invitation_accept(*, token: str, user: Any) -> Member:
-    """The invited person, signed in with the invited phone confirmed, joins the carrier."""
+    """The invited person, signed in with the invited phone confirmed, joins the carrier. Every
+    owner of the carrier is told (A8), by the role the newcomer has (nothing they typed)."""
     with transaction.atomic():
         invitation = invitation_for_token(token, lock=True)
         user = get_user_model().objects.get(pk=user.pk)
@@ -201,6 +204,9 @@ def invitation_accept(*, token: str, user: Any) -> Member:
             actor=user,
             target=member,
             after={"carrier": invitation.carrier_id, "role": invitation.role},
+        )
+        carrier_owners_notify(
+            carrier_id=invitation.carrier_id, event=Message.Kind.MEMBER_JOINED, role=member.role
         )
     return member
 

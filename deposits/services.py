@@ -21,7 +21,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils.translation import gettext as _
 
-from carriers.models import Carrier
+from carriers.models import Carrier, Member
 from core import audit, clock
 from core.errors import ApplicationError
 from core.money import format_tenge, tenge
@@ -39,6 +39,8 @@ from deposits.models import (
 )
 from deposits.selectors import accounts_by_kind
 from deposits.statements import MAX_STATEMENT_BYTES, parse_statement, personal_account_number
+from notify.models import Message
+from notify.services import carrier_owners_notify
 
 Kind = Account.Kind
 
@@ -467,7 +469,8 @@ def refund_request(
     *, carrier: Carrier, amount: Decimal, iban: str, requested_by: Any
 ) -> RefundRequest:
     """The carrier asks for available money to be paid to its bank account: the amount moves to
-    `refund_pending` until an operator pays or rejects it."""
+    `refund_pending` until an operator pays or rejects it. Every owner of the carrier is told
+    (A8): money leaving the carrier is never asked for unnoticed."""
     iban = _validate_iban(iban)
     amount = _amount(amount)
     now = clock.now()
@@ -497,6 +500,15 @@ def refund_request(
             actor=requested_by,
             target=refund,
             after={"amount": amount, "iban": iban},
+        )
+        carrier_owners_notify(
+            carrier_id=carrier.pk,
+            event=Message.Kind.REFUND_REQUESTED,
+            role=Member.objects.filter(carrier=carrier, user_id=getattr(requested_by, "pk", None))
+            .values_list("role", flat=True)
+            .first(),
+            amount=amount,
+            iban=iban,
         )
     return refund
 

@@ -30,6 +30,10 @@ class Message(models.Model):
             "booking_cancelled_by_operator",
             _("Booking cancelled by the operator"),
         )
+        # Told to the carrier's owners (A8): money, access and people of the carrier changed.
+        REFUND_REQUESTED = "refund_requested", _("Refund requested")
+        API_TOKEN_CREATED = "api_token_created", _("API token made")
+        MEMBER_JOINED = "member_joined", _("Member joined")
 
     class Status(models.TextChoices):
         QUEUED = "queued", _("Queued")

@@ -10,6 +10,8 @@ Recipients. The person who made the booking (while they still act for its carrie
 owner of the carrier: the owner answers for the deposit and the fleet, a dispatcher for the trip.
 Each person once, on one channel: their linked Telegram chat when they have one (free and
 instant), else SMS to their confirmed phone. A person with neither gets nothing (logged).
+`carrier_owners_notify` tells every owner only (the actor too when an owner) of changes to the
+carrier's money, access and people (A8): a refund request, a new personal API token, a new member.
 
 Delivering (`deliver`), safe with any number of workers:
 1. Claim: one short transaction turns `queued` (due) into `sending` with a random claim token and
@@ -106,6 +108,26 @@ TEXTS = {
 # What `extra` must give for an event.
 REQUIRED_EXTRA = {Kind.BOOKING_RESCHEDULED: ("old_slot_start",)}
 
+# Told to every owner of the carrier (A8), the actor too when an owner: a stolen owner's session
+# is the case that matters. Nothing typed by a person: the actor is named by their role (in the
+# owner's language), a bank account by the last 4 characters of its IBAN.
+OWNER_TEXTS = {
+    Kind.REFUND_REQUESTED: gettext_lazy(
+        "Kezek: a refund of %(amount)s to the bank account ending %(iban_tail)s was requested "
+        "by %(actor)s. Not expected? Check the security page."
+    ),
+    Kind.API_TOKEN_CREATED: gettext_lazy(
+        "Kezek: a new API token was made by %(actor)s. Not expected? Check the security page."
+    ),
+    Kind.MEMBER_JOINED: gettext_lazy(
+        "Kezek: a new member joined your carrier with the role %(role)s. Not expected? Check "
+        "the carrier's people."
+    ),
+}
+# %(actor)s of the owners' texts.
+ACTOR_MEMBER = gettext_lazy("a member of your carrier with the role %(role)s")
+ACTOR_OUTSIDER = gettext_lazy("a person who is not a member of your carrier")
+
 
 # --- Writing messages --------------------------------------------------------------------------
 
@@ -174,6 +196,86 @@ def booking_event_notify(
             functools.partial(_enqueue, [message.pk for message in queued]), robust=True
         )
     return queued
+
+
+def carrier_owners_notify(
+    *,
+    carrier_id: int,
+    event: str,
+    role: str | None,
+    amount: Any = None,
+    iban: str = "",
+) -> list[Message]:
+    """Queue the message telling every owner of the carrier of `event` (a refund request, a new
+    API token, a new member), inside the caller's transaction; delivered after commit like the
+    booking notices. `role` is the role (a `Member.Role` value) of the member who did it or
+    joined, None when the actor is no member of the carrier; `amount` and `iban` (only its last
+    4 characters are shown) for a refund request."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError(
+            "carrier_owners_notify must run inside the transaction of the change it tells of."
+        )
+    if event not in OWNER_TEXTS:
+        raise ValueError(f"No owners' text for the notification {event!r}.")
+    now = clock.now()
+    queued: list[Message] = []
+    # Owners only: no person has the id 0.
+    for owner in _RECIPIENTS.run(creator_id=0, carrier_id=carrier_id):
+        if not owner.is_active:
+            continue
+        address = _address_of(owner, owner.telegram_chat, owner.sms_phone)
+        if address is None:
+            logger.info(
+                "Nobody to tell: %s of carrier %s — owner #%s has no linked Telegram chat and "
+                "no confirmed phone.",
+                event,
+                carrier_id,
+                owner.pk,
+            )
+            continue
+        channel, to = address
+        language = _language_of(owner)
+        queued.append(
+            Message(
+                recipient=owner,
+                channel=channel,
+                address=to,
+                language=language,
+                kind=event,
+                body=owner_message_text(
+                    event=event, role=role, amount=amount, iban=iban, language=language
+                ),
+                status=Message.Status.QUEUED,
+                next_attempt_at=now,
+                created_at=now,
+            )
+        )
+    if queued:
+        _insert_all(queued)
+        transaction.on_commit(
+            functools.partial(_enqueue, [message.pk for message in queued]), robust=True
+        )
+    return queued
+
+
+def owner_message_text(
+    *,
+    event: str,
+    role: str | None,
+    amount: Any = None,
+    iban: str = "",
+    language: str | None = None,
+) -> str:
+    """The owners' text of `event` in `language` (the active language if None)."""
+    with translation.override(language or translation.get_language()):
+        role_name = str(Member.Role(role).label).lower() if role else "—"
+        values = {
+            "role": role_name,
+            "actor": str(ACTOR_MEMBER) % {"role": role_name} if role else str(ACTOR_OUTSIDER),
+            "amount": format_tenge(amount) if amount is not None else "—",
+            "iban_tail": "".join(iban.split())[-4:].upper() or "—",
+        }
+        return str(OWNER_TEXTS[event]) % values
 
 
 def _insert_all(messages: list[Message]) -> None:

@@ -17,7 +17,10 @@ from auth2fa.selectors import api_token_with_person
 from auth2fa.services._common import (
     _hash_secret,
 )
+from carriers.models import Member
 from core import audit, clock
+from notify.models import Message
+from notify.services import carrier_owners_notify
 
 # --- API tokens (A4) ------------------------------------------------------------------------------
 
@@ -33,7 +36,10 @@ def api_token_issue(
 ) -> IssuedToken:
     """A new bearer token, shown once: only its SHA-256 is kept (A4). Every token expires: a
     sign-in token after API_SIGN_IN_TOKEN_HOURS, a personal one `valid_for` after it is made as
-    its owner chose, at most API_PERSONAL_TOKEN_DAYS."""
+    its owner chose, at most API_PERSONAL_TOKEN_DAYS. A personal token of a carrier's member is
+    told to every owner of the carrier (A8), the maker too: a stolen session must not make one
+    unnoticed. Sign-in tokens (made by signing in to the API) and people of no carrier are not
+    told of."""
     now = clock.now()
     if kind == ApiToken.Kind.SIGN_IN:
         longest = dt.timedelta(hours=settings.API_SIGN_IN_TOKEN_HOURS)
@@ -57,6 +63,14 @@ def api_token_issue(
             target=token,
             after={"kind": kind, "name": token.name, "expires_at": expires_at},
         )
+        if kind == ApiToken.Kind.PERSONAL:
+            member = Member.objects.filter(user_id=user.pk).values("carrier_id", "role").first()
+            if member is not None:
+                carrier_owners_notify(
+                    carrier_id=member["carrier_id"],
+                    event=Message.Kind.API_TOKEN_CREATED,
+                    role=member["role"],
+                )
     return IssuedToken(token=token, secret=secret)
 
 
