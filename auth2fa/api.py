@@ -10,6 +10,7 @@ from rest_framework.views import APIView
 from auth2fa import services
 from auth2fa.models import ApiToken
 from carriers.selectors import membership_of
+from core.errors import ApplicationError
 from core.middleware import client_ip
 from core.throttles import OtpThrottle, RegistrationThrottle, SignInThrottle
 
@@ -193,6 +194,40 @@ class EdsLoginApi(APIView):
         return challenge_response(started)
 
 
+class CarrierConfirmApi(APIView):
+    """A7: the owner confirms the carrier by signing a challenge (POST /auth/eds/challenge) with
+    an EDS whose certificate carries the carrier's BIN (a company) or IIN (an entrepreneur).
+    Until then the carrier cannot book (403 `carrier_unconfirmed`); an unconfirmed registration
+    lapses after 24 hours. Errors: `eds_*` (the signature or certificate), `eds_other_carrier`
+    (403: not this carrier's number, or not the owner's own certificate), `forbidden` (403: not
+    the owner), `registration_lapsed` (409), `already_registered` (409)."""
+
+    permission_classes = [IsAuthenticated]
+    throttle_classes = [SignInThrottle]
+
+    @extend_schema(
+        request=EdsLoginApi.Input,
+        responses=inline_serializer(
+            "CarrierConfirmed",
+            {"carrier": serializers.CharField(), "confirmed_at": serializers.DateTimeField()},
+        ),
+    )
+    def post(self, request):
+        data = EdsLoginApi.Input(data=request.data)
+        data.is_valid(raise_exception=True)
+        member = membership_of(request.user)
+        if member is None:
+            raise ApplicationError("forbidden", _("You do not act for a carrier."), status=403)
+        carrier = services.carrier_confirm_with_eds(
+            member=member,
+            nonce=data.validated_data["nonce"],
+            certificate=data.validated_data.get("certificate", ""),
+            signature=data.validated_data["signature"],
+            signature_format=data.validated_data["signature_format"],
+        )
+        return Response({"carrier": carrier.iin_bin, "confirmed_at": carrier.confirmed_at})
+
+
 class OtpSendApi(APIView):
     authentication_classes = []
     throttle_classes = [OtpThrottle]
@@ -272,6 +307,7 @@ class MeApi(APIView):
                         "kind": serializers.CharField(),
                         "iin_bin": serializers.CharField(),
                         "name": serializers.CharField(),
+                        "confirmed": serializers.BooleanField(),
                     },
                     allow_null=True,
                 ),
@@ -297,6 +333,7 @@ class MeApi(APIView):
                         "kind": member.carrier.kind,
                         "iin_bin": member.carrier.iin_bin,
                         "name": member.carrier.name,
+                        "confirmed": member.carrier.is_confirmed,
                     }
                     if member
                     else None

@@ -25,6 +25,7 @@ from auth2fa.selectors import (
     sessions_of,
     tokens_of,
 )
+from carriers.selectors import membership_of
 from core import clock
 from core.errors import ApplicationError
 from core.forms import show_refusal
@@ -154,6 +155,34 @@ def signin_eds(request: HttpRequest) -> HttpResponse:
     nonce = services.eds_nonce_issue().nonce
     return render(
         request, "auth2fa/signin_eds.html", {"form": form, "nonce": nonce, "next": next_url}
+    )
+
+
+@verified_login_required
+@throttle_view(SignInThrottle, methods=("GET", "POST"))
+def carrier_confirm(request: HttpRequest) -> HttpResponse:
+    """A7: the owner signs with the EDS that carries the carrier's BIN (IIN) to confirm it."""
+    member = membership_of(request.user)
+    if member is None or member.carrier.is_confirmed:
+        return redirect("cabinet")
+    form = EdsForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.carrier_confirm_with_eds(
+                member=member,
+                nonce=request.POST.get("nonce", ""),
+                certificate=form.cleaned_data["certificate"],
+                signature=form.cleaned_data["signature"],
+                signature_format=form.cleaned_data["signature_format"],
+            )
+        except ApplicationError as refusal:
+            show_refusal(form, refusal)
+        else:
+            messages.success(request, _("Your carrier is confirmed. You can book now."))
+            return redirect("cabinet")
+    nonce = services.eds_nonce_issue().nonce
+    return render(
+        request, "auth2fa/carrier_confirm.html", {"form": form, "nonce": nonce, "member": member}
     )
 
 

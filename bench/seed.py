@@ -65,7 +65,10 @@ def _carrier(n: int) -> dict:
     user = get_user_model().objects.create_user(
         f"bench{n}@bench.kezek.kz", None, full_name=f"Bench Carrier {n}", phone=f"+7702{n:07d}"
     )
-    carrier = Carrier.objects.create(kind="company", iin_bin=_iin(n), name=f"Bench {n} LLP")
+    # A7: confirmed as if its owner had signed with the company's EDS.
+    carrier = Carrier.objects.create(
+        kind="company", iin_bin=_iin(n), name=f"Bench {n} LLP", confirmed_at=clock.now()
+    )
     member = Member.objects.create(carrier=carrier, user=user, role=Member.Role.OWNER)
     ledger.personal_account_open(carrier=carrier)
     ledger.account_top_up(carrier=carrier, amount=TOP_UP, bank_reference=f"BENCH-{n}")

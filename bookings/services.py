@@ -57,6 +57,19 @@ def _require_booking_role(member: Member) -> None:
         )
 
 
+def _require_confirmed_carrier(member: Member) -> None:
+    """A7: only a carrier confirmed by its EDS (or an operator, from abroad) takes places."""
+    if not member.carrier.is_confirmed:
+        raise ApplicationError(
+            "carrier_unconfirmed",
+            _(
+                "Your carrier is not confirmed yet: the owner confirms it with the EDS that "
+                "carries its IIN/BIN on the cabinet page. Then you can book."
+            ),
+            status=403,
+        )
+
+
 def _invalid(field: str, message: str) -> ApplicationError:
     return ApplicationError("validation_error", message, fields={field: [message]})
 
@@ -168,6 +181,7 @@ def booking_create(
     validation_error (B1, B2). The booking keeps its checkpoint, vehicle, trailer and deposit
     hold in memory, and its driver links, in the order added, in `added_driver_links`."""
     _require_booking_role(member)
+    _require_confirmed_carrier(member)
     checked = _checked(member, request)
     carrier = member.carrier
     now = clock.now()
@@ -307,6 +321,7 @@ def slot_hold_create(
     first taken; then its place is freed and has to be taken again like anyone's. Other
     refusals: not_found, validation_error and those of `slot_take`."""
     _require_booking_role(member)
+    _require_confirmed_carrier(member)
     checkpoint = Checkpoint.objects.bookable().filter(code=checkpoint_code).first()
     if checkpoint is None:
         raise ApplicationError("not_found", _("No such checkpoint."), status=404)

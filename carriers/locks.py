@@ -23,3 +23,8 @@ def carrier_inviting(carrier_id: int) -> None:
     list(
         for_update(Carrier.objects.filter(pk=carrier_id), no_key=True).values_list("pk", flat=True)
     )
+
+
+def carrier(pk: int) -> Carrier:
+    """A carrier being confirmed (A7): once, even when its owner signs twice at once."""
+    return for_update(Carrier.objects.filter(pk=pk), no_key=True).get()

@@ -1,3 +1,5 @@
+import datetime as dt
+
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -11,16 +13,36 @@ class Carrier(models.Model):
         INDIVIDUAL = "individual", _("Individual entrepreneur (IIN)")
 
     kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
-    iin_bin = models.CharField(_("IIN/BIN"), max_length=12, unique=True)
+    # Owned only once confirmed (A7): until then another registration may name the same number.
+    iin_bin = models.CharField(_("IIN/BIN"), max_length=12, db_index=True)
     name = models.CharField(_("name"), max_length=300)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    # When an EDS carrying the BIN (IIN) confirmed who the carrier is, or when it was
+    # registered where no EDS is configured (A7); None: unconfirmed, cannot book.
+    confirmed_at = models.DateTimeField(_("confirmed at"), null=True, blank=True)
+    # An unconfirmed registration lapses after 24 hours, or when another confirms the number.
+    lapsed_at = models.DateTimeField(_("lapsed at"), null=True, blank=True)
+
+    # How long a registration may stay unconfirmed (A7).
+    CONFIRM_WITHIN = dt.timedelta(hours=24)
 
     class Meta:
         verbose_name = _("carrier")
         verbose_name_plural = _("carriers")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["iin_bin"],
+                condition=models.Q(confirmed_at__isnull=False),
+                name="carrier_number_confirmed_once",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.iin_bin})"
+
+    @property
+    def is_confirmed(self) -> bool:
+        return self.confirmed_at is not None
 
 
 class Member(models.Model):

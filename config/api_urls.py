@@ -26,6 +26,7 @@ urlpatterns = [
     path("auth/otp/send", auth_api.OtpSendApi.as_view(), name="api-otp-send"),
     path("auth/otp/verify", auth_api.OtpVerifyApi.as_view(), name="api-otp-verify"),
     path("me", auth_api.MeApi.as_view(), name="api-me"),
+    path("carrier/confirm", auth_api.CarrierConfirmApi.as_view(), name="api-carrier-confirm"),
     path("bookings", bookings_api.BookingListApi.as_view(), name="api-bookings"),
     path("bookings/<int:pk>", bookings_api.BookingDetailApi.as_view(), name="api-booking"),
     path(

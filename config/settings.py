@@ -190,6 +190,10 @@ CELERY_BEAT_SCHEDULE = {
     },
     "flush-visit-counters": {"task": "core.tasks.flush_visit_counters", "schedule": 60.0},
     "expire-holds": {"task": "bookings.tasks.expire_holds", "schedule": 60.0},
+    "lapse-unconfirmed-registrations": {
+        "task": "carriers.tasks.lapse_unconfirmed_registrations",
+        "schedule": 600.0,
+    },
     "sweep-no-shows": {"task": "bookings.tasks.sweep_no_shows", "schedule": 300.0},
     "issue-missing-receipts": {
         "task": "receipts.tasks.issue_missing_receipts",
@@ -392,6 +396,9 @@ TELEGRAM_BOT_USERNAME = env.str("TELEGRAM_BOT_USERNAME", default="KezekBot")
 # `secret_token` so Telegram also sends it in X-Telegram-Bot-Api-Secret-Token. Empty: webhook off.
 TELEGRAM_WEBHOOK_SECRET = env.str("TELEGRAM_WEBHOOK_SECRET", default="")
 EDS_TRUSTED_CA_FILE = env.str("EDS_TRUSTED_CA_FILE", default="")
+# A7: a carrier is confirmed by an EDS carrying its BIN (IIN) before it can book; where no EDS is
+# configured (make run, tests) registrations are confirmed at once.
+CARRIERS_CONFIRMED_AT_ONCE = env.bool("CARRIERS_CONFIRMED_AT_ONCE", default=not EDS_TRUSTED_CA_FILE)
 
 # --- Security -----------------------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True

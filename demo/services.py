@@ -275,7 +275,10 @@ def _give_role(person, role: str, *, superuser: bool = False) -> None:
 
 def _carrier(facts: dict[str, Any], members: dict[Any, str]) -> Carrier:
     with transaction.atomic():
-        carrier, created = Carrier.objects.get_or_create(iin_bin=facts["iin_bin"], defaults=facts)
+        # The demo's carriers count as confirmed by their EDS (A7), so they can book.
+        carrier, created = Carrier.objects.get_or_create(
+            iin_bin=facts["iin_bin"], defaults={**facts, "confirmed_at": clock.now()}
+        )
         if created:
             audit.record("demo.carrier_created", target=carrier, after=facts)
         for person, role in members.items():

@@ -49,10 +49,12 @@ from auth2fa.services.passkeys import (
 )
 from auth2fa.services.registration import (
     Registration,
+    carrier_confirm_with_eds,
     person_register,
     registration_code_resend,
     registration_create,
     registration_verify,
+    unconfirmed_registrations_lapse,
 )
 from auth2fa.services.sign_in import (
     EDS_NONCE_TTL,
@@ -107,6 +109,7 @@ __all__ = [
     "api_token_issue",
     "api_token_revoke",
     "backup_codes_generate",
+    "carrier_confirm_with_eds",
     "eds_nonce_issue",
     "factor_remove",
     "factors_of",
@@ -128,6 +131,7 @@ __all__ = [
     "telegram_link_start",
     "totp_enroll_confirm",
     "totp_enroll_start",
+    "unconfirmed_registrations_lapse",
     "web_session_end",
     "web_session_start",
 ]

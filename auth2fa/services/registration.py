@@ -2,7 +2,9 @@
 confirmed by an SMS code."""
 
 import dataclasses
+import datetime as dt
 
+from django.conf import settings
 from django.contrib.auth import password_validation
 from django.contrib.auth.hashers import make_password
 from django.core.exceptions import ValidationError
@@ -11,6 +13,7 @@ from django.db.models import Q
 from django.utils.translation import gettext as _
 
 from auth2fa import locks
+from auth2fa.eds import verify_eds_signature
 from auth2fa.models import (
     CodeCheck,
     SmsDevice,
@@ -26,6 +29,8 @@ from auth2fa.services.codes import (
     _issue_sms_code,
     _refuse_early_resend,
 )
+from auth2fa.services.sign_in import _eds_nonce_consume
+from carriers import locks as carrier_locks
 from carriers.models import Carrier, Member
 from carriers.validators import is_valid_iin_bin
 from core import audit, clock
@@ -119,7 +124,9 @@ def registration_create(
         errors["carrier.iin_bin"] = [_("An IIN or BIN is 12 digits with a valid check digit.")]
     elif carrier_kind == Carrier.Kind.INDIVIDUAL and carrier_iin_bin != iin:
         errors["carrier.iin_bin"] = [_("An individual entrepreneur registers under their own IIN.")]
-    elif Carrier.objects.filter(iin_bin=carrier_iin_bin).exists():
+    elif Carrier.objects.filter(iin_bin=carrier_iin_bin, confirmed_at__isnull=False).exists():
+        # Only a confirmed carrier owns its number (A7): an unconfirmed registration of the same
+        # number never blocks the one who can sign for it.
         errors["carrier.iin_bin"] = [_("A carrier with this IIN/BIN is already registered.")]
     if not carrier_name.strip():
         errors["carrier.name"] = [_("Write the carrier's name.")]
@@ -135,8 +142,12 @@ def registration_create(
                 password=password,
                 language=language,
             )
+            at_once = settings.CARRIERS_CONFIRMED_AT_ONCE
             carrier = Carrier.objects.create(
-                kind=carrier_kind, iin_bin=carrier_iin_bin, name=carrier_name.strip()
+                kind=carrier_kind,
+                iin_bin=carrier_iin_bin,
+                name=carrier_name.strip(),
+                confirmed_at=clock.now() if at_once else None,
             )
             Member.objects.create(carrier=carrier, user=user, role=Member.Role.OWNER)
             personal_account_open(carrier=carrier)
@@ -222,3 +233,94 @@ def registration_verify(*, phone: str, code: str) -> User:
         raise _code_refusal(result, device)
     device.user.refresh_from_db()
     return device.user
+
+
+# --- Who a carrier really is (A7) ----------------------------------------------------------------
+
+
+def carrier_confirm_with_eds(
+    *, member: Member, nonce: str, certificate: str, signature: str, signature_format: str
+) -> Carrier:
+    """The owner signs a challenge with an EDS whose certificate carries the carrier's BIN (a
+    company: the certificate of a person acting for it) or IIN (an entrepreneur: their own), and
+    is the person who signs: the carrier is confirmed and may book (A7). Other unconfirmed
+    registrations of the same number lapse."""
+    if member.role != Member.Role.OWNER:
+        raise ApplicationError(
+            "forbidden", _("Only the carrier's owner can confirm it."), status=403
+        )
+    _eds_nonce_consume(nonce)
+    identity = verify_eds_signature(
+        nonce=nonce,
+        certificate=certificate,
+        signature=signature,
+        signature_format=signature_format,
+    )
+    carrier = member.carrier
+    number = identity.bin if carrier.kind == Carrier.Kind.COMPANY else identity.iin
+    if number != carrier.iin_bin or identity.iin != member.user.iin:
+        raise ApplicationError(
+            "eds_other_carrier",
+            _(
+                "This certificate does not carry the IIN/BIN %(number)s of your carrier, or it is "
+                "not yours: sign with your own certificate issued for this carrier."
+            )
+            % {"number": carrier.iin_bin},
+            status=403,
+        )
+    now = clock.now()
+    try:
+        with transaction.atomic():
+            carrier = carrier_locks.carrier(carrier.pk)
+            if carrier.is_confirmed:
+                return carrier
+            if carrier.lapsed_at is not None:
+                raise ApplicationError(
+                    "registration_lapsed",
+                    _("This registration has lapsed: register the carrier again."),
+                    status=409,
+                )
+            carrier.confirmed_at = now
+            carrier.save(update_fields=["confirmed_at"])
+            lapsed = Carrier.objects.filter(
+                iin_bin=carrier.iin_bin, confirmed_at__isnull=True, lapsed_at__isnull=True
+            ).exclude(pk=carrier.pk)
+            lapsed_ids = list(lapsed.values_list("pk", flat=True))
+            lapsed.update(lapsed_at=now)
+            audit.record(
+                "carrier.confirmed",
+                actor=member.user,
+                target=carrier,
+                after={"by": "eds", "iin_bin": carrier.iin_bin, "lapsed": lapsed_ids},
+            )
+    except IntegrityError as exc:
+        # Another registration of the number was confirmed a moment before.
+        raise ApplicationError(
+            "already_registered",
+            _("A carrier with this IIN/BIN is already registered."),
+            status=409,
+        ) from exc
+    return carrier
+
+
+def unconfirmed_registrations_lapse(*, as_of: dt.datetime | None = None) -> int:
+    """Registrations left unconfirmed for 24 hours lapse (A7): they can no longer be confirmed
+    and block nothing. Returns how many lapsed."""
+    as_of = as_of or clock.now()
+    with transaction.atomic():
+        stale = Carrier.objects.filter(
+            confirmed_at__isnull=True,
+            lapsed_at__isnull=True,
+            created_at__lte=as_of - Carrier.CONFIRM_WITHIN,
+        )
+        ids = list(stale.values_list("pk", flat=True))
+        if ids:
+            Carrier.objects.filter(pk__in=ids).update(lapsed_at=as_of)
+            for pk in ids:
+                audit.record(
+                    "carrier.registration_lapsed",
+                    object_type="carriers.carrier",
+                    object_id=pk,
+                    after={"lapsed_at": as_of},
+                )
+    return len(ids)

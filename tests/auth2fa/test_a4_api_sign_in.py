@@ -66,6 +66,7 @@ def test_a1_a2_a4_api_register_verify_login_otp_token_me(client, fake_twilio):
         "kind": "company",
         "iin_bin": "230140012340",
         "name": "Steppe Freight LLP",
+        "confirmed": True,  # no EDS configured here: confirmed at once (A7)
     }
     assert me["role"] == "owner"
     assert me["user"]["id"] == body["user_id"]
