@@ -1,6 +1,7 @@
 """Issuing receipts (P5): one per payment of a transferred budget batch, exactly once."""
 
 import dataclasses
+import datetime as dt
 import hashlib
 import logging
 from decimal import Decimal
@@ -178,17 +179,21 @@ def receipts_issue_for_batch(*, batch_id: int) -> int:
     return issued
 
 
-def receipts_issue_missing() -> dict[str, int]:
-    """Catch up: receipts for every transferred payment that has none (batches made while the
-    worker was down, or before receipts existed)."""
-    batch_ids = (
-        BudgetBatchLine.objects.filter(
-            payment__receipt__isnull=True, payment__carrier__isnull=False
-        )
-        .values_list("batch_id", flat=True)
-        .distinct()
-        .order_by("batch_id")
+# The daily catch-up looks at the batches of this many recent days: a batch's receipts are
+# issued when it commits, so only a worker that was down misses them, and not for longer.
+RECENT_BATCH_DAYS = 14
+
+
+def receipts_issue_missing(*, since: dt.date | None = None) -> dict[str, int]:
+    """Catch up: receipts for transferred payments that have none (batches made while the
+    worker was down, or before receipts existed), in the batches of `since` and after (every
+    batch when None): the daily job reads the recent batches' lines, not every payment ever."""
+    lines = BudgetBatchLine.objects.filter(
+        payment__receipt__isnull=True, payment__carrier__isnull=False
     )
+    if since is not None:
+        lines = lines.filter(batch__day__gte=since)
+    batch_ids = lines.values_list("batch_id", flat=True).distinct().order_by("batch_id")
     counts = {"batches": 0, "receipts": 0}
     for batch_id in list(batch_ids):
         counts["batches"] += 1
