@@ -16,7 +16,7 @@ import dataclasses
 import hashlib
 import ipaddress
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -384,17 +384,68 @@ class ChainReport:
     unsealed_overdue: int = 0
     oldest_unsealed_id: int | None = None
     unsealed_grace_seconds: int = 60
+    # The batch the check started after (0: from the first) and the last one it checked.
+    after_batch: int = 0
+    through_batch: int = 0
+    through_hash: str = ""
 
     @property
     def ok(self) -> bool:
         return not self.problems and not self.unsealed_overdue
 
 
-def verify_chain(*, unsealed_grace_seconds: int | None = None) -> ChainReport:
+# A verification that found the chain intact is itself an audit event, sealed into the chain: the
+# next one starts from the batch it names (A6), so a nightly run is proportional to the day's
+# events, and the record of what was verified cannot be changed unseen.
+VERIFIED_ACTION = "audit.chain_verified"
+VERIFIED_OBJECT_TYPE = "core.auditbatch"
+
+
+def last_verified() -> tuple[int, str] | None:
+    """(batch number, batch hash) of the newest verification that found the chain intact."""
+    event = (
+        AuditEvent.objects.filter(object_type=VERIFIED_OBJECT_TYPE, action=VERIFIED_ACTION)
+        .order_by("-id")
+        .first()
+    )
+    if event is None:
+        return None
+    return int(event.after["through_batch"]), event.after["batch_hash"]
+
+
+def chain_verified_record(report: ChainReport) -> AuditEvent | None:
+    """Record that the chain was intact through `report.through_batch` (nothing when it was
+    not, or when there was nothing to check)."""
+    if not report.ok or not report.through_batch:
+        return None
+    with transaction.atomic():
+        return record(
+            VERIFIED_ACTION,
+            object_type=VERIFIED_OBJECT_TYPE,
+            object_id=report.through_batch,
+            after={
+                "through_batch": report.through_batch,
+                "batch_hash": report.through_hash,
+                "from_batch": report.after_batch + 1,
+                "events": report.events_checked,
+            },
+        )
+
+
+def verify_chain(
+    *,
+    unsealed_grace_seconds: int | None = None,
+    since_verified: bool = False,
+    progress: Callable[[str], None] | None = None,
+) -> ChainReport:
     """Recompute every event hash, every batch root and the chain; report the first break, and
     also how many events have waited longer than the grace period to be sealed.
 
-    It reads the chain batch by batch so a long history does not have to fit in memory.
+    With `since_verified`, from the batch the last intact verification reached (`last_verified`):
+    that batch must still have the hash recorded then, and the batches after it are checked in
+    full; events long unsealed are looked for near the newest sealed one, as the sealer does.
+    Without it, the whole chain. It reads batch by batch, so a long history does not have to fit
+    in memory; `progress` hears a line every 1 000 batches.
     """
     grace = (
         settings.AUDIT_UNSEALED_GRACE_SECONDS
@@ -402,23 +453,42 @@ def verify_chain(*, unsealed_grace_seconds: int | None = None) -> ChainReport:
         else unsealed_grace_seconds
     )
     report = ChainReport(unsealed_grace_seconds=grace)
-    problem = _first_break(report)
+    start = last_verified() if since_verified else None
+    problem = _first_break(report, start=start, progress=progress)
     if problem is not None:
         report.problems.append(problem)
     # Counted even when the chain is broken: a break and a stalled sealer are separate alarms, and
     # cutting off the newest batch shows up exactly as old events without a seal.
     cutoff = clock.now() - clock.dt.timedelta(seconds=grace)
     overdue = AuditEvent.objects.filter(seal__isnull=True, occurred_at__lt=cutoff)
+    if start is not None:
+        newest = AuditSeal.objects.aggregate(newest=Max("event_id"))["newest"] or 0
+        overdue = overdue.filter(id__gt=newest - settings.AUDIT_SEAL_LOOKBACK_IDS)
     report.unsealed_overdue = overdue.count()
     if report.unsealed_overdue:
         report.oldest_unsealed_id = overdue.order_by("id").values_list("id", flat=True).first()
     return report
 
 
-def _first_break(report: ChainReport) -> str | None:
+def _first_break(
+    report: ChainReport,
+    *,
+    start: tuple[int, str] | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> str | None:
     previous_hash = GENESIS_HASH
     expected_number = 1
-    for batch in AuditBatch.objects.order_by("number").iterator(chunk_size=200):
+    batches = AuditBatch.objects.order_by("number")
+    if start is not None:
+        number, batch_hash = start
+        current = AuditBatch.objects.filter(number=number).values_list("batch_hash", flat=True)
+        if current.first() != batch_hash:
+            return f"batch #{number}, verified intact before, no longer has the hash recorded then"
+        previous_hash, expected_number = batch_hash, number + 1
+        report.after_batch = report.through_batch = number
+        report.through_hash = batch_hash
+        batches = batches.filter(number__gt=number)
+    for batch in batches.iterator(chunk_size=200):
         if batch.number != expected_number:
             return f"batch #{expected_number} is missing (found #{batch.number} next)"
         if batch.previous_hash != previous_hash:
@@ -441,8 +511,11 @@ def _first_break(report: ChainReport) -> str | None:
         if chain_hash(batch.previous_hash, root) != batch.batch_hash:
             return f"batch #{batch.number} hash does not match"
         report.batches_checked += 1
+        report.through_batch, report.through_hash = batch.number, batch.batch_hash
         previous_hash = batch.batch_hash
         expected_number += 1
+        if progress is not None and report.batches_checked % 1000 == 0:
+            progress(f"… batch #{batch.number}, {report.events_checked} events checked")
     # A published head must still be the hash of its batch: a chain rebuilt after an edit links up
     # again, but not to what was published. The batch is read by subquery (a join on the non-null
     # foreign key would be INNER and silently skip a publication whose batch has gone).

@@ -738,3 +738,69 @@ def test_a6_seal_command_and_task():
     assert tasks.seal_audit() == 0
     tasks.publish_audit_head()
     assert AuditHeadPublication.objects.get().batch.number == 2
+
+
+# --- Incremental verification -------------------------------------------------------------------
+
+
+def _verify_command_full() -> str:
+    out = io.StringIO()
+    call_command("verify_audit_chain", "--full", stdout=out)
+    return out.getvalue()
+
+
+def test_a6_the_nightly_check_starts_where_the_last_intact_one_reached():
+    """At 25 M events a full check passes 10 minutes: an intact check is recorded in the chain,
+    and the next one checks only the batches after it."""
+    _record(5, prefix="day1")
+    audit.seal_all()
+    assert "checked 5 events in 1 batches" in _verify_command()
+    assert audit.last_verified() == (1, AuditBatch.objects.get(number=1).batch_hash)
+    _record(3, prefix="day2")
+    audit.seal_all()  # the day's events and the record of the first check
+    out = _verify_command()
+    assert "checked 4 events in 1 batches after batch #1" in out and "intact" in out
+    assert audit.last_verified()[0] == 2
+    # --full still reads every batch.
+    assert "checked 9 events in 2 batches" in _verify_command_full()
+
+
+def test_a6_a_change_after_the_last_check_is_found_by_the_next_one():
+    _record(2, prefix="day1")
+    audit.seal_all()
+    _verify_command()
+    day2 = _record(2, prefix="day2")
+    audit.seal_all()
+    with _tampering():
+        AuditEvent.objects.filter(pk=day2[0].pk).update(object_id="999")
+    with pytest.raises(CommandError, match=rf"event #{day2[0].pk}\b"):
+        _verify_command()
+
+
+def test_a6_a_rewritten_verified_batch_is_found_by_the_next_check_and_by_full():
+    """Rewriting history before the last check changes the hash of the batch it reached (its
+    chain runs through every earlier one): the next check compares it with the recorded hash."""
+    events = _record(2, prefix="day1")
+    audit.seal_all()
+    _verify_command()
+    with _tampering():
+        AuditBatch.objects.filter(number=1).update(batch_hash="0" * 64)
+    with pytest.raises(CommandError, match="verified intact before"):
+        _verify_command()
+    with _tampering():
+        AuditBatch.objects.filter(number=1).update(
+            batch_hash=audit.chain_hash(audit.GENESIS_HASH, "0" * 64)
+        )
+        AuditEvent.objects.filter(pk=events[0].pk).update(object_id="999")
+    with pytest.raises(CommandError):
+        _verify_command_full()
+
+
+def test_a6_a_broken_chain_is_not_recorded_as_verified():
+    events = _record(2)
+    audit.seal_all()
+    with _tampering():
+        AuditEvent.objects.filter(pk=events[0].pk).update(object_id="999")
+    with pytest.raises(CommandError):
+        _verify_command()
+    assert audit.last_verified() is None
