@@ -28,6 +28,7 @@ from carriers.validators import first_valid_iin_bin_from
 from checkpoints import services as slots
 from checkpoints.models import Checkpoint, HourOverride, SlotCounter
 from checkpoints.services import reference_checkpoints_load
+from core import clock
 from deposits import services as ledger
 from deposits.selectors import ledger_check
 from tests.fees.factories import fees_in_force_today
@@ -50,7 +51,9 @@ def _carrier_with_truck(n: int) -> tuple[str, int, int]:
     user = get_user_model().objects.create_user(
         f"racer{n}@example.kz", "x", full_name=f"Racer {n}", phone=f"+7701{n:07d}"
     )
-    carrier = Carrier.objects.create(kind="company", iin_bin=_iin(n), name=f"Racer {n} LLP")
+    carrier = Carrier.objects.create(
+        kind="company", iin_bin=_iin(n), name=f"Racer {n} LLP", confirmed_at=clock.now()
+    )
     member = Member.objects.create(carrier=carrier, user=user, role="owner")
     ledger.personal_account_open(carrier=carrier)
     ledger.account_top_up(carrier=carrier, amount=Decimal("1000000"), bank_reference=f"RACE-{n}")
