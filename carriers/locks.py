@@ -17,14 +17,7 @@ def owners_of(carrier_id: int) -> None:
     list(for_update(rows, no_key=True).values_list("pk", flat=True))
 
 
-def carrier_inviting(carrier_id: int) -> None:
-    """The carrier whose invitations are counted (A8): its owners' invitations are made one at a
-    time, so two at once cannot both pass the carrier's daily limit."""
-    list(
-        for_update(Carrier.objects.filter(pk=carrier_id), no_key=True).values_list("pk", flat=True)
-    )
-
-
 def carrier(pk: int) -> Carrier:
-    """A carrier being confirmed (A7): once, even when its owner signs twice at once."""
+    """A carrier being confirmed (A7: once, even when its owner signs twice at once) or
+    inviting (A8: its owners' invitations are counted against its daily limit one at a time)."""
     return for_update(Carrier.objects.filter(pk=pk), no_key=True).get()

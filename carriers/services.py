@@ -114,7 +114,7 @@ def member_invite(*, by: Member, phone: str, role: str) -> IssuedInvitation:
     now = clock.now()
     token = secrets.token_urlsafe(24)
     with transaction.atomic():
-        locks.carrier_inviting(by.carrier_id)
+        locks.carrier(by.carrier_id)
         _refuse_too_many_invitations(carrier_id=by.carrier_id, phone=phone, now=now)
         Invitation.objects.filter(
             carrier=by.carrier, phone=phone, accepted_at__isnull=True, revoked_at__isnull=True
