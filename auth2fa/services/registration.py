@@ -29,7 +29,7 @@ from auth2fa.services.codes import (
     _issue_sms_code,
     _refuse_early_resend,
 )
-from auth2fa.services.sign_in import _eds_nonce_consume
+from auth2fa.services.sign_in import eds_nonce_consume
 from carriers import locks as carrier_locks
 from carriers.models import Carrier, Member
 from carriers.validators import is_valid_iin_bin
@@ -249,7 +249,7 @@ def carrier_confirm_with_eds(
         raise ApplicationError(
             "forbidden", _("Only the carrier's owner can confirm it."), status=403
         )
-    _eds_nonce_consume(nonce)
+    eds_nonce_consume(nonce)
     identity = verify_eds_signature(
         nonce=nonce,
         certificate=certificate,

@@ -352,7 +352,7 @@ def _eds_nonce_key(nonce: str) -> str:
     return "eds:nonce:" + hashlib.sha256(nonce.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def _eds_nonce_consume(nonce: str) -> None:
+def eds_nonce_consume(nonce: str) -> None:
     key = _eds_nonce_key(nonce)
     expires_at = cache.get(key)
     if (
@@ -377,7 +377,7 @@ def sign_in_with_eds_signature(
     ip: str | None = None,
 ) -> SignInStarted:
     """First factor by EDS: the nonce we issued, signed with a trusted certificate (A2)."""
-    _eds_nonce_consume(nonce)
+    eds_nonce_consume(nonce)
     identity = verify_eds_signature(
         nonce=nonce,
         certificate=certificate,
