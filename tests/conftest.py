@@ -67,8 +67,11 @@ def _plain_http():
 
 @pytest.fixture(autouse=True)
 def _isolated_cache(request, settings):
-    """Each test gets an empty cache of its own; tests marked `redis` keep the real Redis."""
+    """Each test gets an empty cache of its own: tests marked `redis` on the real Redis under a
+    prefix of their own (counts such as rate limits outlive a test there, and a run, and a moved
+    clock), the others in memory."""
     if request.node.get_closest_marker("redis"):
+        request.getfixturevalue("redis_cache")
         return
     settings.CACHES = {
         "default": {

@@ -173,3 +173,12 @@ def test_behind_the_proxy_public_reads_are_left_to_it_and_other_limits_still_cou
     assert sign_in == [True, True, False]
     settings.PUBLIC_READ_LIMIT_AT_PROXY = False
     assert [read("198.51.100.61") for _ in range(3)] == [True, True, False]
+
+
+def test_a_test_on_redis_counts_under_a_prefix_of_its_own(settings):
+    """Counts on the real Redis outlive a test, a run and a moved clock: a browser journey that
+    registered at the deployment's prefix found the hour's registrations of earlier tests and
+    runs there, and was refused (429). Each test marked `redis` counts under its own prefix."""
+    prefix = settings.CACHES["default"]["KEY_PREFIX"]
+    assert prefix.startswith("test-")
+    assert prefix != os.environ.get("CACHE_KEY_PREFIX", "kezek")
