@@ -134,6 +134,9 @@ class Transfer(models.Model):
         REFUND_REJECTED = "refund_rejected", _("Refund rejected")
         BUDGET_TRANSFER = "budget_transfer", _("Transfer to the budget")
 
+    # Payments owed to the budget: each waits for its transfer (PaymentAwaitingBudget).
+    BUDGET_PAYMENT_KINDS = (Kind.FEE, Kind.REBOOKING_FEE, Kind.DEPOSIT_FORFEIT)
+
     debit = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="debits")
     credit = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="credits")
     amount = models.DecimalField(_("amount"), **MONEY)
@@ -171,6 +174,24 @@ class Transfer(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.get_kind_display()} {self.amount} ₸"
+
+
+class PaymentAwaitingBudget(models.Model):
+    """A payment owed to the budget (a fee, a re-booking fee, a forfeited deposit) that is neither
+    transferred nor refunded yet: the budget run's work list (P4). It is made with the payment
+    and removed when a batch takes it or the fee is refunded, so finding what to transfer reads
+    a day's payments, not the years of history that the transfers table holds."""
+
+    transfer = models.OneToOneField(
+        Transfer, on_delete=models.PROTECT, related_name="awaiting_budget"
+    )
+
+    class Meta:
+        verbose_name = _("payment awaiting transfer to the budget")
+        verbose_name_plural = _("payments awaiting transfer to the budget")
+
+    def __str__(self) -> str:
+        return f"transfer #{self.transfer_id} awaiting the budget"
 
 
 class Hold(models.Model):

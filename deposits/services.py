@@ -31,6 +31,7 @@ from deposits.models import (
     Account,
     Hold,
     HoldResolution,
+    PaymentAwaitingBudget,
     PersonalAccount,
     RefundRequest,
     StatementEntry,
@@ -171,6 +172,8 @@ def _apply(movement: Movement) -> tuple[Transfer, bool]:
                 idempotency_key=movement.idempotency_key,
                 created_at=clock.now(),
             )
+            if transfer.kind in Transfer.BUDGET_PAYMENT_KINDS:
+                PaymentAwaitingBudget.objects.create(transfer=transfer)
     except IntegrityError:
         existing = Transfer.objects.filter(idempotency_key=movement.idempotency_key).first()
         if existing is None:
@@ -274,19 +277,23 @@ def fee_refund_to_balance(
     A fee already transferred to the budget is refunded through a claim on the budget."""
     if transfer.kind not in (Transfer.Kind.FEE, Transfer.Kind.REBOOKING_FEE):
         raise ValueError("only fees are refunded this way")
-    return transfer_post(
-        Movement(
-            debit=system_account(Kind.FEES_PAYABLE),
-            credit=carrier_account(transfer.carrier, Kind.AVAILABLE),
-            amount=transfer.amount,
-            kind=Transfer.Kind.FEE_REFUND,
-            idempotency_key=f"fee_refund:{transfer.pk}",
-            carrier=transfer.carrier,
-            reference=(transfer.reference_type, transfer.reference_id),
-            description=reason,
-        ),
-        actor=actor,
-    )
+    with transaction.atomic():
+        refund = transfer_post(
+            Movement(
+                debit=system_account(Kind.FEES_PAYABLE),
+                credit=carrier_account(transfer.carrier, Kind.AVAILABLE),
+                amount=transfer.amount,
+                kind=Transfer.Kind.FEE_REFUND,
+                idempotency_key=f"fee_refund:{transfer.pk}",
+                carrier=transfer.carrier,
+                reference=(transfer.reference_type, transfer.reference_id),
+                description=reason,
+            ),
+            actor=actor,
+        )
+        # Given back, the fee no longer waits for the budget.
+        PaymentAwaitingBudget.objects.filter(transfer=transfer).delete()
+    return refund
 
 
 # --- Deposits (D1–D5) ---------------------------------------------------------------------------
@@ -395,6 +402,7 @@ def fee_charge_with_deposit_hold(
     else:  # the audit events need the ids
         for transfer in transfers:
             transfer.save(force_insert=True)
+    PaymentAwaitingBudget.objects.create(transfer=transfers[0])
     hold = Hold.objects.create(
         carrier=carrier,
         amount=deposit,

@@ -6,15 +6,14 @@ from pathlib import Path
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import CharField, Exists, F, OuterRef, Value
-from django.db.models.functions import Cast, Concat
+from django.db.models import F
 from django.utils.translation import gettext as _
 
 from core import audit, clock
 from core.errors import ApplicationError
 from core.workdays import add_working_days
 from deposits import services as ledger
-from deposits.models import Transfer
+from deposits.models import PaymentAwaitingBudget, Transfer
 from fees import locks
 from fees.models import (
     BudgetAccount,
@@ -152,20 +151,12 @@ def _deadlines() -> Callable[[dt.datetime], dt.date]:
 
 
 def _untransferred(kind: str, as_of):
-    """Payments of `kind` made up to `as_of`, in no batch yet and not refunded before."""
+    """Payments of `kind` made up to `as_of` that wait for the budget: in no batch yet and not
+    refunded (the ledger's work list, PaymentAwaitingBudget, a day's size whatever the history)."""
     _account, transfer_kinds = BUDGET_PAYMENTS[kind]
-    refunded = Transfer.objects.filter(
-        kind="fee_refund",
-        idempotency_key=Concat(Value("fee_refund:"), Cast(OuterRef("pk"), CharField())),
-    )
-    return (
-        Transfer.objects.filter(
-            kind__in=transfer_kinds, created_at__lte=as_of, budget_line__isnull=True
-        )
-        .annotate(refunded=Exists(refunded))
-        .filter(refunded=False)
-        .order_by("pk")
-    )
+    return Transfer.objects.filter(
+        awaiting_budget__isnull=False, kind__in=transfer_kinds, created_at__lte=as_of
+    ).order_by("pk")
 
 
 def budget_transfer_make(*, as_of=None, actor=None) -> list[BudgetBatch]:
@@ -229,6 +220,7 @@ def budget_transfer_make(*, as_of=None, actor=None) -> list[BudgetBatch]:
                 )
                 for payment in payments
             )
+            PaymentAwaitingBudget.objects.filter(transfer__in=payments).delete()
             audit.record(
                 "budget.batch_transferred",
                 actor=actor,

@@ -11,6 +11,7 @@ from carriers.models import Carrier
 from core.clock import ALMATY
 from core.errors import ApplicationError
 from deposits import services as ledger
+from deposits.models import PaymentAwaitingBudget
 from deposits.selectors import balances_of, ledger_check, system_balance
 from fees.models import BudgetBatch, BudgetBatchLine, BudgetRefundClaim
 from fees.services import (
@@ -157,3 +158,76 @@ def test_p4_a_run_reads_the_calendar_once_per_day_paid_not_once_per_payment(carr
         assert [batch.line_count for batch in batches] == [80]
         calendar_reads = [q for q in run_reads if "core_calendarday" in q["sql"]]
         assert len(calendar_reads) <= 2
+
+
+# --- The budget's work list: a day's payments, whatever the history (P4) ---------------------
+
+
+def awaiting():
+    return set(PaymentAwaitingBudget.objects.values_list("transfer_id", flat=True))
+
+
+def test_p4_a_payment_waits_for_the_budget_from_its_charge_until_a_batch_takes_it(carrier):
+    with time_machine.travel(local(2026, 3, 18, 9), tick=False):
+        fee = pay(carrier, 1)
+        rebooking = pay(carrier, 2, amount="432500.00", kind="rebooking_fee")
+        hold = ledger.deposit_hold(carrier=carrier, amount=Decimal("86500"), reference=("b", "1"))
+        forfeit = ledger.hold_forfeit(hold=hold).transfer
+        released = ledger.deposit_hold(carrier=carrier, amount=Decimal("5"), reference=("b", "2"))
+        ledger.hold_release(hold=released)
+    assert awaiting() == {fee.pk, rebooking.pk, forfeit.pk}
+    with time_machine.travel(local(2026, 3, 18, 18), tick=False):
+        budget_transfer_make()
+    assert awaiting() == set()
+    assert BudgetBatchLine.objects.count() == 3
+
+
+def test_p4_a_fee_refunded_before_its_transfer_leaves_the_work_list(carrier):
+    with time_machine.travel(local(2026, 3, 18, 9), tick=False):
+        refunded, kept = pay(carrier, 1), pay(carrier, 2)
+        fee_refund(fee=refunded, reason="closure")
+        assert awaiting() == {kept.pk}
+        (batch,) = budget_transfer_make()
+    assert [line.payment_id for line in batch.lines.all()] == [kept.pk]
+
+
+def test_p4_the_budget_run_reads_the_work_list_not_the_history(carrier):
+    """Years of transferred payments do not enter the search: the run starts from the work
+    list and reads each waiting payment by its key, with no look at the batches' lines."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with time_machine.travel(local(2026, 3, 18, 9), tick=False):
+        for n in range(30):
+            pay(carrier, n)
+        budget_transfer_make()
+        waiting = pay(carrier, 100)
+    with time_machine.travel(local(2026, 3, 19, 18), tick=False):
+        with CaptureQueriesContext(connection) as queries:
+            overdue_payments()
+            (batch,) = budget_transfer_make()
+    assert [line.payment_id for line in batch.lines.all()] == [waiting.pk]
+    searches = [q["sql"] for q in queries.captured_queries if "deposits_transfer" in q["sql"]]
+    finds = [sql for sql in searches if "paymentawaitingbudget" in sql.lower()]
+    assert finds and all("INNER JOIN" in sql for sql in finds), finds
+    assert not any("fees_budgetbatchline" in sql for sql in finds), finds
+
+
+def test_p4_payments_waiting_before_the_work_list_existed_are_listed_by_its_migration(carrier):
+    import importlib
+
+    from django.apps import apps
+
+    migration = importlib.import_module("deposits.migrations.0003_payment_awaiting_budget")
+    with time_machine.travel(local(2026, 3, 18, 9), tick=False):
+        pay(carrier, 1)
+        budget_transfer_make()
+        refunded, waiting = pay(carrier, 2), pay(carrier, 3)
+        fee_refund(fee=refunded, reason="closure")
+        hold = ledger.deposit_hold(carrier=carrier, amount=Decimal("86500"), reference=("b", "1"))
+        forfeit = ledger.hold_forfeit(hold=hold).transfer
+    PaymentAwaitingBudget.objects.all().delete()
+
+    migration.payments_awaiting_budget_listed(apps, None)
+
+    assert awaiting() == {waiting.pk, forfeit.pk}
