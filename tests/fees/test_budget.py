@@ -202,10 +202,12 @@ def test_p4_the_budget_run_reads_the_work_list_not_the_history(carrier):
             pay(carrier, n)
         budget_transfer_make()
         waiting = pay(carrier, 100)
-    with time_machine.travel(local(2026, 3, 19, 18), tick=False):
-        with CaptureQueriesContext(connection) as queries:
-            overdue_payments()
-            (batch,) = budget_transfer_make()
+    with (
+        time_machine.travel(local(2026, 3, 19, 18), tick=False),
+        CaptureQueriesContext(connection) as queries,
+    ):
+        overdue_payments()
+        (batch,) = budget_transfer_make()
     assert [line.payment_id for line in batch.lines.all()] == [waiting.pk]
     searches = [q["sql"] for q in queries.captured_queries if "deposits_transfer" in q["sql"]]
     finds = [sql for sql in searches if "paymentawaitingbudget" in sql.lower()]
