@@ -334,8 +334,11 @@ REGISTRAR_NAME = env.str("REGISTRAR_NAME", default='JSC "Information and Account
 AUDIT_UNSEALED_GRACE_SECONDS = env.int("AUDIT_UNSEALED_GRACE_SECONDS", default=60)
 AUDIT_SEAL_BATCH_SIZE = env.int("AUDIT_SEAL_BATCH_SIZE", default=1000)
 # The sealer every 5 s looks for unsealed events only this many ids below the newest sealed one
-# (events whose transaction commits late); the hourly sweep looks through all of them.
+# (events whose transaction commits late); the hourly sweep looks through the events of this many
+# hours (a transaction open longer than a day is not something the portal does); `seal_audit` and
+# `verify_audit_chain --full` look through all of them.
 AUDIT_SEAL_LOOKBACK_IDS = env.int("AUDIT_SEAL_LOOKBACK_IDS", default=10_000)
+AUDIT_SWEEP_LOOKBACK_HOURS = env.int("AUDIT_SWEEP_LOOKBACK_HOURS", default=24)
 
 # --- Passkeys (A2: a WebAuthn second factor, django-otp-webauthn) -------------------------------
 # The relying party id is the portal's host name: a passkey works on that domain (and its

@@ -250,14 +250,17 @@ def _take_sealer_lock() -> None:
             cursor.execute("SELECT pg_advisory_xact_lock(hashtext('kezek.audit.seal'))")
 
 
-def seal_pending(*, limit: int | None = None, full: bool = False) -> AuditBatch | None:
+def seal_pending(
+    *, limit: int | None = None, sweep: bool = False, full: bool = False
+) -> AuditBatch | None:
     """Seal the events that have no seal yet into one new batch; None when there are none.
 
     Events are picked by "has no seal", not "id above the last sealed id": an event whose
     transaction commits after a higher id was already sealed is taken by a later batch. The
-    frequent run looks only from AUDIT_SEAL_LOOKBACK_IDS below the newest sealed id (an index
-    range, whatever the history's size); `full` looks through every event, for the hourly sweep
-    that seals an event whose transaction committed later still.
+    frequent run looks only from AUDIT_SEAL_LOOKBACK_IDS below the newest sealed id; the hourly
+    `sweep`, for an event whose transaction committed later still, looks at the events of the
+    last AUDIT_SWEEP_LOOKBACK_HOURS (both an index range, whatever the history's size); `full`
+    looks through every event (`seal_audit`, by hand).
     """
     limit = limit or settings.AUDIT_SEAL_BATCH_SIZE
     for _attempt in range(5):
@@ -265,7 +268,10 @@ def seal_pending(*, limit: int | None = None, full: bool = False) -> AuditBatch 
             with transaction.atomic():
                 _take_sealer_lock()
                 unsealed = AuditEvent.objects.filter(seal__isnull=True)
-                if not full:
+                if sweep and not full:
+                    hours = clock.dt.timedelta(hours=settings.AUDIT_SWEEP_LOOKBACK_HOURS)
+                    unsealed = unsealed.filter(occurred_at__gte=clock.now() - hours)
+                elif not full:
                     newest = AuditSeal.objects.aggregate(newest=Max("event_id"))["newest"] or 0
                     unsealed = unsealed.filter(id__gt=newest - settings.AUDIT_SEAL_LOOKBACK_IDS)
                 events = list(unsealed.order_by("id").values_list("id", "event_hash")[:limit])
@@ -294,9 +300,9 @@ def seal_pending(*, limit: int | None = None, full: bool = False) -> AuditBatch 
     raise RuntimeError("Could not seal audit events after 5 attempts: sealers keep colliding.")
 
 
-def seal_all(*, full: bool = False) -> list[AuditBatch]:
+def seal_all(*, sweep: bool = False, full: bool = False) -> list[AuditBatch]:
     batches = []
-    while (batch := seal_pending(full=full)) is not None:
+    while (batch := seal_pending(sweep=sweep, full=full)) is not None:
         batches.append(batch)
     return batches
 

@@ -13,7 +13,7 @@ def seal_audit() -> int:
 @shared_task
 def seal_audit_sweep() -> int:
     """Hourly: events whose transaction committed too late for the frequent sealer's window."""
-    return sum(batch.event_count for batch in audit.seal_all(full=True))
+    return sum(batch.event_count for batch in audit.seal_all(sweep=True))
 
 
 @shared_task

@@ -214,7 +214,12 @@ def main() -> None:
         ("cabinet: account statement", get(cabinet, "/cabinet/account/"), runs),
         ("cabinet: receipts list", get(cabinet, "/cabinet/receipts/"), runs),
         ("job: seal_audit, nothing to seal", job(lambda: audit.seal_all(full=False)), runs),
-        ("job: seal_audit --full (hourly sweep)", job(lambda: audit.seal_all(full=True)), runs),
+        (
+            "job: seal_audit_sweep (hourly, last 24 h)",
+            job(lambda: audit.seal_all(sweep=True)),
+            runs,
+        ),
+        ("by hand: seal_audit (every event)", job(lambda: audit.seal_all(full=True)), runs),
         ("job: no-show sweep, idle", job(bookings.no_shows_sweep), runs),
         ("job: budget_transfer_make, one day", job(fees.budget_transfer_make), runs),
         ("job: overdue_payments", job(fees.overdue_payments), runs),

@@ -740,6 +740,34 @@ def test_a6_seal_command_and_task():
     assert AuditHeadPublication.objects.get().batch.number == 2
 
 
+def test_a6_the_hourly_sweep_seals_the_days_events_and_the_command_every_event():
+    """The sweep reads the last AUDIT_SWEEP_LOOKBACK_HOURS of events (a day's size): an event
+    left unsealed longer than that is sealed by `seal_audit` by hand, and `verify_audit_chain
+    --full` reports it meanwhile."""
+    from core import tasks
+
+    now = dt.datetime(2026, 3, 3, 12, tzinfo=clock.ALMATY)
+    with time_machine.travel(now, tick=False):
+        (recent,) = _record(1, prefix="recent")
+    with time_machine.travel(now - dt.timedelta(hours=25), tick=False):
+        (old,) = _record(1, prefix="old")  # as if its transaction had stayed open a day
+    with time_machine.travel(now, tick=False):
+        assert tasks.seal_audit_sweep() == 1
+        assert AuditSeal.objects.filter(event=recent).exists()
+        assert not AuditSeal.objects.filter(event=old).exists()
+        assert f"1 event waited more than 60 s to be sealed, the oldest #{old.pk}" in (
+            _verify_command_full_failing()
+        )
+        call_command("seal_audit", stdout=io.StringIO())
+    assert AuditSeal.objects.filter(event=old).exists()
+
+
+def _verify_command_full_failing() -> str:
+    with pytest.raises(CommandError) as refused:
+        call_command("verify_audit_chain", "--full", stdout=io.StringIO())
+    return str(refused.value)
+
+
 # --- Incremental verification -------------------------------------------------------------------
 
 
