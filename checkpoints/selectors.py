@@ -31,6 +31,7 @@ from checkpoints.models import (
 from core import clock
 from core.compiled_query import CompiledQuery
 from core.errors import ApplicationError
+from core.models import AuditEvent
 from vehicles.plates import mask_plate, normalize_plate
 
 logger = logging.getLogger(__name__)
@@ -201,6 +202,7 @@ class CapacityReport:
     the operator has still to cancel (C3)."""
 
     counters_checked: int = 0
+    day: dt.date | None = None
     since: dt.date | None = None
     sources: list[str] = dataclasses.field(default_factory=list)
     problems: list[str] = dataclasses.field(default_factory=list)
@@ -211,10 +213,33 @@ class CapacityReport:
         return not self.problems
 
 
-def capacity_check(*, as_of: dt.datetime | None = None, all_dates: bool = False) -> CapacityReport:
+# A recount that found the counters consistent is an audit event naming the day it ran: the next
+# one starts from that day (what changed after it), so a nightly run reads the days still open to
+# change, not every counter of the years behind them.
+CAPACITY_VERIFIED_ACTION = "capacity.verified"
+
+
+def capacity_last_verified_day() -> dt.date | None:
+    """The local day of the newest recount that found the counters consistent."""
+    after = (
+        AuditEvent.objects.filter(action=CAPACITY_VERIFIED_ACTION)
+        .order_by("-id")
+        .values_list("after", flat=True)
+        .first()
+    )
+    return dt.date.fromisoformat(after["day"]) if after else None
+
+
+def capacity_check(
+    *,
+    as_of: dt.datetime | None = None,
+    all_dates: bool = False,
+    since_verified: bool = False,
+) -> CapacityReport:
     """Recount the slot counters (C6), as the nightly `verify_capacity` does.
 
-    Counters of the local day of `as_of` and later (every counter with `all_dates`) are checked:
+    Counters of the local day of `as_of` and later (every counter with `all_dates`; with
+    `since_verified`, from the day of the last consistent recount if that is earlier) are checked:
     - the invariants: 0 ≤ taken ≤ capacity, capacity = max(planned, taken), the hour matches
       the kind (what the CHECK constraints also say);
     - `planned` against the rules as they are now (days from `as_of` on only: the rules of past
@@ -225,10 +250,12 @@ def capacity_check(*, as_of: dt.datetime | None = None, all_dates: bool = False)
     as_of = as_of or clock.now()
     report = CapacityReport(sources=sorted(capacity.occupancy_sources()))
     today = clock.local_date(as_of)
+    report.day = today
     scope = SlotCounter.objects.all()
     if not all_dates:
-        scope = scope.filter(date__gte=today)
-        report.since = today
+        verified = capacity_last_verified_day() if since_verified else None
+        report.since = min(today, verified) if verified else today
+        scope = scope.filter(date__gte=report.since)
     columns = ("pk", "checkpoint_id", "direction", "date", "hour", "kind")
     rows = list(
         scope.order_by("checkpoint_id", "date", "direction", "kind", "hour").values_list(

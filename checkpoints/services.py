@@ -25,6 +25,7 @@ from checkpoints.models import (
     SlotCounter,
     SlotKind,
 )
+from checkpoints.selectors import CAPACITY_VERIFIED_ACTION, CapacityReport
 from core import audit, clock
 from core.clock import ALMATY
 from core.errors import ApplicationError
@@ -353,6 +354,22 @@ class CapacityRefresh:
     checked: int = 0
     updated: int = 0
     overbooked: list[SlotCounter] = dataclasses.field(default_factory=list)
+
+
+def capacity_verified_record(report: CapacityReport) -> None:
+    """Record a recount that found no drift (nothing when it found some): the next nightly
+    recount starts from its day (`capacity_last_verified_day`)."""
+    if not report.ok or report.day is None:
+        return
+    audit.record(
+        CAPACITY_VERIFIED_ACTION,
+        object_type="checkpoints.slotcounter",
+        after={
+            "day": report.day.isoformat(),
+            "since": report.since.isoformat() if report.since else None,
+            "counters": report.counters_checked,
+        },
+    )
 
 
 def capacity_refresh(

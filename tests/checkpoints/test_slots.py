@@ -4,6 +4,7 @@ operator's change, recounting them (verify_capacity), and the public slots API."
 import datetime as dt
 
 import pytest
+import time_machine
 from django.core.management import CommandError, call_command
 from django.db import IntegrityError, transaction
 from django.db.transaction import TransactionManagementError
@@ -621,3 +622,32 @@ def test_c1_the_wizard_and_the_api_read_the_same_day_grid(client, checkpoint):
 
 def test_c1_the_schema_documents_the_slots_endpoint(client):
     assert b"/api/v1/checkpoints/{code}/slots" in client.get("/api/v1/schema/").content
+
+
+def test_c6_the_nightly_recount_starts_from_the_day_of_the_last_consistent_one(checkpoint, capsys):
+    """Past days' counters are not read night after night: a consistent recount is recorded
+    (an audit event, sealed into the chain) and the next starts from its day, which still
+    changed after it ran; --full reads every day."""
+    from checkpoints import tasks
+
+    take(checkpoint, at(TOMORROW, 9))
+    call_command("verify_capacity")
+    assert "checked 1 slot counters from 2026-03-20" in capsys.readouterr().out
+    assert AuditEvent.objects.filter(action="capacity.verified").count() == 1
+    with time_machine.travel(at(TOMORROW + dt.timedelta(days=2), 3), tick=False):
+        take(checkpoint, at(TOMORROW + dt.timedelta(days=3), 9))
+        call_command("verify_capacity")  # from the day of the last recount: none skipped
+        assert "checked 2 slot counters from 2026-03-20" in capsys.readouterr().out
+        assert tasks.verify_capacity() is True
+        call_command("verify_capacity")  # from the day of the task's recount
+        assert "checked 1 slot counters from 2026-03-23" in capsys.readouterr().out
+        call_command("verify_capacity", "--full")
+        assert "checked 2 slot counters of every day" in capsys.readouterr().out
+
+
+def test_c6_a_recount_that_finds_drift_records_nothing(checkpoint, capsys):
+    take(checkpoint, at(TOMORROW, 9))
+    limit_hour(checkpoint, at(TOMORROW, 9), 0)
+    with pytest.raises(CommandError):
+        call_command("verify_capacity")
+    assert not AuditEvent.objects.filter(action="capacity.verified").exists()
