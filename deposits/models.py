@@ -176,6 +176,31 @@ class Transfer(models.Model):
         return f"#{self.pk} {self.get_kind_display()} {self.amount} ₸"
 
 
+class AccountVerified(models.Model):
+    """Where `verify_ledger` last found an account consistent (P6): `balance` is what the
+    transfers with id <= `through_transfer` give it (credits − debits; for a system account
+    too, whose balance is otherwise only derived). No transfer after that point and up to the
+    ledger's verified point (the newest `through_transfer`) touches the account, so the next
+    check starts from this balance and reads only the transfers after the verified point."""
+
+    account = models.OneToOneField(
+        Account,
+        on_delete=models.PROTECT,
+        related_name="verified",
+        verbose_name=_("ledger account"),
+    )
+    # The newest is the ledger's verified point: indexed so that finding it reads one entry.
+    through_transfer = models.BigIntegerField(_("verified through transfer"), db_index=True)
+    balance = models.DecimalField(_("balance"), **MONEY)
+
+    class Meta:
+        verbose_name = _("verified account balance")
+        verbose_name_plural = _("verified account balances")
+
+    def __str__(self) -> str:
+        return f"account #{self.account_id}: {self.balance} ₸ to transfer #{self.through_transfer}"
+
+
 class PaymentAwaitingBudget(models.Model):
     """A payment owed to the budget (a fee, a re-booking fee, a forfeited deposit) that is neither
     transferred nor refunded yet: the budget run's work list (P4). It is made with the payment

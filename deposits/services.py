@@ -29,6 +29,7 @@ from deposits import locks
 from deposits.iban import normalize_iban
 from deposits.models import (
     Account,
+    AccountVerified,
     Hold,
     HoldResolution,
     PaymentAwaitingBudget,
@@ -38,7 +39,14 @@ from deposits.models import (
     StatementImport,
     Transfer,
 )
-from deposits.selectors import accounts_by_kind
+from deposits.selectors import (
+    IDS_PER_QUERY,
+    VERIFIED_ACTION,
+    LedgerReport,
+    Progress,
+    accounts_by_kind,
+    ledger_examine,
+)
 from deposits.statements import MAX_STATEMENT_BYTES, parse_statement, personal_account_number
 from notify.models import Message
 from notify.services import carrier_owners_notify
@@ -871,3 +879,55 @@ def parked_entry_assign(
             },
         )
     return entry
+
+
+# --- The nightly check (P6) -----------------------------------------------------------------------
+
+
+def _verified_record(report: LedgerReport, balances: dict[int, Decimal]) -> None:
+    """The balances through the watermark, and the verification as an audit event (A6)."""
+    AccountVerified.objects.bulk_create(
+        [
+            AccountVerified(
+                account_id=pk, through_transfer=report.through_transfer, balance=balance
+            )
+            for pk, balance in balances.items()
+        ],
+        update_conflicts=True,
+        unique_fields=["account"],
+        update_fields=["through_transfer", "balance"],
+        batch_size=IDS_PER_QUERY,
+    )
+    audit.record(
+        VERIFIED_ACTION,
+        object_type=Transfer._meta.label_lower,
+        object_id=report.through_transfer,
+        object_repr=f"ledger verified through transfer #{report.through_transfer}",
+        after={
+            "through_transfer": report.through_transfer,
+            "since_transfer": report.since_transfer,
+            "transfers": report.transfers,
+            "accounts": report.accounts_checked,
+            "full": report.full,
+        },
+    )
+
+
+def ledger_verify(*, full: bool = False, progress: Progress | None = None) -> LedgerReport:
+    """`verify_ledger` (P6): `ledger_examine` in one snapshot (REPEATABLE READ on PostgreSQL; a
+    SQLite transaction is one). A consistent check records, in that transaction, each checked
+    account's balance through the watermark T (`locks.transfer_watermark`, read first: every
+    transfer up to T is committed, so none can turn up below it later) and an audit event; one
+    that finds problems records nothing, and the next run checks again from the same point.
+    Call it outside a transaction (the watermark's lock would last to its end); `progress`
+    hears a line per 100 000 transfers of a long run."""
+    watermark = locks.transfer_watermark()
+    outermost = not connection.in_atomic_block
+    with transaction.atomic():
+        if outermost and connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        report, balances = ledger_examine(watermark=watermark, full=full, progress=progress)
+        if report.ok:
+            _verified_record(report, balances)
+    return report

@@ -143,7 +143,7 @@ def verify(which: str) -> dict:
     seconds = {}
     for command in (
         ["verify_ledger"],
-        ["verify_capacity", "--all"],
+        ["verify_capacity", "--full"],
         ["verify_audit_chain"],
     ):
         started = time.monotonic()

@@ -33,6 +33,8 @@ from bench.scale.core import Planner, _at  # noqa: E402
 from bookings import services as bookings  # noqa: E402
 from bookings.models import Booking  # noqa: E402
 from checkpoints.models import SlotCounter  # noqa: E402
+from checkpoints.selectors import CapacityReport  # noqa: E402
+from checkpoints.services import capacity_verified_record  # noqa: E402
 from core import audit, clock  # noqa: E402
 from core.models import AuditBatch  # noqa: E402
 from fees import services as fees  # noqa: E402
@@ -112,9 +114,14 @@ def booking_post(live: dict) -> Callable[[int], None]:
     return call
 
 
-def _last_nights_check() -> None:
-    """Record, committed, an intact check through the newest sealed batch, as last night's run
-    of verify_audit_chain would have: the nightly measurement starts after it."""
+def _last_nights_checks() -> None:
+    """Record, committed, the consistent checks of last night, as the nightly verify_ledger,
+    verify_capacity and verify_audit_chain would have: the nightly measurements start after
+    them."""
+    yesterday = clock.local_today() - dt.timedelta(days=1)
+    capacity_verified_record(CapacityReport(day=yesterday, since=yesterday))
+    call_command("verify_ledger", stdout=io.StringIO())
+    audit.seal_all(full=True)
     head = AuditBatch.objects.order_by("-number").first()
     if head is not None and audit.last_verified() != (head.number, head.batch_hash):
         audit.chain_verified_record(
@@ -196,7 +203,7 @@ def main() -> None:
     recent_batches = clock.local_today() - dt.timedelta(days=RECENT_BATCH_DAYS)
     # Everything sealed before the idle seal is measured.
     audit.seal_all(full=True)
-    _last_nights_check()
+    _last_nights_checks()
     items: list[tuple[str, Callable[[int], None], int]] = [
         ("API: POST /api/v1/bookings (booking create)", booking_post(live), runs),
         (
@@ -228,19 +235,22 @@ def main() -> None:
             job(lambda: receipts_issue_missing(since=recent_batches)),
             runs,
         ),
-        ("job: receipts issue_missing (command: every batch)", job(receipts_issue_missing), runs),
-        ("job: verify_ledger", job(command("verify_ledger")), heavy),
-        ("job: verify_capacity --all", job(command("verify_capacity", "--all")), heavy),
-        ("job: verify_audit_chain --full", job(command("verify_audit_chain", "--full")), heavy),
-        # The nightly run: from where last night's intact check reached (recorded below, before
-        # the measurements: each measured run is rolled back, its own record too).
+        ("by hand: issue_missing_receipts (every batch)", job(receipts_issue_missing), runs),
+        # The nightly checks start from where last night's consistent check reached (recorded
+        # before the measurements by _last_nights_checks: each measured run is rolled back, its
+        # own record too); --full is the check by hand after a restore.
+        ("job: verify_ledger (nightly)", job(command("verify_ledger")), heavy),
+        ("by hand: verify_ledger --full", job(command("verify_ledger", "--full")), heavy),
+        ("job: verify_capacity (nightly)", job(command("verify_capacity")), heavy),
+        ("by hand: verify_capacity --full", job(command("verify_capacity", "--full")), heavy),
         ("job: verify_audit_chain (nightly)", job(command("verify_audit_chain")), heavy),
+        ("by hand: verify_audit_chain --full", job(command("verify_audit_chain", "--full")), heavy),
     ]
     results = {}
     offset = 0
     for name, call, count in items:
-        warm = not name.startswith("job: verify")
-        if name.startswith("job:"):
+        warm = "verify_" not in name
+        if not name.startswith(("API", "page", "cabinet")):
             # What the measured requests recorded is sealed, as the worker would have done.
             audit.seal_all()
         results[name] = measure(call, count, offset, warm=warm)
