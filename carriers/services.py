@@ -105,11 +105,14 @@ def member_invite(*, by: Member, phone: str, role: str) -> IssuedInvitation:
     phone = normalize_phone(phone)
     _refuse_unserved_country(phone)
     user_model = get_user_model()
-    if Member.objects.filter(user__phone=phone).exists():
+    # Only the carrier's own members are refused here: the owner sees them anyway. A person who
+    # acts for another carrier is invited like anyone (and told on accepting that they cannot
+    # act for two), so the answer never tells an owner who is registered elsewhere (A8).
+    if Member.objects.filter(carrier_id=by.carrier_id, user__phone=phone).exists():
         raise ApplicationError(
             "validation_error",
-            _("This person already acts for a carrier."),
-            fields={"phone": [_("Already a member of a carrier.")]},
+            _("This person already acts for your carrier."),
+            fields={"phone": [_("Already a member of your carrier.")]},
         )
     now = clock.now()
     token = secrets.token_urlsafe(24)

@@ -79,6 +79,28 @@ def test_a_member_of_a_carrier_cannot_be_invited_again(owner, fake_twilio):
     assert "phone" in refusal.value.fields
 
 
+def test_a8_an_invitation_does_not_tell_whether_the_phone_acts_for_another_carrier(
+    owner, fake_twilio
+):
+    """A member of another carrier is invited as an unknown number is: the owner learns
+    nothing about who is registered elsewhere; that person, accepting, is refused."""
+    elsewhere = registered_person(
+        fake_twilio,
+        phone="+77015551234",
+        iin="900101300007",
+        iin_bin="120240000000",
+        email="dana@altyn.kz",
+        name="Altyn Trans",
+    )
+    known = invite(owner, phone=elsewhere.phone)
+    unknown = invite(owner, phone="+77015559876")
+    assert known.sms_sent and unknown.sms_sent
+    with pytest.raises(ApplicationError) as refusal:
+        services.invitation_accept(token=token_of(fake_twilio, elsewhere.phone), user=elsewhere)
+    assert refusal.value.status == 403
+    assert Member.objects.get(user=elsewhere).carrier != Member.objects.get(user=owner).carrier
+
+
 def test_owner_changes_roles_but_the_last_owner_stays(owner, other_person, fake_twilio):
     invite(owner)
     member = services.invitation_accept(token=token_of(fake_twilio), user=other_person)
