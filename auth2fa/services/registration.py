@@ -238,6 +238,14 @@ def registration_verify(*, phone: str, code: str) -> User:
 # --- Who a carrier really is (A7) ----------------------------------------------------------------
 
 
+def _registration_lapsed() -> ApplicationError:
+    return ApplicationError(
+        "registration_lapsed",
+        _("This registration has lapsed: register the carrier again."),
+        status=409,
+    )
+
+
 def carrier_confirm_with_eds(
     *, member: Member, nonce: str, certificate: str, signature: str, signature_format: str
 ) -> Carrier:
@@ -257,6 +265,8 @@ def carrier_confirm_with_eds(
         signature_format=signature_format,
     )
     carrier = member.carrier
+    if carrier.lapsed_at is not None:  # its person gave back the IIN: say why, not "not yours"
+        raise _registration_lapsed()
     number = identity.bin if carrier.kind == Carrier.Kind.COMPANY else identity.iin
     if number != carrier.iin_bin or identity.iin != member.user.iin:
         raise ApplicationError(
@@ -275,11 +285,7 @@ def carrier_confirm_with_eds(
             if carrier.is_confirmed:
                 return carrier
             if carrier.lapsed_at is not None:
-                raise ApplicationError(
-                    "registration_lapsed",
-                    _("This registration has lapsed: register the carrier again."),
-                    status=409,
-                )
+                raise _registration_lapsed()
             carrier.confirmed_at = now
             carrier.save(update_fields=["confirmed_at"])
             lapsed = Carrier.objects.filter(
@@ -287,6 +293,7 @@ def carrier_confirm_with_eds(
             ).exclude(pk=carrier.pk)
             lapsed_ids = list(lapsed.values_list("pk", flat=True))
             lapsed.update(lapsed_at=now)
+            _people_of_lapsed_release(lapsed_ids)
             audit.record(
                 "carrier.confirmed",
                 actor=member.user,
@@ -305,7 +312,9 @@ def carrier_confirm_with_eds(
 
 def unconfirmed_registrations_lapse(*, as_of: dt.datetime | None = None) -> int:
     """Registrations left unconfirmed for 24 hours lapse (A7): they can no longer be confirmed
-    and block nothing. Returns how many lapsed."""
+    and block nothing. Their people who act for no other carrier give back their e-mail, phone
+    and IIN (and can no longer sign in): whoever typed someone else's address or IIN into a
+    registration holds it a day at most. Returns how many lapsed."""
     as_of = as_of or clock.now()
     with transaction.atomic():
         stale = Carrier.objects.filter(
@@ -323,4 +332,20 @@ def unconfirmed_registrations_lapse(*, as_of: dt.datetime | None = None) -> int:
                     object_id=pk,
                     after={"lapsed_at": as_of},
                 )
+            _people_of_lapsed_release(ids)
     return len(ids)
+
+
+def _people_of_lapsed_release(carrier_ids: list[int]) -> None:
+    # A person acts for one carrier: the people of a lapsed registration act for nothing else.
+    for person in User.objects.filter(membership__carrier_id__in=carrier_ids):
+        before = {"email": person.email, "phone": person.phone, "iin": person.iin}
+        SmsDevice.objects.filter(user=person).delete()
+        person.email = f"lapsed-{person.pk}@lapsed.invalid"
+        person.phone = person.iin = person.phone_verified_at = None
+        person.is_active = False
+        person.set_unusable_password()
+        person.save(
+            update_fields=["email", "phone", "iin", "phone_verified_at", "is_active", "password"]
+        )
+        audit.record("auth.registration_released", target=person, before=before)

@@ -98,10 +98,12 @@ def test_a7_the_one_who_signs_for_the_bin_owns_it_and_the_squatter_lapses(ca, fa
     assert carrier.is_confirmed and carrier.iin_bin == BIN
     squatted = Member.objects.get(user=early).carrier
     assert squatted.lapsed_at is not None and not squatted.is_confirmed
+    early.refresh_from_db()  # what the squatter typed is free again
+    assert not early.is_active and early.iin is None and early.phone is None
     assert AuditEvent.objects.filter(action="carrier.confirmed").count() == 1
     # The squatter cannot confirm with a certificate of their own, nor take the number later.
     own = make_person(ca, PersonSubject(iin=SQUATTER_IIN, bin=with_check_digit("99999999999")))
-    assert refusal(lambda: confirm(early, own)) == "eds_other_carrier"
+    assert refusal(lambda: confirm(early, own)) == "registration_lapsed"
     with pytest.raises(ApplicationError) as taken:
         registered_person(fake_twilio, iin_bin=BIN, phone="+77015550103", email="x@y.kz")
     assert "carrier.iin_bin" in taken.value.fields
@@ -164,3 +166,36 @@ def test_a7_the_cabinet_tells_the_owner_to_confirm_and_the_page_asks_for_the_eds
     assert BIN in page and 'id="eds-form"' in page
     carrier = Carrier.objects.get(iin_bin=BIN)
     assert not carrier.is_confirmed
+
+
+def test_a7_a_lapsed_registration_gives_back_the_e_mail_phone_and_iin_it_typed(ca, fake_twilio):
+    """Someone who typed the real owner's e-mail and IIN into a registration (with a phone of
+    their own, which is all that is confirmed) holds them a day at most: when it lapses they are
+    free, and the real owner registers with them."""
+    with time_machine.travel("2026-11-25 09:00 +0500", tick=False) as traveller:
+        early = registered_person(
+            fake_twilio, iin_bin=BIN, iin=IIN, phone="+77015550102", email="owner@steppe.kz"
+        )
+        with pytest.raises(ApplicationError) as blocked:
+            owner_of_bin(fake_twilio)
+        assert "person.email" in blocked.value.fields
+        traveller.shift(dt.timedelta(hours=24))
+        assert services.unconfirmed_registrations_lapse() == 1
+        early.refresh_from_db()
+        assert not early.is_active and early.phone is None and early.iin is None
+        assert AuditEvent.objects.get(action="auth.registration_released").before == {
+            "email": "owner@steppe.kz",
+            "phone": "+77015550102",
+            "iin": IIN,
+        }
+        real = owner_of_bin(fake_twilio)
+        carrier = confirm(real, make_person(ca, PersonSubject(iin=IIN, bin=BIN)))
+        assert carrier.is_confirmed
+        # The lapsed person's phone is free again too, for a registration of its own.
+        registered_person(
+            fake_twilio,
+            iin_bin=with_check_digit("13034001235"),
+            iin=SQUATTER_IIN,
+            phone="+77015550102",
+            email="squatter@example.kz",
+        )
