@@ -45,3 +45,12 @@ def confirmed_booking_unless_held(booking_pk: int) -> Booking | None:
 def bookings_in_order(bookings: QuerySet[Booking]) -> list[Booking]:
     """All of `bookings`, locked in id order (a closure cancels them, C3)."""
     return list(for_update(bookings.order_by("pk"), no_key=True, of=("self",)))
+
+
+def waiting_booking_unless_held(booking_pk: int) -> Booking | None:
+    """The booking, with its deposit hold, if still arrived or called and not held by another
+    sweep or by staff acting on it."""
+    rows = Booking.objects.filter(
+        pk=booking_pk, status__in=[Booking.Status.ARRIVED, Booking.Status.CALLED]
+    ).select_related("deposit_hold")
+    return for_update(rows, no_key=True, skip_locked=True, of=("self",)).first()

@@ -46,6 +46,9 @@ class CargoCategory(models.TextChoices):
 
 CHECK_IN_OPENS = dt.timedelta(hours=3)  # before the slot starts (Q1)
 CHECK_IN_CLOSES = dt.timedelta(hours=1)  # after the slot ends; later is a no-show (Q1, D6)
+# A vehicle still arrived or called this long after its check-in window closed is closed as
+# not crossed (Q8): nothing stays in the waiting area for ever.
+NOT_CROSSED_AFTER = dt.timedelta(hours=24)
 # Q2: out-of-turn first, then accelerated, then regular.
 CALL_PRIORITY = {
     BookingService.OUT_OF_TURN: 0,
@@ -78,6 +81,8 @@ class Booking(models.Model):
         CANCELLED = "cancelled", _("Cancelled")
         NO_SHOW = "no_show", _("No-show")
         CANCELLED_BY_OPERATOR = "cancelled_by_operator", _("Cancelled by the operator")
+        # Arrived or called, neither crossed nor refused a day after its check-in window (Q8).
+        NOT_CROSSED = "not_crossed", _("Did not cross")
 
     ACTIVE = (Status.CONFIRMED, Status.ARRIVED, Status.CALLED)
 
@@ -200,6 +205,12 @@ class Booking(models.Model):
                 fields=["slot_end"],
                 name="booking_confirmed_slot_end",
                 condition=Q(status="confirmed"),
+            ),
+            # The not-crossed sweep (Q8, hourly): only the vehicles in the waiting area.
+            models.Index(
+                fields=["slot_end"],
+                name="booking_waiting_slot_end",
+                condition=Q(status__in=["arrived", "called"]),
             ),
         ]
 

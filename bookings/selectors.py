@@ -1,10 +1,13 @@
+import datetime as dt
 from decimal import Decimal
 
 from django.db.models import DecimalField, OuterRef, Prefetch, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
+from django.utils.translation import ngettext
 
 from bookings.models import Booking, BookingChange, BookingDriver, SlotHold, booking_number
 from core import clock
+from core.notices import Notice
 
 
 def bookings_of(carrier, *, active_only: bool = False) -> QuerySet[Booking]:
@@ -143,3 +146,31 @@ def live_hold_of(user, *, now=None) -> SlotHold | None:
         .order_by("-created_at", "-pk")
         .first()
     )
+
+
+# How long the operators are shown the vehicles closed as not crossed (Q8).
+NOT_CROSSED_NOTICE_DAYS = 7
+
+
+def not_crossed_notices(moment: dt.datetime) -> list[Notice]:
+    """The operator notice of vehicles closed as not crossed in the last week (Q8): something at
+    the checkpoint went unfinished (a crossing not marked, a vehicle not refused)."""
+    since = moment - dt.timedelta(days=NOT_CROSSED_NOTICE_DAYS)
+    closed = Booking.objects.filter(
+        status=Booking.Status.NOT_CROSSED, status_changed_at__gt=since
+    ).order_by("status_changed_at", "pk")
+    numbers = [booking_number(pk) for pk in closed.values_list("pk", flat=True)[:11]]
+    if not numbers:
+        return []
+    count = closed.count()
+    shown = ", ".join(numbers[:10]) + (" …" if count > 10 else "")
+    message = ngettext(
+        "%(count)s vehicle was closed as not crossed in the last %(days)s days "
+        "(arrived or called, neither crossed nor refused): %(numbers)s.",
+        "%(count)s vehicles were closed as not crossed in the last %(days)s days "
+        "(arrived or called, neither crossed nor refused): %(numbers)s.",
+        count,
+    ) % {"count": count, "days": NOT_CROSSED_NOTICE_DAYS, "numbers": shown}
+    return [
+        Notice(code="bookings_not_crossed", message=message, permission="bookings.change_booking")
+    ]

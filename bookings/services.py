@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 from bookings import locks
 from bookings.models import (
     CHECK_IN_CLOSES,
+    NOT_CROSSED_AFTER,
     Booking,
     BookingChange,
     BookingDriver,
@@ -749,6 +750,45 @@ def no_shows_sweep(*, as_of: dt.datetime | None = None) -> int:
             )
             swept += 1
     return swept
+
+
+def not_crossed_sweep(*, as_of: dt.datetime | None = None) -> int:
+    """Vehicles arrived or called but neither crossed nor refused NOT_CROSSED_AFTER after their
+    check-in window closed are closed as not crossed (Q8): the deposit is released, the vehicle
+    gets no strike and may book again, and the operators see them (`not_crossed_notices`).
+    Running it again, or two at once, changes nothing more."""
+    as_of = as_of or clock.now()
+    due = Booking.objects.filter(
+        status__in=[Booking.Status.ARRIVED, Booking.Status.CALLED],
+        slot_end__lte=as_of - CHECK_IN_CLOSES - NOT_CROSSED_AFTER,
+    ).order_by("slot_end", "pk")
+    closed = 0
+    for booking_id in due.values_list("pk", flat=True).iterator():
+        with transaction.atomic():
+            booking = locks.waiting_booking_unless_held(booking_id)
+            if booking is None:
+                continue
+            before = booking.status
+            booking.status = Booking.Status.NOT_CROSSED
+            booking.status_changed_at = as_of
+            booking.save(update_fields=["status", "status_changed_at"])
+            released = booking.deposit_hold is not None
+            if released:
+                ledger.hold_release(
+                    hold=booking.deposit_hold,
+                    reason=_("Closed as not crossed: the vehicle left the waiting area"),
+                    actor=None,
+                )
+            audit.record(
+                "booking.not_crossed",
+                target=booking,
+                before={"status": before},
+                after={"status": booking.status, "deposit_released": released},
+            )
+            if released:
+                _notify(booking, "deposit_released")
+            closed += 1
+    return closed
 
 
 def closure_apply(*, closure: Any, actor: Any) -> list[Booking]:

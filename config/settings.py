@@ -195,6 +195,10 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 600.0,
     },
     "sweep-no-shows": {"task": "bookings.tasks.sweep_no_shows", "schedule": 300.0},
+    "close-not-crossed": {
+        "task": "bookings.tasks.close_not_crossed",
+        "schedule": crontab(minute=41),
+    },
     "issue-missing-receipts": {
         "task": "receipts.tasks.issue_missing_receipts",
         "schedule": crontab(hour=18, minute=30),
