@@ -8,12 +8,16 @@ rows themselves (Q3). Every action is audited by the services with who did it.
 
 import contextlib
 
+from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from auth2fa.roles import OPERATORS, has_role
 from bookings import services
 from bookings.models import Booking, booking_pk_from_number
 from checkpoints.models import Checkpoint, Direction
@@ -21,6 +25,14 @@ from checkpoints.selectors import checkpoints_of_staff, plate_of_device_text
 from core.admin import CheckpointScopedAdmin
 from core.errors import ApplicationError
 from vehicles.plates import format_plate
+
+
+class OperatorCancellationForm(forms.Form):
+    reason = forms.CharField(
+        label=gettext_lazy("Reason (the carrier is told)"),
+        max_length=200,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
 
 
 @admin.register(Booking)
@@ -47,7 +59,7 @@ class BookingAdmin(CheckpointScopedAdmin, admin.ModelAdmin):
     search_help_text = gettext_lazy("Booking number (K-0001234-5), plate or VIN.")
     date_hierarchy = "slot_start"
     ordering = ["-slot_start", "-pk"]
-    actions = ["mark_arrived", "call_next", "mark_crossed"]
+    actions = ["mark_arrived", "call_next", "mark_crossed", "cancel_by_operator"]
     fieldsets = [
         (
             None,
@@ -203,6 +215,53 @@ class BookingAdmin(CheckpointScopedAdmin, admin.ModelAdmin):
             services.booking_mark_crossed,
             _("Bookings crossed (or already crossed), deposits released: %(count)s."),
         )
+
+    def has_operator_permission(self, request) -> bool:
+        return has_role(request.user, OPERATORS)
+
+    @admin.action(
+        description=gettext_lazy("Cancel the booking (operator), with a reason"),
+        permissions=["operator"],
+    )
+    def cancel_by_operator(self, request, queryset):
+        """An intermediate page lists the active bookings and asks for the reason; applying it
+        cancels each through the service (Q10, as D4)."""
+        bookings = list(queryset.select_related("checkpoint").order_by("pk"))
+        active = [booking for booking in bookings if booking.is_active]
+        form = OperatorCancellationForm(request.POST if "apply" in request.POST else None)
+        if "apply" in request.POST and form.is_valid():
+            done = 0
+            for booking in active:
+                try:
+                    services.booking_cancel_by_operator(
+                        booking=booking, reason=form.cleaned_data["reason"], actor=request.user
+                    )
+                except ApplicationError as refusal:
+                    refused = f"{booking.number}: {refusal.message}"
+                    self.message_user(request, refused, messages.ERROR)
+                else:
+                    done += 1
+            if done:
+                self.message_user(
+                    request,
+                    _(
+                        "Bookings cancelled by the operator, fees refunded, deposits released: "
+                        "%(count)s."
+                    )
+                    % {"count": done},
+                    messages.SUCCESS,
+                )
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Cancel bookings (operator)"),
+            "opts": self.opts,
+            "bookings": bookings,
+            "active": active,
+            "form": form,
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "admin/bookings/booking/cancel_by_operator.html", context)
 
     def changelist_view(self, request, extra_context=None):
         screens = checkpoints_of_staff(request.user).order_by("country_id", "name_en")

@@ -15,6 +15,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils.translation import gettext as _
 
+from auth2fa.roles import OPERATORS, has_role
 from bookings import locks
 from bookings.models import (
     CHECK_IN_CLOSES,
@@ -795,7 +796,6 @@ def closure_apply(*, closure: Any, actor: Any) -> list[Booking]:
     """An operator's closure (C3): active bookings inside it are cancelled by the operator, the
     fees refunded and the deposit released, with no strike for the vehicle (D4)."""
     assert isinstance(closure, Closure)
-    now = clock.now()
     cancelled = []
     with transaction.atomic():
         bookings = Booking.objects.filter(
@@ -807,35 +807,73 @@ def closure_apply(*, closure: Any, actor: Any) -> list[Booking]:
         if closure.direction:
             bookings = bookings.filter(direction=closure.direction)
         for booking in locks.bookings_in_order(bookings):
-            before = booking.status
-            booking.status = Booking.Status.CANCELLED_BY_OPERATOR
-            booking.status_changed_at = now
-            booking.save(update_fields=["status", "status_changed_at"])
-            slot_release(counter_id=booking.counter_id)
-            for fee in Transfer.objects.filter(
-                reference_type="booking",
-                reference_id=str(booking.pk),
-                kind__in=[Transfer.Kind.FEE, Transfer.Kind.REBOOKING_FEE],
-            ):
-                # Before the budget transfer the fee comes back at once; after it, as a claim
-                # on the budget that an operator settles (P4).
-                fee_refund(fee=fee, reason=closure.reason[:200], actor=actor)
-            if booking.deposit_hold is not None:
-                ledger.hold_release(
-                    hold=booking.deposit_hold,
-                    reason=_("Cancelled by the operator: checkpoint closed"),
-                    actor=actor,
-                )
-            audit.record(
-                "booking.cancelled_by_operator",
+            _cancel_by_operator(
+                booking,
+                reason=closure.reason,
+                deposit_reason=_("Cancelled by the operator: checkpoint closed"),
                 actor=actor,
-                target=booking,
-                before={"status": before},
-                after={"status": booking.status, "closure": closure.pk},
+                record={"closure": closure.pk},
             )
-            _notify(booking, "booking_cancelled_by_operator", {"reason": closure.reason})
             cancelled.append(booking)
     return cancelled
+
+
+def booking_cancel_by_operator(*, booking: Booking, reason: str, actor: Any) -> Booking:
+    """An operator cancels one booking with a reason (Q10, as D4): the fees refunded, the
+    deposit released, no strike for the vehicle, the carrier told, audited."""
+    if not has_role(actor, OPERATORS):
+        raise _refuse("forbidden", _("Only operators cancel a booking."), status=403)
+    reason = (reason or "").strip()
+    if not reason:
+        raise ApplicationError(
+            "validation_error",
+            _("Write why the booking is cancelled: the carrier is told."),
+            fields={"reason": [_("Write the reason.")]},
+        )
+    with transaction.atomic():
+        (booking,) = locks.bookings_in_order(Booking.objects.filter(pk=booking.pk))
+        if not booking.is_active:
+            raise _not_changeable(
+                _("Booking %(number)s is no longer active: it cannot be cancelled.")
+                % {"number": booking.number}
+            )
+        _cancel_by_operator(
+            booking,
+            reason=reason,
+            deposit_reason=_("Cancelled by the operator"),
+            actor=actor,
+            record={"reason": reason[:200]},
+        )
+    return booking
+
+
+def _cancel_by_operator(
+    booking: Booking, *, reason: str, deposit_reason: str, actor: Any, record: dict
+) -> None:
+    """The booking (locked by the caller) cancelled by an operator (D4): its place freed, its
+    fees refunded (before the budget transfer at once, after it as a claim on the budget, P4),
+    its deposit released, no strike; audited and the carrier told in the same transaction."""
+    before = booking.status
+    booking.status = Booking.Status.CANCELLED_BY_OPERATOR
+    booking.status_changed_at = clock.now()
+    booking.save(update_fields=["status", "status_changed_at"])
+    slot_release(counter_id=booking.counter_id)
+    for fee in Transfer.objects.filter(
+        reference_type="booking",
+        reference_id=str(booking.pk),
+        kind__in=[Transfer.Kind.FEE, Transfer.Kind.REBOOKING_FEE],
+    ):
+        fee_refund(fee=fee, reason=reason[:200], actor=actor)
+    if booking.deposit_hold is not None:
+        ledger.hold_release(hold=booking.deposit_hold, reason=deposit_reason, actor=actor)
+    audit.record(
+        "booking.cancelled_by_operator",
+        actor=actor,
+        target=booking,
+        before={"status": before},
+        after={"status": booking.status, **record},
+    )
+    _notify(booking, "booking_cancelled_by_operator", {"reason": reason})
 
 
 def _notify(booking: Booking, event: str, extra: dict | None = None) -> None:

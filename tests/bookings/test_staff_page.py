@@ -8,7 +8,6 @@ import re
 
 import pytest
 from django.contrib.auth.models import Group
-from django.test import Client
 from django.urls import reverse
 
 from auth2fa.roles import AUDITORS, CHECKPOINT_STAFF, OPERATORS
@@ -37,19 +36,6 @@ def staff(world, django_user_model):
     officer = person(django_user_model, "officer@kordai.kz", CHECKPOINT_STAFF)
     StaffAssignment.objects.create(user=officer, checkpoint=world.checkpoint)
     return officer
-
-
-@pytest.fixture
-def signed_in(sign_in_browser):
-    """A fresh browser signed in with both factors. Sign in again after moving the clock far:
-    a session ends after 30 idle minutes (and 12 hours at most)."""
-    from django_otp.plugins.otp_totp.models import TOTPDevice
-
-    def sign_in(user):
-        device = TOTPDevice.objects.filter(user=user).first()
-        return sign_in_browser(Client(HTTP_ACCEPT_LANGUAGE="en"), user, device=device)
-
-    return sign_in
 
 
 @pytest.fixture
