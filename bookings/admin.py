@@ -73,12 +73,19 @@ class BookingAdmin(CheckpointScopedAdmin, admin.ModelAdmin):
                     "service",
                     ("slot_start", "slot_end"),
                     ("cargo_category", "document_number"),
+                    ("document_checked_at", "document_checked_by"),
                 ]
             },
         ),
         (
             gettext_lazy("Vehicle"),
-            {"fields": [("vehicle_plate", "vehicle_vin"), ("trailer_plate", "trailer_vin")]},
+            {
+                "fields": [
+                    ("vehicle_plate", "vehicle_vin"),
+                    ("trailer_plate", "trailer_vin"),
+                    "drivers_display",
+                ]
+            },
         ),
         (
             gettext_lazy("At the checkpoint"),
@@ -133,6 +140,15 @@ class BookingAdmin(CheckpointScopedAdmin, admin.ModelAdmin):
         return format_plate(booking.vehicle_plate, booking.vehicle.registration_country)
 
     @admin.display(description=gettext_lazy("staff screen"))
+    @admin.display(description=gettext_lazy("Drivers"))
+    def drivers_display(self, booking):
+        """Name, citizenship and the IIN (or passport) masked but for 4 characters (Q9)."""
+        links = booking.driver_links.select_related("driver").order_by("added_at", "pk")
+        return "; ".join(
+            f"{link.driver.full_name}, {link.driver.citizenship}, {link.driver.identity_masked}"
+            for link in links
+        )
+
     def staff_screen(self, booking):
         url = reverse("staff-checkpoint", args=[booking.checkpoint.code])
         return format_html(

@@ -161,6 +161,9 @@ class Booking(models.Model):
     called_by = models.CharField(_("called by"), max_length=200, blank=True)
     crossed_at = models.DateTimeField(_("crossed at"), null=True, blank=True)
     crossed_by = models.CharField(_("crossing marked by"), max_length=200, blank=True)
+    # The out-of-turn document seen by staff at the checkpoint (Q9).
+    document_checked_at = models.DateTimeField(_("document checked at"), null=True, blank=True)
+    document_checked_by = models.CharField(_("document checked by"), max_length=200, blank=True)
 
     objects = BookingQuerySet.as_manager()
 

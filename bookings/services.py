@@ -687,6 +687,31 @@ def queue_call_next(
     return called
 
 
+def booking_document_check(*, booking: Booking, actor: Any) -> Booking:
+    """Staff at the checkpoint have seen the out-of-turn document the booking names (Q9): when
+    and who is recorded, once, and audited."""
+    _require_checkpoint_access(actor, booking.checkpoint)
+    with transaction.atomic():
+        booking = _lock_at_checkpoint(booking)
+        if booking.service != BookingService.OUT_OF_TURN:
+            raise _not_changeable(
+                _("Booking %(number)s is not for out-of-turn passage: it names no document.")
+                % {"number": booking.number}
+            )
+        if booking.document_checked_at is not None:
+            return booking
+        booking.document_checked_at = clock.now()
+        booking.document_checked_by = actor_label(actor)
+        booking.save(update_fields=["document_checked_at", "document_checked_by"])
+        audit.record(
+            "booking.document_checked",
+            actor=actor if getattr(actor, "is_authenticated", False) else None,
+            target=booking,
+            after={"document": booking.document_number, "by": booking.document_checked_by},
+        )
+    return booking
+
+
 def booking_mark_crossed(*, booking: Booking, actor: Any, at: dt.datetime | None = None) -> Booking:
     """The vehicle crossed the border (B10): its deposit is released at once (D2). Marking it
     again changes nothing."""

@@ -17,7 +17,7 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 
 from auth2fa.roles import OPERATORS, has_role
-from bookings.models import Booking, booking_number, booking_pk_from_number
+from bookings.models import Booking, BookingDriver, booking_number, booking_pk_from_number
 from checkpoints import capacity
 from checkpoints.models import (
     Checkpoint,
@@ -429,7 +429,11 @@ def staff_search(*, checkpoint: Checkpoint, text: str) -> StaffSearch:
     text = (text or "").strip()[:60]
     if not text:
         return StaffSearch(text="", bookings=[])
-    bookings = Booking.objects.select_related("vehicle", "trailer", "checkpoint", "carrier")
+    # Staff see whom they let through (Q9): the drivers, in the order they were named.
+    drivers = BookingDriver.objects.select_related("driver").order_by("added_at", "pk")
+    bookings = Booking.objects.select_related(
+        "vehicle", "trailer", "checkpoint", "carrier"
+    ).prefetch_related(Prefetch("driver_links", queryset=drivers))
     pk = booking_pk_from_number(text)
     if pk is not None:
         found = list(bookings.filter(pk=pk))

@@ -135,7 +135,7 @@ def _act(request: HttpRequest, checkpoint: Checkpoint) -> None:
             )
             _say_called(request, called, Direction(direction).label)
             return
-        if action not in ("arrived", "crossed"):
+        if action not in ("arrived", "crossed", "document"):
             messages.error(request, _("Choose what to do."))
             return
         booking = get_object_or_404(
@@ -144,6 +144,14 @@ def _act(request: HttpRequest, checkpoint: Checkpoint) -> None:
             checkpoint=checkpoint,
         )
         before = booking.status
+        if action == "document":
+            booking = services.booking_document_check(booking=booking, actor=request.user)
+            messages.success(
+                request,
+                _("The document %(document)s of booking %(number)s is recorded as checked.")
+                % {"document": booking.document_number, "number": booking.number},
+            )
+            return
         if action == "arrived":
             booking = services.booking_mark_arrived(booking=booking, actor=request.user)
             if before == booking.status:

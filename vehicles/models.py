@@ -100,3 +100,10 @@ class Driver(models.Model):
 
     def __str__(self) -> str:
         return self.full_name
+
+    @property
+    def identity_masked(self) -> str:
+        """The IIN (or passport number) with all but its last 4 characters hidden, as staff at
+        the checkpoint see it (Q9)."""
+        number = self.iin or self.passport_number or ""
+        return "•" * max(len(number) - 4, 0) + number[-4:]
