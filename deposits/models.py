@@ -191,7 +191,9 @@ class AccountVerified(models.Model):
     )
     # The newest is the ledger's verified point: indexed so that finding it reads one entry.
     through_transfer = models.BigIntegerField(_("verified through transfer"), db_index=True)
-    balance = models.DecimalField(_("balance"), **MONEY)
+    # A system account's balance sums every transfer of its years (all top-ups, all fees), past
+    # the 14 digits that one transfer or a carrier's balance needs.
+    balance = models.DecimalField(_("balance"), max_digits=20, decimal_places=2)
 
     class Meta:
         verbose_name = _("verified account balance")

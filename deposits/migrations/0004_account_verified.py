@@ -23,7 +23,7 @@ class Migration(migrations.Migration):
                 ),
                 (
                     "balance",
-                    models.DecimalField(decimal_places=2, max_digits=14, verbose_name="balance"),
+                    models.DecimalField(decimal_places=2, max_digits=20, verbose_name="balance"),
                 ),
                 (
                     "account",

@@ -298,6 +298,20 @@ def test_p6_the_nightly_task_checks_since_the_last_point(carrier):
     assert tasks.verify_ledger() is False
 
 
+@pytest.mark.postgres
+def test_p6_a_system_accounts_verified_balance_outgrows_one_transfers_digits():
+    """The registrar's bank account is debited by every top-up of every year: its derived
+    balance passed the 14 digits of a transfer on a national-size copy, and recording it failed
+    (numeric field overflow), so the check that found the ledger consistent could not say so."""
+    reference_fees_load()
+    largest = "999999999999.99"  # the largest single transfer
+    for number in ("230140012340", "230140012341", "230140012342"):
+        new_carrier(number, money=largest)
+    report = ledger_verify(full=True)
+    assert report.ok, report.problems
+    assert AccountVerified.objects.filter(balance=D(largest) * -3).exists()
+
+
 # --- PostgreSQL: the watermark and the snapshot ---------------------------------------------
 
 
