@@ -94,6 +94,8 @@ class BookingAdmin(CheckpointScopedAdmin, admin.ModelAdmin):
                     ("arrived_at", "arrived_by"),
                     ("called_at", "called_by"),
                     ("crossed_at", "crossed_by"),
+                    ("refused_at", "refused_by"),
+                    ("refusal_reason", "refusal_note"),
                     "status_changed_at",
                 ]
             },

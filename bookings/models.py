@@ -23,6 +23,14 @@ from fees.models import Service
 MONEY = {"max_digits": 14, "decimal_places": 2}
 
 
+class RefusalReason(models.TextChoices):
+    """Why staff turned a vehicle back at the checkpoint (Q8)."""
+
+    DOCUMENTS = "documents", _("Documents missing or not valid")
+    OUT_OF_TURN = "out_of_turn", _("Not eligible for out-of-turn passage")
+    OTHER = "other", _("Other")
+
+
 class BookingService(models.TextChoices):
     """The services a booking is made for (B1): a subset of the fee schedule's services."""
 
@@ -83,6 +91,8 @@ class Booking(models.Model):
         CANCELLED_BY_OPERATOR = "cancelled_by_operator", _("Cancelled by the operator")
         # Arrived or called, neither crossed nor refused a day after its check-in window (Q8).
         NOT_CROSSED = "not_crossed", _("Did not cross")
+        # Turned back by staff at the checkpoint with a reason; the deposit as for a no-show (Q8).
+        REFUSED = "refused", _("Refused at the checkpoint")
 
     ACTIVE = (Status.CONFIRMED, Status.ARRIVED, Status.CALLED)
 
@@ -161,6 +171,12 @@ class Booking(models.Model):
     called_by = models.CharField(_("called by"), max_length=200, blank=True)
     crossed_at = models.DateTimeField(_("crossed at"), null=True, blank=True)
     crossed_by = models.CharField(_("crossing marked by"), max_length=200, blank=True)
+    refused_at = models.DateTimeField(_("refused at"), null=True, blank=True)
+    refused_by = models.CharField(_("refused by"), max_length=200, blank=True)
+    refusal_reason = models.CharField(
+        _("refusal reason"), max_length=20, choices=RefusalReason.choices, blank=True
+    )
+    refusal_note = models.CharField(_("refusal note"), max_length=200, blank=True)
     # The out-of-turn document seen by staff at the checkpoint (Q9).
     document_checked_at = models.DateTimeField(_("document checked at"), null=True, blank=True)
     document_checked_by = models.CharField(_("document checked by"), max_length=200, blank=True)

@@ -25,6 +25,7 @@ from bookings.models import (
     BookingDriver,
     BookingService,
     CargoCategory,
+    RefusalReason,
     SlotHold,
 )
 from carriers.models import Member
@@ -504,7 +505,8 @@ def booking_reschedule(*, member: Member, booking: Booking, slot_start: dt.datet
 
 
 def strikes_before(*, vin: str, moment: dt.datetime, excluding: int | None = None) -> int:
-    """No-shows and carrier cancellations of the vehicle (by VIN) in the 90 days before (D3).
+    """No-shows, carrier cancellations and refusals at the checkpoint (Q8) of the vehicle (by
+    VIN) in the 90 days before (D3).
 
     A booking still confirmed whose check-in window ended in that span is a no-show too, even
     before a sweep marks it: otherwise two sweeps running at once, each skipping the booking the
@@ -512,7 +514,7 @@ def strikes_before(*, vin: str, moment: dt.datetime, excluding: int | None = Non
     since = moment - STRIKE_WINDOW
     earlier = Booking.objects.filter(
         Q(
-            status__in=[Booking.Status.NO_SHOW, Booking.Status.CANCELLED],
+            status__in=[Booking.Status.NO_SHOW, Booking.Status.CANCELLED, Booking.Status.REFUSED],
             status_changed_at__gte=since,
             status_changed_at__lt=moment,
         )
@@ -685,6 +687,58 @@ def queue_call_next(
             )
             _notify(booking, "booking_called")
     return called
+
+
+def booking_refuse(*, booking: Booking, reason: str, note: str = "", actor: Any) -> Booking:
+    """Staff turn back a vehicle in the waiting area or called forward, with a reason (Q8): the
+    booking ends as refused and its deposit follows D3 as for a no-show (a strike). Audited,
+    the carrier told of the deposit."""
+    _require_checkpoint_access(actor, booking.checkpoint)
+    note = (note or "").strip()[:200]
+    if reason not in RefusalReason.values:
+        raise ApplicationError(
+            "validation_error",
+            _("Choose why the vehicle is refused."),
+            fields={"reason": [_("Choose a reason.")]},
+        )
+    if reason == RefusalReason.OTHER and not note:
+        raise ApplicationError(
+            "validation_error",
+            _("Write why the vehicle is refused."),
+            fields={"note": [_("Write the reason.")]},
+        )
+    now = clock.now()
+    with transaction.atomic():
+        booking = _lock_at_checkpoint(booking)
+        if booking.status not in (Booking.Status.ARRIVED, Booking.Status.CALLED):
+            raise _not_changeable(
+                _("Booking %(number)s is %(status)s: only a vehicle at the checkpoint is refused.")
+                % {"number": booking.number, "status": booking.get_status_display().lower()}
+            )
+        before = booking.status
+        booking.status = Booking.Status.REFUSED
+        booking.refused_at = booking.status_changed_at = now
+        booking.refused_by = actor_label(actor)
+        booking.refusal_reason, booking.refusal_note = reason, note
+        booking.save(
+            update_fields=[
+                "status",
+                "status_changed_at",
+                "refused_at",
+                "refused_by",
+                "refusal_reason",
+                "refusal_note",
+            ]
+        )
+        outcome = deposit_settle_after_strike(booking, moment=now, actor=actor)
+        audit.record(
+            "booking.refused",
+            actor=actor if getattr(actor, "is_authenticated", False) else None,
+            target=booking,
+            before={"status": before},
+            after={"status": booking.status, "reason": reason, "note": note, "deposit": outcome},
+        )
+    return booking
 
 
 def booking_document_check(*, booking: Booking, actor: Any) -> Booking:

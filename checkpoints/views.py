@@ -18,7 +18,7 @@ from django.views.decorators.http import require_GET
 
 from auth2fa.decorators import verified_login_required
 from bookings import services
-from bookings.models import Booking
+from bookings.models import Booking, RefusalReason
 from checkpoints import selectors
 from checkpoints.models import Checkpoint, Direction
 from core import clock
@@ -111,6 +111,7 @@ def staff_checkpoint(request: HttpRequest, code: str) -> HttpResponse:
             "sides": sides,
             "now": now,
             "max_call": MAX_CALL,
+            "refusal_reasons": RefusalReason.choices,
         },
     )
 
@@ -135,7 +136,7 @@ def _act(request: HttpRequest, checkpoint: Checkpoint) -> None:
             )
             _say_called(request, called, Direction(direction).label)
             return
-        if action not in ("arrived", "crossed", "document"):
+        if action not in ("arrived", "crossed", "document", "refuse"):
             messages.error(request, _("Choose what to do."))
             return
         booking = get_object_or_404(
@@ -144,6 +145,23 @@ def _act(request: HttpRequest, checkpoint: Checkpoint) -> None:
             checkpoint=checkpoint,
         )
         before = booking.status
+        if action == "refuse":
+            booking = services.booking_refuse(
+                booking=booking,
+                reason=request.POST.get("reason", ""),
+                note=request.POST.get("note", ""),
+                actor=request.user,
+            )
+            messages.success(
+                request,
+                _("%(plate)s (booking %(number)s) is refused: %(reason)s.")
+                % {
+                    "plate": _plate(booking),
+                    "number": booking.number,
+                    "reason": booking.get_refusal_reason_display(),
+                },
+            )
+            return
         if action == "document":
             booking = services.booking_document_check(booking=booking, actor=request.user)
             messages.success(
