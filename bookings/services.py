@@ -34,8 +34,9 @@ from checkpoints.selectors import checkpoints_of_staff, public_reads_changed
 from checkpoints.services import slot_move, slot_release, slot_take
 from core import audit, clock
 from core.errors import ApplicationError
+from core.models import AuditEvent
 from deposits import services as ledger
-from deposits.models import Transfer
+from deposits.models import HoldResolution, Transfer
 from deposits.selectors import ZERO, accounts_by_kind, available_balance
 from fees.models import Service
 from fees.selectors import Quote
@@ -739,6 +740,131 @@ def booking_refuse(*, booking: Booking, reason: str, note: str = "", actor: Any)
             after={"status": booking.status, "reason": reason, "note": note, "deposit": outcome},
         )
     return booking
+
+
+# Staff may undo their own last step on a booking this long after it (Q8).
+UNDO_WITHIN = dt.timedelta(minutes=10)
+# The steps staff take on a booking, each with the state it undoes to.
+STAFF_STEPS = (
+    "booking.arrived",
+    "booking.called",
+    "booking.crossed",
+    "booking.refused",
+    "booking.document_checked",
+)
+
+
+def booking_undo_last_step(*, booking: Booking, actor: Any) -> str:
+    """Staff undo their own last step on a booking within UNDO_WITHIN (Q8): an arrival, a call,
+    a crossing, a refusal or a document check, provided nothing happened to the booking since.
+    A deposit released by the step is held again (refused when the carrier has spent it); a
+    deposit forfeited by a refusal is not taken back (an operator cancels the booking instead).
+    Audited; returns the step undone."""
+    _require_checkpoint_access(actor, booking.checkpoint)
+    now = clock.now()
+    with transaction.atomic():
+        booking = _lock_at_checkpoint(booking)
+        last = (
+            AuditEvent.objects.filter(
+                object_type=booking._meta.label_lower, object_id=str(booking.pk)
+            )
+            .exclude(action__in=("booking.drivers_added",))
+            .order_by("-id")
+            .first()
+        )
+        if (
+            last is None
+            or last.action not in STAFF_STEPS
+            or last.actor_id != getattr(actor, "pk", None)
+            or now - last.occurred_at > UNDO_WITHIN
+        ):
+            raise _not_changeable(
+                _(
+                    "Only your own last step on booking %(number)s can be undone, within "
+                    "%(minutes)s minutes."
+                )
+                % {"number": booking.number, "minutes": int(UNDO_WITHIN.total_seconds() // 60)}
+            )
+        before_status = booking.status
+        fields = ["status_changed_at"]
+        if last.action == "booking.arrived":
+            booking.status, booking.arrived_at, booking.arrived_by = (
+                Booking.Status.CONFIRMED,
+                None,
+                "",
+            )
+            fields += ["status", "arrived_at", "arrived_by"]
+        elif last.action == "booking.called":
+            booking.status = Booking.Status.ARRIVED
+            booking.called_at, booking.called_by = None, ""
+            fields += ["status", "called_at", "called_by"]
+        elif last.action == "booking.crossed":
+            _deposit_hold_again(booking, step=last.pk, actor=actor)
+            booking.status = Booking.Status.CALLED
+            booking.crossed_at, booking.crossed_by = None, ""
+            fields += ["status", "crossed_at", "crossed_by", "deposit_hold"]
+        elif last.action == "booking.refused":
+            _deposit_hold_again(booking, step=last.pk, actor=actor)
+            booking.status = last.before["status"]
+            booking.refused_at, booking.refused_by = None, ""
+            booking.refusal_reason = booking.refusal_note = ""
+            fields += [
+                "status",
+                "refused_at",
+                "refused_by",
+                "refusal_reason",
+                "refusal_note",
+                "deposit_hold",
+            ]
+        else:
+            booking.document_checked_at, booking.document_checked_by = None, ""
+            fields = ["document_checked_at", "document_checked_by"]
+        if "status" in fields:
+            booking.status_changed_at = now
+        booking.save(update_fields=fields)
+        audit.record(
+            "booking.step_undone",
+            actor=actor,
+            target=booking,
+            before={"status": before_status, "step": last.action, "event": last.pk},
+            after={"status": booking.status},
+        )
+    return last.action
+
+
+def _deposit_hold_again(booking: Booking, *, step: int, actor: Any) -> None:
+    """The deposit that the undone step released, held again from the available balance; a
+    forfeited one is not taken back from the budget."""
+    hold = booking.deposit_hold
+    if hold is None:
+        return
+    resolution = getattr(hold, "resolution", None)
+    if resolution is None:
+        return
+    if resolution.outcome == HoldResolution.Outcome.FORFEITED:
+        raise _not_changeable(
+            _(
+                "The deposit of booking %(number)s was forfeited: the refusal cannot be undone. "
+                "An operator can cancel the booking instead."
+            )
+            % {"number": booking.number}
+        )
+    try:
+        booking.deposit_hold = ledger.deposit_hold(
+            carrier=booking.carrier,
+            amount=hold.amount,
+            reference=("booking", str(booking.pk)),
+            idempotency_key=f"deposit_hold:booking:{booking.pk}:undo:{step}",
+            actor=actor,
+        )
+    except ledger.InsufficientFunds as exc:
+        raise _not_changeable(
+            _(
+                "The deposit of booking %(number)s was released and the carrier has spent it: "
+                "the step cannot be undone."
+            )
+            % {"number": booking.number}
+        ) from exc
 
 
 def booking_document_check(*, booking: Booking, actor: Any) -> Booking:

@@ -136,7 +136,7 @@ def _act(request: HttpRequest, checkpoint: Checkpoint) -> None:
             )
             _say_called(request, called, Direction(direction).label)
             return
-        if action not in ("arrived", "crossed", "document", "refuse"):
+        if action not in ("arrived", "crossed", "document", "refuse", "undo"):
             messages.error(request, _("Choose what to do."))
             return
         booking = get_object_or_404(
@@ -145,6 +145,15 @@ def _act(request: HttpRequest, checkpoint: Checkpoint) -> None:
             checkpoint=checkpoint,
         )
         before = booking.status
+        if action == "undo":
+            services.booking_undo_last_step(booking=booking, actor=request.user)
+            booking.refresh_from_db()
+            messages.success(
+                request,
+                _("Your last step on booking %(number)s is undone: it is %(status)s again.")
+                % {"number": booking.number, "status": booking.get_status_display().lower()},
+            )
+            return
         if action == "refuse":
             booking = services.booking_refuse(
                 booking=booking,

@@ -1,6 +1,9 @@
 """Q8: staff turn a vehicle back at the checkpoint with a reason; its deposit then follows D3 as
 for a no-show (a refusal is a strike)."""
 
+import datetime as dt
+from decimal import Decimal
+
 import pytest
 
 from auth2fa.roles import CHECKPOINT_STAFF
@@ -9,11 +12,24 @@ from bookings.models import Booking
 from bookings.selectors import deposit_status
 from checkpoints.models import StaffAssignment
 from core.models import AuditEvent
-from deposits.selectors import ledger_check
+from deposits import services as ledger
+from deposits.selectors import balances_of, ledger_check
 from tests.bookings.test_staff_page import SCREEN, act, messages_of, page_text, person
 from tests.worlds import at, book, refused, trucks
 
 pytestmark = pytest.mark.django_db
+
+DEPOSIT = Decimal("86500.00")
+
+
+def spend_all(world):
+    """The carrier asks for every tenge of its available balance back (P3)."""
+    ledger.refund_request(
+        carrier=world.carrier,
+        amount=balances_of(world.carrier).available,
+        iban="KZ86125KZT5004100100",
+        requested_by=world.member.user,
+    )
 
 
 @pytest.fixture
@@ -81,3 +97,77 @@ def test_q8_staff_refuse_from_their_screen(world, staff, signed_in, clock):
     (message,) = messages_of(response)
     assert booking.number in message and "Documents missing or not valid" in message
     assert Booking.objects.get(pk=booking.pk).status == "refused"
+
+
+# --- Undo (Q8): staff undo their own last step within 10 minutes ------------------------------
+
+
+def test_q8_staff_undo_their_own_last_step_within_10_minutes(world, staff, clock):
+    world.top_up("10000000.00")
+    booking = arrived(world, staff, clock)
+    assert services.booking_undo_last_step(booking=booking, actor=staff) == "booking.arrived"
+    booking.refresh_from_db()
+    assert booking.status == "confirmed" and booking.arrived_at is None
+    services.booking_mark_arrived(booking=booking, actor=staff)
+    clock.move_to(at(1, 8) + dt.timedelta(minutes=10, seconds=1))
+    refused(lambda: services.booking_undo_last_step(booking=booking, actor=staff), "not_changeable")
+    assert AuditEvent.objects.filter(action="booking.step_undone").count() == 1
+
+
+def test_q8_only_ones_own_last_step_is_undone(world, staff, django_user_model, clock):
+    world.top_up("10000000.00")
+    booking = arrived(world, staff, clock)
+    colleague = person(django_user_model, "second@kordai.kz", CHECKPOINT_STAFF)
+    StaffAssignment.objects.create(user=colleague, checkpoint=world.checkpoint)
+    refused(
+        lambda: services.booking_undo_last_step(booking=booking, actor=colleague),
+        "not_changeable",
+    )
+
+
+def test_q8_undoing_a_crossing_holds_the_deposit_again(world, staff, clock):
+    world.top_up("10000000.00")
+    booking = arrived(world, staff, clock)
+    clock.move_to(at(1, 9))
+    services.queue_call_next(checkpoint=world.checkpoint, direction="exit", actor=staff)
+    services.booking_mark_crossed(booking=booking, actor=staff)
+    assert balances_of(world.carrier).held == 0
+    services.booking_undo_last_step(booking=booking, actor=staff)
+    booking.refresh_from_db()
+    assert booking.status == "called" and deposit_status(booking) == "held"
+    assert balances_of(world.carrier).held == DEPOSIT
+    services.booking_mark_crossed(booking=booking, actor=staff)
+    booking.refresh_from_db()
+    assert booking.status == "crossed" and balances_of(world.carrier).held == 0
+    assert ledger_check().ok
+
+
+def test_q8_a_crossing_whose_released_deposit_was_spent_is_not_undone(world, staff, clock):
+    world.top_up("10000000.00")
+    booking = arrived(world, staff, clock)
+    clock.move_to(at(1, 9))
+    services.queue_call_next(checkpoint=world.checkpoint, direction="exit", actor=staff)
+    services.booking_mark_crossed(booking=booking, actor=staff)
+    spend_all(world)
+    refused(lambda: services.booking_undo_last_step(booking=booking, actor=staff), "not_changeable")
+    assert Booking.objects.get(pk=booking.pk).status == "crossed"
+
+
+def test_q8_undoing_a_forgiven_refusal_puts_the_vehicle_back(world, staff, clock):
+    world.top_up("10000000.00")
+    booking = arrived(world, staff, clock)
+    services.booking_refuse(booking=booking, reason="documents", actor=staff)
+    services.booking_undo_last_step(booking=booking, actor=staff)
+    booking.refresh_from_db()
+    assert booking.status == "arrived" and booking.refusal_reason == ""
+    assert deposit_status(booking) == "held" and balances_of(world.carrier).held == DEPOSIT
+    assert ledger_check().ok
+
+
+def test_q8_staff_undo_from_their_screen(world, staff, signed_in, clock):
+    world.top_up("10000000.00")
+    booking = arrived(world, staff, clock)
+    response = act(signed_in(staff), action="undo", booking=booking.pk, q=booking.number)
+    assert messages_of(response) == [
+        f"Your last step on booking {booking.number} is undone: it is confirmed again."
+    ]
