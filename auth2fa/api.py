@@ -14,16 +14,51 @@ from core.errors import ApplicationError
 from core.middleware import client_ip
 from core.throttles import OtpThrottle, RegistrationThrottle, SignInThrottle
 
+FOREIGN = "foreign"
+
+
+def _required(serializer: serializers.Serializer, names: tuple[str, ...], data: dict) -> None:
+    """DRF's own "required" answer for fields that only the carrier's kind makes required."""
+    missing = {
+        name: [serializer.fields[name].error_messages["required"]]
+        for name in names
+        if name not in data
+    }
+    if missing:
+        raise serializers.ValidationError(missing)
+
 
 class CarrierInput(serializers.Serializer):
-    kind = serializers.ChoiceField(choices=["company", "individual"])
-    iin_bin = serializers.CharField(max_length=12)
+    kind = serializers.ChoiceField(choices=["company", "individual", FOREIGN])
+    iin_bin = serializers.CharField(
+        max_length=12, required=False, help_text="company and individual: the BIN or IIN"
+    )
+    country = serializers.CharField(
+        max_length=2,
+        required=False,
+        help_text="foreign: the country's ISO 3166-1 alpha-2 code from GET /countries (not KZ)",
+    )
+    tax_number = serializers.CharField(
+        max_length=40,
+        required=False,
+        help_text=(
+            "foreign: the national tax number (RU: INN, KG: INN, UZ: STIR, CN: unified social "
+            "credit code)"
+        ),
+    )
     name = serializers.CharField(max_length=300)
+
+    def validate(self, data):
+        foreign = data["kind"] == FOREIGN
+        _required(self, ("country", "tax_number") if foreign else ("iin_bin",), data)
+        return data
 
 
 class PersonInput(serializers.Serializer):
     full_name = serializers.CharField(max_length=200)
-    iin = serializers.CharField(max_length=12)
+    iin = serializers.CharField(
+        max_length=12, required=False, help_text="required unless the carrier is foreign"
+    )
     phone = serializers.CharField(max_length=32)
     email = serializers.EmailField(max_length=254)
     password = serializers.CharField(max_length=128, write_only=True)
@@ -31,12 +66,25 @@ class PersonInput(serializers.Serializer):
 
 
 class RegisterApi(APIView):
+    """A carrier and its owner (A1). A Kazakh carrier gives `iin_bin` and its person `iin`; a
+    carrier from abroad (kind `foreign`) gives `country` and `tax_number`, and its person may
+    have no `iin`. A carrier from abroad can book once an operator has confirmed it from the
+    documents its owner uploads (POST /carrier/documents, A7)."""
+
     authentication_classes = []
     throttle_classes = [RegistrationThrottle]
 
     class Input(serializers.Serializer):
         carrier = CarrierInput()
         person = PersonInput()
+
+        def validate(self, data):
+            if data["carrier"]["kind"] != FOREIGN:
+                try:
+                    _required(self.fields["person"], ("iin",), data["person"])
+                except serializers.ValidationError as exc:
+                    raise serializers.ValidationError({"person": exc.detail}) from exc
+            return data
 
     @extend_schema(
         request=Input,
@@ -57,10 +105,12 @@ class RegisterApi(APIView):
         carrier, person = data.validated_data["carrier"], data.validated_data["person"]
         registration = services.registration_create(
             carrier_kind=carrier["kind"],
-            carrier_iin_bin=carrier["iin_bin"],
+            carrier_iin_bin=carrier.get("iin_bin", ""),
+            carrier_country=carrier.get("country", ""),
+            carrier_tax_number=carrier.get("tax_number", ""),
             carrier_name=carrier["name"],
             full_name=person["full_name"],
-            iin=person["iin"],
+            iin=person.get("iin", ""),
             phone=person["phone"],
             email=person["email"],
             password=person["password"],
@@ -200,7 +250,8 @@ class CarrierConfirmApi(APIView):
     Until then the carrier cannot book (403 `carrier_unconfirmed`); an unconfirmed registration
     lapses after 24 hours. Errors: `eds_*` (the signature or certificate), `eds_other_carrier`
     (403: not this carrier's number, or not the owner's own certificate), `forbidden` (403: not
-    the owner), `registration_lapsed` (409), `already_registered` (409)."""
+    the owner), `registration_lapsed` (409), `already_registered` (409), `confirmed_by_operator`
+    (409: a carrier from abroad, which an operator confirms from its documents)."""
 
     permission_classes = [IsAuthenticated]
     throttle_classes = [SignInThrottle]
@@ -283,6 +334,24 @@ class OtpVerifyApi(APIView):
         )
 
 
+def _carrier_output(carrier) -> dict:
+    output = {
+        "id": carrier.pk,
+        "kind": carrier.kind,
+        "iin_bin": carrier.iin_bin,
+        "name": carrier.name,
+        "confirmed": carrier.is_confirmed,
+    }
+    if carrier.is_foreign:
+        output |= {
+            "country": carrier.country,
+            "tax_number": carrier.tax_number,
+            "documents": carrier.documents.count(),
+            "refusal_reason": carrier.refusal_reason if carrier.refused_at else None,
+        }
+    return output
+
+
 class MeApi(APIView):
     permission_classes = [IsAuthenticated]
 
@@ -308,6 +377,17 @@ class MeApi(APIView):
                         "iin_bin": serializers.CharField(),
                         "name": serializers.CharField(),
                         "confirmed": serializers.BooleanField(),
+                        # Carriers from abroad only (A7); Kazakh carriers' shape is unchanged.
+                        "country": serializers.CharField(required=False),
+                        "tax_number": serializers.CharField(required=False),
+                        "documents": serializers.IntegerField(
+                            required=False, help_text="documents uploaded for the operator"
+                        ),
+                        "refusal_reason": serializers.CharField(
+                            required=False,
+                            allow_null=True,
+                            help_text="why the operator refused the documents; null if not",
+                        ),
                     },
                     allow_null=True,
                 ),
@@ -327,17 +407,7 @@ class MeApi(APIView):
                     "phone": user.phone,
                     "language": user.language,
                 },
-                "carrier": (
-                    {
-                        "id": member.carrier.pk,
-                        "kind": member.carrier.kind,
-                        "iin_bin": member.carrier.iin_bin,
-                        "name": member.carrier.name,
-                        "confirmed": member.carrier.is_confirmed,
-                    }
-                    if member
-                    else None
-                ),
+                "carrier": _carrier_output(member.carrier) if member else None,
                 "role": member.role if member else None,
             }
         )

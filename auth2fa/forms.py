@@ -2,6 +2,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from carriers.models import Carrier
+from carriers.selectors import foreign_carrier_countries
 
 
 class PasswordTwiceMixin:
@@ -15,12 +16,32 @@ class PasswordTwiceMixin:
 
 
 class RegistrationForm(PasswordTwiceMixin, forms.Form):
-    carrier_kind = forms.ChoiceField(label=_("The carrier is"), choices=Carrier.Kind.choices)
+    """A carrier and its owner (A1). The fields of the other kinds of carrier are left blank and
+    ignored: the page shows them all without JavaScript (static/js/carrier-kind.js hides the
+    ones that do not apply); the service says which are missing for the chosen kind."""
+
+    carrier_kind = forms.ChoiceField(
+        label=_("The carrier is"),
+        choices=Carrier.Kind.choices,
+        widget=forms.Select(attrs={"data-carrier-kind": ""}),
+    )
     carrier_iin_bin = forms.CharField(
         label=_("BIN of the company or IIN of the entrepreneur"),
         max_length=12,
-        min_length=12,
+        required=False,
         widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "off"}),
+    )
+    carrier_country = forms.ChoiceField(
+        label=_("The carrier's country"), choices=(), required=False
+    )
+    carrier_tax_number = forms.CharField(
+        label=_("Its national tax number"),
+        max_length=40,
+        required=False,
+        help_text=_(
+            "Russia: INN; Kyrgyzstan: INN; Uzbekistan: STIR; China: unified social credit code."
+        ),
+        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
     )
     carrier_name = forms.CharField(label=_("Carrier's name"), max_length=300)
     full_name = forms.CharField(
@@ -29,7 +50,8 @@ class RegistrationForm(PasswordTwiceMixin, forms.Form):
     iin = forms.CharField(
         label=_("Your IIN"),
         max_length=12,
-        min_length=12,
+        required=False,
+        help_text=_("Not needed for a carrier from abroad."),
         widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "off"}),
     )
     phone = forms.CharField(
@@ -52,10 +74,16 @@ class RegistrationForm(PasswordTwiceMixin, forms.Form):
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
     )
 
+    # Which kinds of carrier each group of the page is for (register.html, carrier-kind.js).
+    KAZAKH_FIELDS = ("carrier_iin_bin",)
+    FOREIGN_FIELDS = ("carrier_country", "carrier_tax_number")
+
     # Field names of the registration service → fields of this form.
     SERVICE_FIELDS = {
         "carrier.kind": "carrier_kind",
         "carrier.iin_bin": "carrier_iin_bin",
+        "carrier.country": "carrier_country",
+        "carrier.tax_number": "carrier_tax_number",
         "carrier.name": "carrier_name",
         "person.full_name": "full_name",
         "person.iin": "iin",
@@ -63,6 +91,32 @@ class RegistrationForm(PasswordTwiceMixin, forms.Form):
         "person.email": "email",
         "person.password": "password",
     }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["carrier_country"].choices = [
+            ("", "—"),
+            *((country.code, country.name) for country in foreign_carrier_countries()),
+        ]
+
+    def fields_of(self, names) -> list:
+        return [self[name] for name in names]
+
+    @property
+    def kazakh_fields(self) -> list:
+        return self.fields_of(self.KAZAKH_FIELDS)
+
+    @property
+    def foreign_fields(self) -> list:
+        return self.fields_of(self.FOREIGN_FIELDS)
+
+    @property
+    def common_carrier_fields(self) -> list:
+        return self.fields_of(("carrier_kind", "carrier_name"))
+
+    @property
+    def person_fields(self) -> list:
+        return self.fields_of(("full_name", "iin", "phone", "email", "password", "password_again"))
 
 
 class CodeForm(forms.Form):
@@ -131,7 +185,13 @@ class PersonForm(PasswordTwiceMixin, forms.Form):
     """A person joining a carrier by invitation: their phone is the invited one."""
 
     full_name = RegistrationForm.base_fields["full_name"]
-    iin = RegistrationForm.base_fields["iin"]
+    # Required, and checked, by the service unless the carrier is from abroad.
+    iin = forms.CharField(
+        label=_("Your IIN"),
+        max_length=12,
+        required=False,
+        widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "off"}),
+    )
     email = RegistrationForm.base_fields["email"]
     password = RegistrationForm.base_fields["password"]
     password_again = RegistrationForm.base_fields["password_again"]

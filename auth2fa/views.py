@@ -63,6 +63,8 @@ def register(request: HttpRequest) -> HttpResponse:
             registration = services.registration_create(
                 carrier_kind=data["carrier_kind"],
                 carrier_iin_bin=data["carrier_iin_bin"],
+                carrier_country=data["carrier_country"],
+                carrier_tax_number=data["carrier_tax_number"],
                 carrier_name=data["carrier_name"],
                 full_name=data["full_name"],
                 iin=data["iin"],
@@ -161,10 +163,13 @@ def signin_eds(request: HttpRequest) -> HttpResponse:
 @verified_login_required
 @throttle_view(SignInThrottle, methods=("GET", "POST"))
 def carrier_confirm(request: HttpRequest) -> HttpResponse:
-    """A7: the owner signs with the EDS that carries the carrier's BIN (IIN) to confirm it."""
+    """A7: the owner signs with the EDS that carries the carrier's BIN (IIN) to confirm it. A
+    carrier from abroad uploads documents for the operator instead."""
     member = membership_of(request.user)
     if member is None or member.carrier.is_confirmed:
         return redirect("cabinet")
+    if member.carrier.is_foreign:
+        return redirect("carrier-documents")
     form = EdsForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:

@@ -1,4 +1,7 @@
-from carriers.models import Invitation, Member
+from django.db.models import QuerySet
+
+from carriers.models import Carrier, CarrierDocument, Invitation, Member
+from checkpoints.models import Country
 from core import clock
 
 
@@ -28,3 +31,29 @@ def open_invitations_of(carrier):
         revoked_at__isnull=True,
         expires_at__gt=clock.now(),
     ).order_by("-created_at")
+
+
+def foreign_carrier_countries() -> QuerySet[Country]:
+    """Where a carrier from abroad may come from (A7): the countries of the reference (R1),
+    which operators keep, Kazakhstan never."""
+    return Country.objects.exclude(code="KZ").order_by("code")
+
+
+def foreign_carrier_country_codes() -> set[str]:
+    return set(foreign_carrier_countries().values_list("code", flat=True))
+
+
+def documents_of(carrier: Carrier) -> QuerySet[CarrierDocument]:
+    """The carrier's documents, oldest first, without their content (read one by one to send)."""
+    return (
+        CarrierDocument.objects.filter(carrier=carrier)
+        .defer("content")
+        .select_related("uploaded_by")
+        .order_by("uploaded_at", "pk")
+    )
+
+
+def waits_for_documents_check(carrier: Carrier) -> bool:
+    """A carrier from abroad, unconfirmed and not lapsed: its owner uploads documents and an
+    operator confirms or refuses it from them (A7)."""
+    return carrier.is_foreign and not carrier.is_confirmed and carrier.lapsed_at is None

@@ -14,8 +14,11 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 
 from auth2fa.phones import normalize_phone
-from carriers import locks
-from carriers.models import Carrier, Invitation, Member
+from auth2fa.roles import OPERATORS, has_role
+from auth2fa.services.registration import other_registrations_lapse
+from carriers import documents, locks
+from carriers.models import Carrier, CarrierDocument, Invitation, Member
+from carriers.sms_countries import is_served_phone, served_calling_codes
 from core import audit, clock
 from core.errors import ApplicationError
 from notify.models import Message
@@ -39,14 +42,12 @@ def _require_owner(member: Member) -> None:
 
 
 def _refuse_unserved_country(phone: str) -> None:
-    """A8: invitation SMS go only to the calling codes of SMS_ALLOWED_COUNTRY_CODES (E.164
-    country codes are prefix-free, so a number has at most one of them)."""
-    codes = [code.strip().lstrip("+") for code in settings.SMS_ALLOWED_COUNTRY_CODES]
-    if not any(code and phone.startswith("+" + code) for code in codes):
+    """A8: invitation SMS go only to the calling codes of SMS_ALLOWED_COUNTRY_CODES."""
+    if not is_served_phone(phone):
         raise ApplicationError(
             "validation_error",
             _("Invitations can be sent only to phone numbers with these country codes: %(codes)s.")
-            % {"codes": ", ".join("+" + code for code in codes if code)},
+            % {"codes": ", ".join(served_calling_codes())},
             fields={"phone": [_("Kezek does not send invitations to this country.")]},
         )
 
@@ -256,3 +257,228 @@ def member_role_change(*, by: Member, member: Member, role: str) -> Member:
             after={"role": role},
         )
     return member
+
+
+# --- Carriers from abroad: documents and the operator's check (A7) -----------------------------
+
+
+def _refuse_document(message: str, *, status: int = 400, code: str = "validation_error"):
+    return ApplicationError(code, message, fields={"file": [message]}, status=status)
+
+
+def document_too_large() -> ApplicationError:
+    """The refusal of a file over 5 MB; callers holding an upload refuse it before reading it."""
+    return _refuse_document(
+        _("A document can be at most %(megabytes)s MB.")
+        % {"megabytes": CarrierDocument.MAX_BYTES // (1024 * 1024)},
+        status=413,
+        code="document_too_large",
+    )
+
+
+def _not_from_abroad() -> ApplicationError:
+    return ApplicationError(
+        "documents_not_accepted",
+        _("A Kazakh carrier is confirmed with the EDS that carries its IIN/BIN, not by documents."),
+        status=409,
+    )
+
+
+def _require_waiting(carrier: Carrier) -> None:
+    """Documents come only from a carrier from abroad that is still waiting for the check."""
+    if not carrier.is_foreign:
+        raise _not_from_abroad()
+    if carrier.is_confirmed:
+        raise ApplicationError(
+            "carrier_confirmed", _("Your carrier is confirmed already."), status=409
+        )
+    if carrier.lapsed_at is not None:
+        raise _registration_lapsed()
+
+
+def _registration_lapsed() -> ApplicationError:
+    return ApplicationError(
+        "registration_lapsed",
+        _("This registration has lapsed: register the carrier again."),
+        status=409,
+    )
+
+
+def carrier_document_upload(*, member: Member, name: str, content: bytes) -> CarrierDocument:
+    """The owner of an unconfirmed carrier from abroad uploads one of the documents the operator
+    confirms it from (A7): a PDF, JPEG or PNG (by its content, the name must agree) of at most
+    5 MB, at most 5 documents. A refused carrier goes back to the operator's queue with it."""
+    if member.role != Member.Role.OWNER:
+        raise ApplicationError(
+            "forbidden", _("Only the carrier's owner can upload its documents."), status=403
+        )
+    _require_waiting(member.carrier)
+    if not content:
+        raise _refuse_document(_("The file is empty."))
+    if len(content) > CarrierDocument.MAX_BYTES:
+        raise document_too_large()
+    content_type = documents.content_type_of(content)
+    if content_type is None:
+        raise _refuse_document(_("A document is a PDF, JPEG or PNG file."))
+    name = documents.clean_name(name)
+    if not documents.name_fits(name, content_type):
+        raise _refuse_document(
+            _(
+                "The file's name does not match what it holds: a PDF's name ends in .pdf, an "
+                "image's in .jpg, .jpeg or .png."
+            )
+        )
+    with transaction.atomic():
+        carrier = locks.carrier(member.carrier_id)  # the count of documents, one upload at a time
+        _require_waiting(carrier)
+        if carrier.documents.count() >= CarrierDocument.MAX_PER_CARRIER:
+            raise _refuse_document(
+                _("A carrier can upload at most %(count)s documents.")
+                % {"count": CarrierDocument.MAX_PER_CARRIER},
+                status=409,
+                code="too_many_documents",
+            )
+        document = CarrierDocument.objects.create(
+            carrier=carrier,
+            name=name,
+            content_type=content_type,
+            size=len(content),
+            sha256=hashlib.sha256(content).hexdigest(),
+            content=content,
+            uploaded_at=clock.now(),
+            uploaded_by=member.user,
+        )
+        if carrier.refused_at is not None:
+            carrier.refused_at = None
+            carrier.refusal_reason = ""
+            carrier.save(update_fields=["refused_at", "refusal_reason"])
+        audit.record(
+            "carrier.document_uploaded",
+            actor=member.user,
+            target=carrier,
+            after={
+                "document": document.pk,
+                "name": name,
+                "content_type": content_type,
+                "size": document.size,
+                "sha256": document.sha256,
+            },
+        )
+    return document
+
+
+def can_check_documents(user: Any) -> bool:
+    """Who confirms or refuses a carrier from abroad: registrar operators (and superusers)."""
+    return bool(getattr(user, "is_superuser", False)) or has_role(user, OPERATORS)
+
+
+def _require_operator(actor: Any) -> None:
+    if not can_check_documents(actor):
+        raise ApplicationError(
+            "forbidden",
+            _("Only a registrar operator can confirm or refuse a carrier from its documents."),
+            status=403,
+        )
+
+
+def _checked_carrier(carrier_id: int) -> Carrier:
+    """The carrier locked for the operator's decision, still waiting for it."""
+    carrier = locks.carrier(carrier_id)
+    if not carrier.is_foreign:
+        raise _not_from_abroad()
+    if carrier.lapsed_at is not None:
+        raise _registration_lapsed()
+    return carrier
+
+
+def carrier_confirm_from_documents(*, carrier_id: int, actor: Any) -> Carrier:
+    """A registrar operator confirms a carrier from abroad after checking its documents (A7):
+    from then on it can book. Its other unconfirmed registrations of the same country and tax
+    number lapse; the owners are told (Telegram or SMS, through the outbox). Confirming twice
+    changes nothing."""
+    _require_operator(actor)
+    now = clock.now()
+    try:
+        with transaction.atomic():
+            carrier = _checked_carrier(carrier_id)
+            if carrier.is_confirmed:
+                return carrier
+            checked = list(carrier.documents.order_by("pk").values("pk", "sha256"))
+            if not checked:
+                raise ApplicationError(
+                    "no_documents",
+                    _("The carrier has uploaded no documents to confirm it from."),
+                    status=409,
+                )
+            carrier.confirmed_at = now
+            carrier.refused_at = None
+            carrier.refusal_reason = ""
+            carrier.save(update_fields=["confirmed_at", "refused_at", "refusal_reason"])
+            lapsed = other_registrations_lapse(carrier=carrier, as_of=now)
+            audit.record(
+                "carrier.confirmed",
+                actor=actor,
+                target=carrier,
+                after={
+                    "by": "documents",
+                    "country": carrier.country,
+                    "tax_number": carrier.tax_number,
+                    "documents": [[doc["pk"], doc["sha256"]] for doc in checked],
+                    "lapsed": lapsed,
+                },
+            )
+            carrier_owners_notify(
+                carrier_id=carrier.pk, event=Message.Kind.CARRIER_CONFIRMED, role=None
+            )
+    except IntegrityError as exc:
+        # Another registration of the number was confirmed a moment before.
+        raise ApplicationError(
+            "already_registered",
+            _("A carrier with this tax number is already registered."),
+            status=409,
+        ) from exc
+    return carrier
+
+
+REFUSAL_REASON_MAX_LENGTH = 500  # Carrier.refusal_reason
+
+
+def carrier_refuse(*, carrier_id: int, actor: Any, reason: str) -> Carrier:
+    """A registrar operator finds a carrier from abroad's documents wanting and says why (A7):
+    the owner sees the reason in the personal account and may upload other documents, which put
+    the carrier back in the queue; it still lapses 30 days after registering. The owners are
+    told that there is a reason to read (not the reason itself: A8, no typed text in messages)."""
+    _require_operator(actor)
+    reason = " ".join((reason or "").split())
+    if not reason:
+        raise ApplicationError(
+            "validation_error",
+            _("Say why the documents do not confirm the carrier: the owner reads it."),
+            fields={"reason": [_("Write the reason.")]},
+        )
+    if len(reason) > REFUSAL_REASON_MAX_LENGTH:
+        raise ApplicationError(
+            "validation_error",
+            _("The reason can be at most %(count)s characters.")
+            % {"count": REFUSAL_REASON_MAX_LENGTH},
+            fields={"reason": [_("Too long.")]},
+        )
+    with transaction.atomic():
+        carrier = _checked_carrier(carrier_id)
+        if carrier.is_confirmed:
+            raise ApplicationError(
+                "carrier_confirmed", _("This carrier is confirmed already."), status=409
+            )
+        before = {"refused_at": carrier.refused_at, "refusal_reason": carrier.refusal_reason}
+        carrier.refused_at = clock.now()
+        carrier.refusal_reason = reason
+        carrier.save(update_fields=["refused_at", "refusal_reason"])
+        audit.record(
+            "carrier.refused",
+            actor=actor,
+            target=carrier,
+            before=before,
+            after={"refused_at": carrier.refused_at, "refusal_reason": reason},
+        )
+        carrier_owners_notify(carrier_id=carrier.pk, event=Message.Kind.CARRIER_REFUSED, role=None)
+    return carrier

@@ -9,9 +9,14 @@ from auth2fa.forms import PersonForm
 from auth2fa.services import person_register
 from auth2fa.views import REGISTRATION_NEXT, REGISTRATION_PHONE
 from carriers import services
-from carriers.forms import InviteForm
-from carriers.models import Member
-from carriers.selectors import membership_of, open_invitations_of
+from carriers.forms import DocumentForm, InviteForm
+from carriers.models import CarrierDocument, Member
+from carriers.selectors import (
+    documents_of,
+    membership_of,
+    open_invitations_of,
+    waits_for_documents_check,
+)
 from core.errors import ApplicationError
 from core.forms import show_refusal
 from core.throttles import RegistrationThrottle, throttle_view
@@ -20,7 +25,52 @@ from core.throttles import RegistrationThrottle, throttle_view
 @verified_login_required
 def cabinet(request: HttpRequest) -> HttpResponse:
     """The personal account's front page: whom the person acts for and what they can do."""
-    return render(request, "carriers/cabinet.html", {"member": membership_of(request.user)})
+    member = membership_of(request.user)
+    context = {"member": member}
+    if member is not None and waits_for_documents_check(member.carrier):
+        context.update(_documents_context(member, DocumentForm()))
+    return render(request, "carriers/cabinet.html", context)
+
+
+def _documents_context(member: Member, form: DocumentForm) -> dict:
+    return {
+        "documents_check": True,
+        "documents": documents_of(member.carrier),
+        "form": form if member.role == Member.Role.OWNER else None,
+        "max_documents": CarrierDocument.MAX_PER_CARRIER,
+    }
+
+
+@verified_login_required
+def documents(request: HttpRequest) -> HttpResponse:
+    """A7: the owner of a carrier from abroad uploads the documents the operator confirms it
+    from, one at a time; everyone of the carrier sees which are there and whether it waits."""
+    member = membership_of(request.user)
+    if member is None or not waits_for_documents_check(member.carrier):
+        return redirect("cabinet")
+    form = DocumentForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        upload = form.cleaned_data["file"]
+        try:
+            if upload.size > CarrierDocument.MAX_BYTES:
+                raise services.document_too_large()  # unread
+            document = services.carrier_document_upload(
+                member=member, name=upload.name, content=upload.read()
+            )
+        except ApplicationError as refusal:
+            show_refusal(form, refusal)
+        else:
+            messages.success(
+                request,
+                _("%(name)s is uploaded. The operator will check your documents.")
+                % {"name": document.name},
+            )
+            return redirect("carrier-documents")
+    return render(
+        request,
+        "carriers/documents.html",
+        {"member": member, **_documents_context(member, form)},
+    )
 
 
 @verified_login_required
@@ -96,7 +146,10 @@ def invitation(request: HttpRequest, token: str) -> HttpResponse:
         if request.method == "POST" and form.is_valid():
             try:
                 person = person_register(
-                    phone=found.phone, language=request.LANGUAGE_CODE, **_person_data(form)
+                    phone=found.phone,
+                    language=request.LANGUAGE_CODE,
+                    iin_required=not found.carrier.is_foreign,
+                    **_person_data(form),
                 )
             except ApplicationError as refusal:
                 show_refusal(form, refusal, PersonForm.SERVICE_FIELDS)

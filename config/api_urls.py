@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView
 
 from auth2fa import api as auth_api
 from bookings import api as bookings_api
+from carriers import api as carriers_api
 from checkpoints import api as checkpoints_api
 from core import api as core_api
 from core.api_docs import ApiDocsView
@@ -27,6 +28,11 @@ urlpatterns = [
     path("auth/otp/verify", auth_api.OtpVerifyApi.as_view(), name="api-otp-verify"),
     path("me", auth_api.MeApi.as_view(), name="api-me"),
     path("carrier/confirm", auth_api.CarrierConfirmApi.as_view(), name="api-carrier-confirm"),
+    path(
+        "carrier/documents",
+        carriers_api.CarrierDocumentsApi.as_view(),
+        name="api-carrier-documents",
+    ),
     path("bookings", bookings_api.BookingListApi.as_view(), name="api-bookings"),
     path("bookings/<int:pk>", bookings_api.BookingDetailApi.as_view(), name="api-booking"),
     path(

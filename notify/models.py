@@ -34,6 +34,9 @@ class Message(models.Model):
         REFUND_REQUESTED = "refund_requested", _("Refund requested")
         API_TOKEN_CREATED = "api_token_created", _("API token made")
         MEMBER_JOINED = "member_joined", _("Member joined")
+        # A carrier from abroad, after the operator's check of its documents (A7).
+        CARRIER_CONFIRMED = "carrier_confirmed", _("Carrier confirmed")
+        CARRIER_REFUSED = "carrier_refused", _("Carrier's documents refused")
 
     class Status(models.TextChoices):
         QUEUED = "queued", _("Queued")

@@ -11,7 +11,8 @@ owner of the carrier: the owner answers for the deposit and the fleet, a dispatc
 Each person once, on one channel: their linked Telegram chat when they have one (free and
 instant), else SMS to their confirmed phone. A person with neither gets nothing (logged).
 `carrier_owners_notify` tells every owner only (the actor too when an owner) of changes to the
-carrier's money, access and people (A8): a refund request, a new personal API token, a new member.
+carrier's money, access and people (A8): a refund request, a new personal API token, a new member;
+and the operator's confirmation or refusal of a carrier from abroad (A7).
 
 Delivering (`deliver`), safe with any number of workers:
 1. Claim: one short transaction turns `queued` (due) into `sending` with a random claim token and
@@ -122,6 +123,15 @@ OWNER_TEXTS = {
     Kind.MEMBER_JOINED: gettext_lazy(
         "Kezek: a new member joined your carrier with the role %(role)s. Not expected? Check "
         "the carrier's people."
+    ),
+    # The operator's reason is shown in the personal account, not sent.
+    Kind.CARRIER_CONFIRMED: gettext_lazy(
+        "Kezek: the operator has checked your documents and confirmed your carrier. You can "
+        "book now."
+    ),
+    Kind.CARRIER_REFUSED: gettext_lazy(
+        "Kezek: the operator could not confirm your carrier from its documents. The reason is in "
+        "your personal account, where you can upload other documents."
     ),
 }
 # %(actor)s of the owners' texts.

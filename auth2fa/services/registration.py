@@ -9,7 +9,7 @@ from django.contrib.auth import password_validation
 from django.contrib.auth.hashers import make_password
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils.translation import gettext as _
 
 from auth2fa import locks
@@ -31,7 +31,10 @@ from auth2fa.services.codes import (
 )
 from auth2fa.services.sign_in import eds_nonce_consume
 from carriers import locks as carrier_locks
-from carriers.models import Carrier, Member
+from carriers.models import Carrier, CarrierDocument, Member
+from carriers.selectors import foreign_carrier_country_codes
+from carriers.sms_countries import is_served_phone, served_calling_codes
+from carriers.tax_numbers import normalize_tax_number
 from carriers.validators import is_valid_iin_bin
 from core import audit, clock
 from core.errors import ApplicationError
@@ -47,11 +50,12 @@ class Registration:
 
 
 def _person_errors(
-    *, full_name: str, iin: str, phone: str, email: str, password: str
+    *, full_name: str, iin: str, phone: str, email: str, password: str, iin_required: bool = True
 ) -> tuple[dict[str, list[str]], str, str]:
-    """What is wrong with a new person's data (A1), and the phone and e-mail normalised."""
+    """What is wrong with a new person's data (A1), and the phone and e-mail normalised. The
+    person of a carrier from abroad may have no IIN (`iin_required` False, `iin` empty)."""
     errors: dict[str, list[str]] = {}
-    if not is_valid_iin_bin(iin):
+    if (iin or iin_required) and not is_valid_iin_bin(iin):
         errors["person.iin"] = [_("An IIN is 12 digits with a valid check digit.")]
     if not full_name.strip():
         errors["person.full_name"] = [_("Write your full name.")]
@@ -59,6 +63,15 @@ def _person_errors(
         phone = normalize_phone(phone)
     except ApplicationError as exc:
         errors["person.phone"] = exc.fields["phone"]
+    else:
+        if not is_served_phone(phone):  # A8: the code could not be sent there
+            errors["person.phone"] = [
+                _(
+                    "Kezek sends SMS codes only to phone numbers with these country codes: "
+                    "%(codes)s."
+                )
+                % {"codes": ", ".join(served_calling_codes())}
+            ]
     email = (email or "").strip().lower()
     if "@" not in email or len(email) > 254:
         errors["person.email"] = [_("Write a valid e-mail address.")]
@@ -71,7 +84,8 @@ def _person_errors(
     if not errors:
         if User.objects.filter(email__iexact=email).exists():
             errors["person.email"] = [_("This e-mail address is already registered.")]
-        if User.objects.filter(Q(phone=phone) | Q(iin=iin)).exists():
+        same_person = (Q(phone=phone) | Q(iin=iin)) if iin else Q(phone=phone)
+        if User.objects.filter(same_person).exists():
             errors["person.phone"] = [_("A person with this phone or IIN is already registered.")]
     return errors, phone, email
 
@@ -84,7 +98,7 @@ def _person_create(
         email=email,
         phone=phone,
         full_name=full_name.strip(),
-        iin=iin,
+        iin=iin or None,
         language=language if language in ("kk", "ru", "en") else "ru",
         password=make_password(password),
     )
@@ -101,33 +115,98 @@ def _already_registered(exc: IntegrityError, field: str) -> ApplicationError:
     )
 
 
+def _kazakh_carrier_errors(*, kind: str, iin_bin: str, iin: str) -> dict[str, list[str]]:
+    if not is_valid_iin_bin(iin_bin):
+        return {"carrier.iin_bin": [_("An IIN or BIN is 12 digits with a valid check digit.")]}
+    if kind == Carrier.Kind.INDIVIDUAL and iin_bin != iin:
+        return {"carrier.iin_bin": [_("An individual entrepreneur registers under their own IIN.")]}
+    confirmed = Carrier.objects.filter(confirmed_at__isnull=False).exclude(
+        kind=Carrier.Kind.FOREIGN
+    )
+    if confirmed.filter(iin_bin=iin_bin).exists():
+        # Only a confirmed carrier owns its number (A7): an unconfirmed registration of the same
+        # number never blocks the one who can sign for it.
+        return {"carrier.iin_bin": [_("A carrier with this IIN/BIN is already registered.")]}
+    return {}
+
+
+def _foreign_carrier_errors(
+    *, country: str, tax_number: str
+) -> tuple[dict[str, list[str]], str, str]:
+    """What is wrong with a carrier from abroad's country and tax number (A7), and both
+    normalised."""
+    country = (country or "").strip().upper()
+    if country == "KZ":
+        field, problem = (
+            "carrier.country",
+            _("A Kazakh carrier registers as a company (BIN) or an entrepreneur (IIN)."),
+        )
+    elif country not in foreign_carrier_country_codes():
+        field, problem = "carrier.country", _("Choose the carrier's country.")
+    else:
+        try:
+            tax_number = normalize_tax_number(country, tax_number)
+        except ValidationError as exc:
+            return {"carrier.tax_number": list(exc.messages)}, country, tax_number
+        owned = Carrier.objects.filter(
+            kind=Carrier.Kind.FOREIGN,
+            country=country,
+            tax_number=tax_number,
+            confirmed_at__isnull=False,
+        )
+        if not owned.exists():
+            return {}, country, tax_number
+        # As for an IIN/BIN: only a confirmed carrier owns its number.
+        field, problem = (
+            "carrier.tax_number",
+            _("A carrier with this tax number is already registered."),
+        )
+    return {field: [problem]}, country, tax_number
+
+
 def registration_create(
     *,
     carrier_kind: str,
-    carrier_iin_bin: str,
     carrier_name: str,
     full_name: str,
-    iin: str,
     phone: str,
     email: str,
     password: str,
+    carrier_iin_bin: str = "",
+    carrier_country: str = "",
+    carrier_tax_number: str = "",
+    iin: str = "",
     language: str = "ru",
 ) -> Registration:
     """A carrier and its owner; the phone gets an SMS code and must be confirmed before the
-    person can sign in (A1)."""
+    person can sign in (A1).
+
+    A Kazakh carrier gives its IIN/BIN, and its person their IIN. A carrier from abroad (kind
+    `foreign`) gives its country and national tax number instead (carriers.tax_numbers); its
+    person may have no IIN. It is never confirmed at once: an operator confirms it from the
+    documents its owner uploads (carriers.services.carrier_confirm_from_documents, A7)."""
+    foreign = carrier_kind == Carrier.Kind.FOREIGN
     errors, phone, email = _person_errors(
-        full_name=full_name, iin=iin, phone=phone, email=email, password=password
+        full_name=full_name,
+        iin=iin,
+        phone=phone,
+        email=email,
+        password=password,
+        iin_required=not foreign,
     )
+    country = tax_number = ""
     if carrier_kind not in Carrier.Kind.values:
-        errors["carrier.kind"] = [_("Choose company or individual.")]
-    if not is_valid_iin_bin(carrier_iin_bin):
-        errors["carrier.iin_bin"] = [_("An IIN or BIN is 12 digits with a valid check digit.")]
-    elif carrier_kind == Carrier.Kind.INDIVIDUAL and carrier_iin_bin != iin:
-        errors["carrier.iin_bin"] = [_("An individual entrepreneur registers under their own IIN.")]
-    elif Carrier.objects.filter(iin_bin=carrier_iin_bin, confirmed_at__isnull=False).exists():
-        # Only a confirmed carrier owns its number (A7): an unconfirmed registration of the same
-        # number never blocks the one who can sign for it.
-        errors["carrier.iin_bin"] = [_("A carrier with this IIN/BIN is already registered.")]
+        errors["carrier.kind"] = [
+            _("Choose a company, an individual entrepreneur or a carrier from abroad.")
+        ]
+    elif foreign:
+        carrier_errors, country, tax_number = _foreign_carrier_errors(
+            country=carrier_country, tax_number=carrier_tax_number
+        )
+        errors.update(carrier_errors)
+        carrier_iin_bin = ""
+    else:
+        errors.update(_kazakh_carrier_errors(kind=carrier_kind, iin_bin=carrier_iin_bin, iin=iin))
     if not carrier_name.strip():
         errors["carrier.name"] = [_("Write the carrier's name.")]
     if errors:
@@ -142,10 +221,13 @@ def registration_create(
                 password=password,
                 language=language,
             )
-            at_once = settings.CARRIERS_CONFIRMED_AT_ONCE
+            # Never at once from abroad: nothing but the operator's check says who it is.
+            at_once = settings.CARRIERS_CONFIRMED_AT_ONCE and not foreign
             carrier = Carrier.objects.create(
                 kind=carrier_kind,
                 iin_bin=carrier_iin_bin,
+                country=country,
+                tax_number=tax_number,
                 name=carrier_name.strip(),
                 confirmed_at=clock.now() if at_once else None,
             )
@@ -155,22 +237,37 @@ def registration_create(
                 "auth.registered",
                 actor=user,
                 target=carrier,
-                after={"carrier": carrier_iin_bin, "person": email, "phone": phone},
+                after={"carrier": carrier.number_display, "person": email, "phone": phone},
             )
             code = _issue_sms_code(device, purpose="registration", now=clock.now())
     except IntegrityError as exc:
-        raise _already_registered(exc, "carrier.iin_bin") from exc
+        raise _already_registered(
+            exc, "carrier.tax_number" if foreign else "carrier.iin_bin"
+        ) from exc
     _deliver_code(device, code)
     return Registration(user=user, carrier=carrier)
 
 
 def person_register(
-    *, full_name: str, iin: str, phone: str, email: str, password: str, language: str = "ru"
+    *,
+    full_name: str,
+    iin: str,
+    phone: str,
+    email: str,
+    password: str,
+    language: str = "ru",
+    iin_required: bool = True,
 ) -> User:
     """A person without a carrier of their own (someone invited to act for one); the phone is
-    confirmed by SMS like any registration (A1)."""
+    confirmed by SMS like any registration (A1). Someone invited by a carrier from abroad may
+    have no IIN (`iin_required` False)."""
     errors, phone, email = _person_errors(
-        full_name=full_name, iin=iin, phone=phone, email=email, password=password
+        full_name=full_name,
+        iin=iin,
+        phone=phone,
+        email=email,
+        password=password,
+        iin_required=iin_required,
     )
     if errors:
         raise ApplicationError("validation_error", _("Some fields are not valid."), fields=errors)
@@ -257,6 +354,15 @@ def carrier_confirm_with_eds(
         raise ApplicationError(
             "forbidden", _("Only the carrier's owner can confirm it."), status=403
         )
+    if member.carrier.is_foreign:
+        raise ApplicationError(
+            "confirmed_by_operator",
+            _(
+                "A carrier from abroad is confirmed by an operator from its documents, not with "
+                "an EDS: upload them on the cabinet page."
+            ),
+            status=409,
+        )
     eds_nonce_consume(nonce)
     identity = verify_eds_signature(
         nonce=nonce,
@@ -288,12 +394,7 @@ def carrier_confirm_with_eds(
                 raise _registration_lapsed()
             carrier.confirmed_at = now
             carrier.save(update_fields=["confirmed_at"])
-            lapsed = Carrier.objects.filter(
-                iin_bin=carrier.iin_bin, confirmed_at__isnull=True, lapsed_at__isnull=True
-            ).exclude(pk=carrier.pk)
-            lapsed_ids = list(lapsed.values_list("pk", flat=True))
-            lapsed.update(lapsed_at=now)
-            _people_of_lapsed_release(lapsed_ids)
+            lapsed_ids = other_registrations_lapse(carrier=carrier, as_of=now)
             audit.record(
                 "carrier.confirmed",
                 actor=member.user,
@@ -310,17 +411,48 @@ def carrier_confirm_with_eds(
     return carrier
 
 
+def other_registrations_lapse(*, carrier: Carrier, as_of: dt.datetime) -> list[int]:
+    """`carrier` has just been confirmed, inside the caller's transaction: the other unconfirmed
+    registrations of its number (IIN/BIN, or country and tax number from abroad) can never be
+    confirmed now, so they lapse and their people give back what they typed (A7). Returns their
+    ids; the caller's audit event names them."""
+    if carrier.is_foreign:
+        same_number = Q(
+            kind=Carrier.Kind.FOREIGN, country=carrier.country, tax_number=carrier.tax_number
+        )
+    else:
+        same_number = Q(iin_bin=carrier.iin_bin) & ~Q(kind=Carrier.Kind.FOREIGN)
+    lapsed = Carrier.objects.filter(
+        same_number, confirmed_at__isnull=True, lapsed_at__isnull=True
+    ).exclude(pk=carrier.pk)
+    ids = list(lapsed.values_list("pk", flat=True))
+    if ids:
+        Carrier.objects.filter(pk__in=ids).update(lapsed_at=as_of)
+        _people_of_lapsed_release(ids)
+    return ids
+
+
 def unconfirmed_registrations_lapse(*, as_of: dt.datetime | None = None) -> int:
-    """Registrations left unconfirmed for 24 hours lapse (A7): they can no longer be confirmed
-    and block nothing. Their people who act for no other carrier give back their e-mail, phone
-    and IIN (and can no longer sign in): whoever typed someone else's address or IIN into a
-    registration holds it a day at most. Returns how many lapsed."""
+    """Registrations left unconfirmed lapse (A7): they can no longer be confirmed and block
+    nothing. Their people who act for no other carrier give back their e-mail, phone and IIN (and
+    can no longer sign in): whoever typed someone else's address or IIN into a registration holds
+    it a day at most. Returns how many lapsed.
+
+    When: 24 hours after registering (Carrier.CONFIRM_WITHIN), except a carrier from abroad that
+    has uploaded a document by then: it waits for the operator's check, refused or not, until 30
+    days after registering (Carrier.DOCUMENTS_CHECKED_WITHIN). Only carriers from abroad have
+    documents (carriers.services.carrier_document_upload)."""
     as_of = as_of or clock.now()
     with transaction.atomic():
-        stale = Carrier.objects.filter(
-            confirmed_at__isnull=True,
-            lapsed_at__isnull=True,
-            created_at__lte=as_of - Carrier.CONFIRM_WITHIN,
+        stale = (
+            Carrier.objects.filter(confirmed_at__isnull=True, lapsed_at__isnull=True)
+            .annotate(
+                has_documents=Exists(CarrierDocument.objects.filter(carrier_id=OuterRef("pk")))
+            )
+            .filter(
+                Q(created_at__lte=as_of - Carrier.CONFIRM_WITHIN, has_documents=False)
+                | Q(created_at__lte=as_of - Carrier.DOCUMENTS_CHECKED_WITHIN)
+            )
         )
         ids = list(stale.values_list("pk", flat=True))
         if ids:
