@@ -28,7 +28,7 @@ from bookings.models import (
     RefusalReason,
     SlotHold,
 )
-from carriers.models import Member
+from carriers.models import Carrier, Member
 from checkpoints.models import Checkpoint, Closure, Direction
 from checkpoints.selectors import checkpoints_of_staff, public_reads_changed
 from checkpoints.services import slot_move, slot_release, slot_take
@@ -64,14 +64,18 @@ def _require_booking_role(member: Member) -> None:
 def _require_confirmed_carrier(member: Member) -> None:
     """A7: only a carrier confirmed by its EDS (or an operator, from abroad) takes places."""
     if not member.carrier.is_confirmed:
-        raise ApplicationError(
-            "carrier_unconfirmed",
-            _(
+        if member.carrier.kind == Carrier.Kind.FOREIGN:
+            message = _(
+                "Your carrier is not confirmed yet: an operator confirms a carrier from abroad "
+                "from its documents, which the owner uploads on the cabinet page. Then you can "
+                "book."
+            )
+        else:
+            message = _(
                 "Your carrier is not confirmed yet: the owner confirms it with the EDS that "
                 "carries its IIN/BIN on the cabinet page. Then you can book."
-            ),
-            status=403,
-        )
+            )
+        raise ApplicationError("carrier_unconfirmed", message, status=403)
 
 
 def _invalid(field: str, message: str) -> ApplicationError:
