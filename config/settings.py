@@ -341,7 +341,7 @@ AUDIT_SEAL_BATCH_SIZE = env.int("AUDIT_SEAL_BATCH_SIZE", default=1000)
 # (events whose transaction commits late); the hourly sweep looks through the events of this many
 # hours (a transaction open longer than a day is not something the portal does); `seal_audit` and
 # `verify_audit_chain --full` look through all of them.
-AUDIT_SEAL_LOOKBACK_IDS = env.int("AUDIT_SEAL_LOOKBACK_IDS", default=10_000)
+AUDIT_SEAL_LOOKBACK_IDS = env.int("AUDIT_SEAL_LOOKBACK_IDS", default=2_000)
 AUDIT_SWEEP_LOOKBACK_HOURS = env.int("AUDIT_SWEEP_LOOKBACK_HOURS", default=24)
 
 # --- Passkeys (A2: a WebAuthn second factor, django-otp-webauthn) -------------------------------
