@@ -41,7 +41,7 @@ from deposits.selectors import ZERO, accounts_by_kind, available_balance
 from fees.models import Service
 from fees.selectors import Quote
 from fees.services import charge_quotes, fee_refund
-from notify.services import booking_event_notify
+from notify.services import booking_drivers_notify, booking_event_notify
 from vehicles.models import Driver, Vehicle
 from vehicles.selectors import active_drivers_among, active_vehicles_by_id
 
@@ -650,6 +650,7 @@ def booking_mark_arrived(*, booking: Booking, actor: Any, at: dt.datetime | None
             before={"status": Booking.Status.CONFIRMED},
             after={"status": booking.status, "by": booking.arrived_by},
         )
+        _drivers_near_their_turn_notify(booking.checkpoint, booking.direction)
     return booking
 
 
@@ -691,7 +692,28 @@ def queue_call_next(
                 after={"status": booking.status, "by": booking.called_by},
             )
             _notify(booking, "booking_called")
+            booking_drivers_notify(booking=booking, event="driver_called")
+        _drivers_near_their_turn_notify(checkpoint, direction)
     return called
+
+
+# A driver is told when the vehicle is this near the front of the waiting queue (Q7).
+DRIVER_NEAR_POSITION = 5
+
+
+def _drivers_near_their_turn_notify(checkpoint: Checkpoint, direction: str) -> None:
+    """Q7: the drivers of the vehicle now DRIVER_NEAR_POSITION-th in the waiting queue (Q2
+    order, due or not) are told, once per booking; one that arrives nearer the front is told
+    its place then. Called after every arrival and call."""
+    front = list(
+        Booking.objects.filter(
+            checkpoint=checkpoint, direction=direction, status=Booking.Status.ARRIVED
+        )
+        .select_related("checkpoint", "vehicle", "created_by")
+        .in_call_order()[:DRIVER_NEAR_POSITION]
+    )
+    for position, booking in enumerate(front, start=1):
+        booking_drivers_notify(booking=booking, event="driver_near", position=position)
 
 
 def booking_refuse(*, booking: Booking, reason: str, note: str = "", actor: Any) -> Booking:

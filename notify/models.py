@@ -37,6 +37,9 @@ class Message(models.Model):
         # A carrier from abroad, after the operator's check of its documents (A7).
         CARRIER_CONFIRMED = "carrier_confirmed", _("Carrier confirmed")
         CARRIER_REFUSED = "carrier_refused", _("Carrier's documents refused")
+        # Told to the booking's drivers, on the phone of their driver record (Q7).
+        DRIVER_NEAR = "driver_near", _("Driver: nearly your turn")
+        DRIVER_CALLED = "driver_called", _("Driver: called forward")
 
     class Status(models.TextChoices):
         QUEUED = "queued", _("Queued")
@@ -45,11 +48,25 @@ class Message(models.Model):
         SENT = "sent", _("Sent")
         FAILED = "failed", _("Failed")
 
+    # A person of the carrier; None for a message to a booking's driver (who is not a user).
     recipient = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("recipient"),
         on_delete=models.PROTECT,
+        null=True,
+        blank=True,
         related_name="+",
+    )
+    # No index: nothing looks messages up by driver (the once-only key does), and building one
+    # would lock the outbox's table while it is built.
+    driver = models.ForeignKey(
+        "vehicles.Driver",
+        verbose_name=_("driver"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
     )
     channel = models.CharField(_("channel"), max_length=10, choices=Channel.choices)
     # An E.164 phone for SMS, a chat id for Telegram: where it went, as it was at the time.

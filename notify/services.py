@@ -53,6 +53,7 @@ from django.utils.translation import gettext, gettext_lazy
 
 from auth2fa.models import SmsDevice, TelegramDevice, User
 from carriers.models import Member
+from carriers.sms_countries import is_served_phone
 from core import clock
 from core.compiled_query import CompiledQuery
 from core.money import format_tenge
@@ -108,6 +109,18 @@ TEXTS = {
 }
 # What `extra` must give for an event.
 REQUIRED_EXTRA = {Kind.BOOKING_RESCHEDULED: ("old_slot_start",)}
+
+# Told to the drivers of a booking by SMS, on the phone of their driver record (Q7).
+DRIVER_TEXTS = {
+    Kind.DRIVER_NEAR: gettext_lazy(
+        "Kezek: vehicle %(plate)s (booking %(number)s) is number %(position)s in the queue at "
+        "%(checkpoint)s. Stay near the waiting area: it will be called soon."
+    ),
+    Kind.DRIVER_CALLED: gettext_lazy(
+        "Kezek: vehicle %(plate)s (booking %(number)s) is called forward at %(checkpoint)s. "
+        "Drive to the checkpoint now."
+    ),
+}
 
 # Told to every owner of the carrier (A8), the actor too when an owner: a stolen owner's session
 # is the case that matters. Nothing typed by a person: the actor is named by their role (in the
@@ -201,6 +214,58 @@ def booking_event_notify(
         queued.append(message)
     if plain:
         _insert_all(plain)
+    if queued:
+        transaction.on_commit(
+            functools.partial(_enqueue, [message.pk for message in queued]), robust=True
+        )
+    return queued
+
+
+def booking_drivers_notify(
+    *, booking: Any, event: str, position: int | None = None
+) -> list[Message]:
+    """Queue the SMS telling the booking's drivers of `event` (Q7: nearly their turn, called
+    forward), inside the caller's transaction; once per booking, event and driver. Only to the
+    served country codes (A8), in the language of the person who booked (a driver has no
+    account). Returns the messages queued; they are delivered after commit."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError(
+            "booking_drivers_notify must run inside the transaction of the change it tells of."
+        )
+    if event not in DRIVER_TEXTS:
+        raise ValueError(f"No drivers' text for the notification {event!r}.")
+    creator = booking.created_by
+    language = _language_of(creator) if creator is not None else settings.LANGUAGE_CODE
+    with translation.override(language):
+        body = DRIVER_TEXTS[event] % {
+            "number": booking.number,
+            "checkpoint": booking.checkpoint.name,
+            "plate": format_plate(booking.vehicle_plate, booking.vehicle.registration_country),
+            "position": position or "",
+        }
+    now = clock.now()
+    queued: list[Message] = []
+    for link in booking.driver_links.select_related("driver").order_by("pk"):
+        driver = link.driver
+        if not driver.phone or not is_served_phone(driver.phone):
+            logger.info("Not told: %s of booking %s to driver #%s.", event, booking.pk, driver.pk)
+            continue
+        message = Message(
+            recipient=None,
+            driver=driver,
+            channel=Message.Channel.SMS,
+            address=driver.phone,
+            language=language,
+            kind=event,
+            body=body,
+            booking=booking,
+            dedupe_key=f"{event}:booking:{booking.pk}:driver:{driver.pk}",
+            status=Message.Status.QUEUED,
+            next_attempt_at=now,
+            created_at=now,
+        )
+        if _save_once(message):
+            queued.append(message)
     if queued:
         transaction.on_commit(
             functools.partial(_enqueue, [message.pk for message in queued]), robust=True
