@@ -3,22 +3,23 @@
 from decimal import Decimal
 
 from django.http import FileResponse
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
-from rest_framework.exceptions import MethodNotAllowed
+from rest_framework.exceptions import MethodNotAllowed, NotFound
 from rest_framework.generics import ListAPIView
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from bookings import services
+from bookings.driver_links import booking_of_driver_link
 from bookings.models import Booking, BookingService, CargoCategory
 from bookings.pdf import confirmation_pdf
-from bookings.selectors import bookings_of, deposit_status
+from bookings.selectors import bookings_of, deposit_status, queue_position
 from carriers.permissions import IsCarrierMember
 from checkpoints.models import Direction
 from core.idempotency import idempotent
-from core.throttles import SettingsRateThrottle
+from core.throttles import PublicReadThrottle, SettingsRateThrottle
 from deposits.models import Hold
 from vehicles.plates import format_plate
 
@@ -265,4 +266,50 @@ class BookingConfirmationPdfApi(BookingDetailMixin, APIView):
         booking = self.booking(request, pk)
         response = FileResponse(iter([confirmation_pdf(booking)]), content_type="application/pdf")
         response["Content-Disposition"] = f'inline; filename="kezek-{booking.number}.pdf"'
+        return response
+
+
+class DriverLinkApi(APIView):
+    """The driver link (Q5) for programs: the booking, its status and its place in the waiting
+    queue, without signing in; 404 `not_found` for a wrong or revoked link. Counted per address
+    like public reads."""
+
+    authentication_classes = []
+    permission_classes = []
+    throttle_classes = [PublicReadThrottle]
+
+    @extend_schema(
+        responses=inline_serializer(
+            "DriverLink",
+            {
+                "booking": serializers.CharField(),
+                "plate": serializers.CharField(),
+                "checkpoint": serializers.CharField(),
+                "direction": serializers.ChoiceField(choices=Direction.choices),
+                "slot_start": serializers.DateTimeField(),
+                "slot_end": serializers.DateTimeField(),
+                "status": serializers.CharField(),
+                "position": serializers.IntegerField(
+                    allow_null=True, help_text="1 = next; null unless waiting in the queue"
+                ),
+            },
+        )
+    )
+    def get(self, request, number: str, token: str):
+        booking = booking_of_driver_link(number, token)
+        if booking is None:
+            raise NotFound()
+        response = Response(
+            {
+                "booking": booking.number,
+                "plate": format_plate(booking.vehicle_plate, booking.vehicle.registration_country),
+                "checkpoint": booking.checkpoint.code,
+                "direction": booking.direction,
+                "slot_start": booking.slot_start,
+                "slot_end": booking.slot_end,
+                "status": booking.status,
+                "position": queue_position(booking),
+            }
+        )
+        response["Cache-Control"] = "private, no-store"
         return response

@@ -177,6 +177,9 @@ class Booking(models.Model):
         _("refusal reason"), max_length=20, choices=RefusalReason.choices, blank=True
     )
     refusal_note = models.CharField(_("refusal note"), max_length=200, blank=True)
+    # The driver link's generation (Q5): the link is an HMAC of the booking and this number, so
+    # making a new link (the number moved on) revokes the old one; nothing secret is stored.
+    driver_link_generation = models.PositiveIntegerField(default=1)
     # The out-of-turn document seen by staff at the checkpoint (Q9).
     document_checked_at = models.DateTimeField(_("document checked at"), null=True, blank=True)
     document_checked_by = models.CharField(_("document checked by"), max_length=200, blank=True)

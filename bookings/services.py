@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 
 from auth2fa.roles import OPERATORS, has_role
 from bookings import locks
+from bookings.driver_links import driver_link_url
 from bookings.models import (
     CHECK_IN_CLOSES,
     NOT_CROSSED_AFTER,
@@ -410,6 +411,48 @@ def _lock_own(member: Member, booking: Booking) -> Booking:
 
 def _not_changeable(message: str) -> ApplicationError:
     return _refuse("not_changeable", message)
+
+
+def driver_link_renew(*, member: Member, booking: Booking) -> Booking:
+    """A new driver link for the booking (Q5): the old one stops working at once."""
+    _require_booking_role(member)
+    with transaction.atomic():
+        booking = _lock_own(member, booking)
+        booking.driver_link_generation += 1
+        booking.save(update_fields=["driver_link_generation"])
+        audit.record(
+            "booking.driver_link_renewed",
+            actor=member.user,
+            target=booking,
+            after={"generation": booking.driver_link_generation},
+        )
+    return booking
+
+
+def driver_link_send(*, member: Member, booking: Booking) -> int:
+    """The driver link by SMS to the booking's drivers (Q5), through the outbox: once per link
+    and driver (a new link may be sent again), only to the served country codes (A8). Returns
+    how many SMS were queued."""
+    _require_booking_role(member)
+    with transaction.atomic():
+        booking = _lock_own(member, booking)
+        if not booking.is_active:
+            raise _not_changeable(
+                _("Booking %(number)s is no longer active.") % {"number": booking.number}
+            )
+        queued = booking_drivers_notify(
+            booking=booking,
+            event="driver_link",
+            link=driver_link_url(booking),
+            once_per=f":link:{booking.driver_link_generation}",
+        )
+        audit.record(
+            "booking.driver_link_sent",
+            actor=member.user,
+            target=booking,
+            after={"generation": booking.driver_link_generation, "sms": len(queued)},
+        )
+    return len(queued)
 
 
 def booking_add_drivers(*, member: Member, booking: Booking, driver_ids: Sequence[int]) -> Booking:

@@ -14,4 +14,11 @@ urlpatterns = [
         name="booking-reschedule",
     ),
     path("cabinet/bookings/<int:pk>/cancel/", views.booking_cancel, name="booking-cancel"),
+    path(
+        "cabinet/bookings/<int:pk>/driver-link/",
+        views.booking_driver_link,
+        name="booking-driver-link",
+    ),
+    # The driver link (Q5): public, the booking number and an unguessable token.
+    path("d/<str:number>/<str:token>/", views.driver_page, name="driver-link"),
 ]

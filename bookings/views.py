@@ -10,16 +10,20 @@ import dataclasses
 import datetime as dt
 from decimal import Decimal
 
+import segno
+from django.conf import settings
 from django.contrib import messages
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import translation
 from django.utils.cache import patch_vary_headers
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
 from auth2fa.decorators import verified_login_required
 from bookings import services
+from bookings.driver_links import booking_of_driver_link, driver_link_path, driver_link_url
 from bookings.forms import (
     STEPS,
     AddDriversForm,
@@ -37,6 +41,7 @@ from bookings.selectors import (
     changes_of,
     deposit_status,
     live_hold_of,
+    queue_position,
 )
 from carriers.selectors import membership_of
 from checkpoints import capacity
@@ -49,6 +54,7 @@ from core.money import format_tenge
 from deposits.selectors import available_balance
 from fees.models import Service
 from fees.selectors import as_charge_refusal, fee_table, quote
+from vehicles.plates import format_plate
 
 PARTIAL_HEADER = "Kezek-Partial"
 LOCATION_HEADER = "Kezek-Location"
@@ -448,6 +454,13 @@ def booking(request: HttpRequest, pk: int) -> HttpResponse:
             "member": member,
             "booking": booking,
             "qr": qr_svg_data_uri(booking) if booking.is_active else "",
+            "driver_link": driver_link_url(booking) if booking.is_active else "",
+            "driver_link_path": driver_link_path(booking) if booking.is_active else "",
+            "driver_link_qr": (
+                segno.make(driver_link_url(booking), error="m").svg_data_uri(scale=3, border=2)
+                if booking.is_active
+                else ""
+            ),
             "drivers": [link.driver for link in booking.driver_links.all()],
             "changes": changes_of(booking),
             "fees_paid": booking.fee_amount + booking.rebooking_fees,
@@ -456,6 +469,70 @@ def booking(request: HttpRequest, pk: int) -> HttpResponse:
             **_actions(member, booking),
         },
     )
+
+
+@verified_login_required
+@require_http_methods(["POST"])
+def booking_driver_link(request: HttpRequest, pk: int) -> HttpResponse:
+    """Send the driver link to the booking's drivers by SMS, or make a new one (Q5)."""
+    member = membership_of(request.user)
+    if member is None:
+        return redirect("cabinet")
+    booking = _own_booking(member, pk)
+    refused = _refuse_readers(request, member, booking)
+    if refused:
+        return refused
+    try:
+        if request.POST.get("action") == "renew":
+            services.driver_link_renew(member=member, booking=booking)
+            messages.success(request, _("A new driver link is made: the old one no longer works."))
+        else:
+            sent = services.driver_link_send(member=member, booking=booking)
+            if sent:
+                messages.success(
+                    request,
+                    _("The driver link is sent by SMS to the drivers: %(count)s.")
+                    % {"count": sent},
+                )
+            else:
+                messages.info(
+                    request,
+                    _(
+                        "Nothing was sent: the drivers have this link already, or no driver has "
+                        "a phone Kezek sends SMS to. Make a new link to send it again."
+                    ),
+                )
+    except ApplicationError as refusal:
+        messages.error(request, str(refusal.message))
+    return redirect("booking", pk=booking.pk)
+
+
+@require_GET
+def driver_page(request: HttpRequest, number: str, token: str) -> HttpResponse:
+    """The driver link's page (Q5): no sign-in, small, refreshing itself every minute; a wrong
+    or revoked link is not found."""
+    booking = booking_of_driver_link(number, token)
+    if booking is None:
+        raise Http404
+    language = request.GET.get("lang", "")
+    if language in dict(settings.LANGUAGES):
+        translation.activate(language)
+        request.LANGUAGE_CODE = language
+    response = render(
+        request,
+        "bookings/driver.html",
+        {
+            "booking": booking,
+            "position": queue_position(booking),
+            "plate": format_plate(booking.vehicle_plate, booking.vehicle.registration_country),
+            "refresh_seconds": 60,
+        },
+    )
+    # A capability URL: not kept by shared caches, not sent on as a referrer.
+    response["Cache-Control"] = "private, no-store"
+    response["Referrer-Policy"] = "no-referrer"
+    response["X-Robots-Tag"] = "noindex"
+    return response
 
 
 @verified_login_required

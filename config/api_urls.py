@@ -55,6 +55,11 @@ urlpatterns = [
         bookings_api.BookingConfirmationPdfApi.as_view(),
         name="api-booking-pdf",
     ),
+    path(
+        "driver-links/<str:number>/<str:token>",
+        bookings_api.DriverLinkApi.as_view(),
+        name="api-driver-link",
+    ),
     path("account", deposits_api.AccountApi.as_view(), name="api-account"),
     path("account/entries", deposits_api.AccountEntriesApi.as_view(), name="api-account-entries"),
     path("account/refunds", deposits_api.AccountRefundsApi.as_view(), name="api-account-refunds"),

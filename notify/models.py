@@ -40,6 +40,7 @@ class Message(models.Model):
         # Told to the booking's drivers, on the phone of their driver record (Q7).
         DRIVER_NEAR = "driver_near", _("Driver: nearly your turn")
         DRIVER_CALLED = "driver_called", _("Driver: called forward")
+        DRIVER_LINK = "driver_link", _("Driver: the booking's link")
 
     class Status(models.TextChoices):
         QUEUED = "queued", _("Queued")

@@ -120,6 +120,10 @@ DRIVER_TEXTS = {
         "Kezek: vehicle %(plate)s (booking %(number)s) is called forward at %(checkpoint)s. "
         "Drive to the checkpoint now."
     ),
+    Kind.DRIVER_LINK: gettext_lazy(
+        "Kezek: vehicle %(plate)s, booking %(number)s, %(checkpoint)s, %(slot)s. Your place in "
+        "the queue: %(link)s"
+    ),
 }
 
 # Told to every owner of the carrier (A8), the actor too when an owner: a stolen owner's session
@@ -222,10 +226,16 @@ def booking_event_notify(
 
 
 def booking_drivers_notify(
-    *, booking: Any, event: str, position: int | None = None
+    *,
+    booking: Any,
+    event: str,
+    position: int | None = None,
+    link: str = "",
+    once_per: str = "",
 ) -> list[Message]:
     """Queue the SMS telling the booking's drivers of `event` (Q7: nearly their turn, called
-    forward), inside the caller's transaction; once per booking, event and driver. Only to the
+    forward, the driver link), inside the caller's transaction; once per booking, event and
+    driver (and `once_per`, e.g. the link's generation). Only to the
     served country codes (A8), in the language of the person who booked (a driver has no
     account). Returns the messages queued; they are delivered after commit."""
     if not transaction.get_connection().in_atomic_block:
@@ -242,6 +252,8 @@ def booking_drivers_notify(
             "checkpoint": booking.checkpoint.name,
             "plate": format_plate(booking.vehicle_plate, booking.vehicle.registration_country),
             "position": position or "",
+            "slot": _local_slot(booking.slot_start),
+            "link": link,
         }
     now = clock.now()
     queued: list[Message] = []
@@ -259,7 +271,7 @@ def booking_drivers_notify(
             kind=event,
             body=body,
             booking=booking,
-            dedupe_key=f"{event}:booking:{booking.pk}:driver:{driver.pk}",
+            dedupe_key=f"{event}:booking:{booking.pk}{once_per}:driver:{driver.pk}",
             status=Message.Status.QUEUED,
             next_attempt_at=now,
             created_at=now,
