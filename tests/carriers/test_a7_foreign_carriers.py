@@ -693,7 +693,8 @@ def test_a7_a_foreign_carrier_books_only_once_the_operator_confirmed_it(
         drivers=[driver],
         fake_twilio=fake_twilio,
     )
-    refusal = refused(lambda: book(world), "carrier_unconfirmed")
+    with translation.override("en"):
+        refusal = refused(lambda: book(world), "carrier_unconfirmed")
     assert "from its documents" in str(refusal.message) and "EDS" not in str(refusal.message)
     upload(member)
     refused(lambda: book(world), "carrier_unconfirmed")  # documents alone are not enough
