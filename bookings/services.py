@@ -823,6 +823,15 @@ STAFF_STEPS = (
 )
 
 
+# What the carrier does to a booking without moving it at the checkpoint: no step of staff's, so
+# it does not stand in the way of their undo.
+CARRIER_NOTES = (
+    "booking.drivers_added",
+    "booking.driver_link_renewed",
+    "booking.driver_link_sent",
+)
+
+
 def booking_undo_last_step(*, booking: Booking, actor: Any) -> str:
     """Staff undo their own last step on a booking within UNDO_WITHIN (Q8): an arrival, a call,
     a crossing, a refusal or a document check, provided nothing happened to the booking since.
@@ -837,7 +846,7 @@ def booking_undo_last_step(*, booking: Booking, actor: Any) -> str:
             AuditEvent.objects.filter(
                 object_type=booking._meta.label_lower, object_id=str(booking.pk)
             )
-            .exclude(action__in=("booking.drivers_added",))
+            .exclude(action__in=CARRIER_NOTES)
             .order_by("-id")
             .first()
         )

@@ -171,3 +171,11 @@ def test_q8_staff_undo_from_their_screen(world, staff, signed_in, clock):
     assert messages_of(response) == [
         f"Your last step on booking {booking.number} is undone: it is confirmed again."
     ]
+
+
+def test_q8_the_carrier_sending_the_driver_link_does_not_stop_staffs_undo(world, staff, clock):
+    world.top_up("10000000.00")
+    booking = arrived(world, staff, clock)
+    services.driver_link_send(member=world.member, booking=booking)
+    services.driver_link_renew(member=world.member, booking=booking)
+    assert services.booking_undo_last_step(booking=booking, actor=staff) == "booking.arrived"
