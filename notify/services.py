@@ -257,8 +257,18 @@ def booking_drivers_notify(
         }
     now = clock.now()
     queued: list[Message] = []
-    for link in booking.driver_links.select_related("driver").order_by("pk"):
-        driver = link.driver
+    drivers = [link.driver for link in booking.driver_links.select_related("driver")]
+    key_of = {
+        driver.pk: f"{event}:booking:{booking.pk}{once_per}:driver:{driver.pk}"
+        for driver in drivers
+    }
+    # Told already (the common case after every arrival and call): one read, no failed inserts.
+    told = set(
+        Message.objects.filter(dedupe_key__in=key_of.values()).values_list("dedupe_key", flat=True)
+    )
+    for driver in sorted(drivers, key=lambda d: d.pk):
+        if key_of[driver.pk] in told:
+            continue
         if not driver.phone or not is_served_phone(driver.phone):
             logger.info("Not told: %s of booking %s to driver #%s.", event, booking.pk, driver.pk)
             continue
@@ -271,7 +281,7 @@ def booking_drivers_notify(
             kind=event,
             body=body,
             booking=booking,
-            dedupe_key=f"{event}:booking:{booking.pk}{once_per}:driver:{driver.pk}",
+            dedupe_key=key_of[driver.pk],
             status=Message.Status.QUEUED,
             next_attempt_at=now,
             created_at=now,
