@@ -3,6 +3,7 @@
 import segno
 from django.template.loader import render_to_string
 
+from bookings.driver_links import driver_link_url
 from bookings.models import Booking
 from bookings.selectors import deposit_status
 from vehicles.plates import format_plate
@@ -31,6 +32,13 @@ def confirmation_pdf(booking: Booking) -> bytes:
             ),
             "drivers": [link.driver for link in booking.driver_links.all()],
             "deposit_status": deposit_status(booking),
+            # Q5: the driver link, for a copy printed for the driver (while the booking lives).
+            "driver_link": driver_link_url(booking) if booking.is_active else "",
+            "driver_qr": (
+                segno.make(driver_link_url(booking), error="m").svg_data_uri(scale=3, border=2)
+                if booking.is_active
+                else ""
+            ),
         },
     )
     return HTML(string=html).write_pdf()

@@ -229,5 +229,6 @@ def test_b11_confirmation_pdf_has_the_number_and_the_facts(api, world):
         world.truck.vin,
         "Yerlan Driver",
         "21.03.2026 09:00",
+        "Driver link: the place in the queue, without signing in",
     ):
         assert fact in text, fact
