@@ -15,6 +15,7 @@ from bookings import services
 from bookings.driver_links import booking_of_driver_link
 from bookings.models import Booking, BookingService, CargoCategory
 from bookings.pdf import confirmation_pdf
+from bookings.predictions import predicted_call_at
 from bookings.selectors import bookings_of, deposit_status, queue_position
 from carriers.permissions import IsCarrierMember
 from checkpoints.models import Direction
@@ -292,6 +293,10 @@ class DriverLinkApi(APIView):
                 "position": serializers.IntegerField(
                     allow_null=True, help_text="1 = next; null unless waiting in the queue"
                 ),
+                "predicted_call_at": serializers.DateTimeField(
+                    allow_null=True,
+                    help_text="expected call (Q6); null once called or no longer active",
+                ),
             },
         )
     )
@@ -309,6 +314,7 @@ class DriverLinkApi(APIView):
                 "slot_end": booking.slot_end,
                 "status": booking.status,
                 "position": queue_position(booking),
+                "predicted_call_at": predicted_call_at(booking),
             }
         )
         response["Cache-Control"] = "private, no-store"

@@ -34,6 +34,7 @@ from bookings.forms import (
 )
 from bookings.models import Booking, BookingService, CargoCategory
 from bookings.pdf import confirmation_pdf, qr_svg_data_uri
+from bookings.predictions import predicted_call_at
 from bookings.selectors import (
     booking_of,
     bookings_of,
@@ -456,6 +457,7 @@ def booking(request: HttpRequest, pk: int) -> HttpResponse:
             "qr": qr_svg_data_uri(booking) if booking.is_active else "",
             "driver_link": driver_link_url(booking) if booking.is_active else "",
             "driver_link_path": driver_link_path(booking) if booking.is_active else "",
+            "predicted": predicted_call_at(booking),
             "driver_link_qr": (
                 segno.make(driver_link_url(booking), error="m").svg_data_uri(scale=3, border=2)
                 if booking.is_active
@@ -524,6 +526,7 @@ def driver_page(request: HttpRequest, number: str, token: str) -> HttpResponse:
         {
             "booking": booking,
             "position": queue_position(booking),
+            "predicted": predicted_call_at(booking),
             "plate": format_plate(booking.vehicle_plate, booking.vehicle.registration_country),
             "refresh_seconds": 60,
         },

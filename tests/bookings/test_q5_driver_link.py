@@ -68,7 +68,8 @@ def test_q5_the_api_answers_the_link_too(world, staff, booking, clock):
     number, token = driver_link_path(booking).strip("/").split("/")[1:]
     answer = Client().get(f"/api/v1/driver-links/{number}/{token}")
     assert answer.status_code == 200
-    assert answer.json() | {"slot_start": None, "slot_end": None} == {
+    assert answer.json()["predicted_call_at"] is not None
+    assert answer.json() | {"slot_start": None, "slot_end": None, "predicted_call_at": None} == {
         "booking": booking.number,
         "plate": "123 ABC 02",
         "checkpoint": "KORDAI",
@@ -77,6 +78,7 @@ def test_q5_the_api_answers_the_link_too(world, staff, booking, clock):
         "slot_end": None,
         "status": "arrived",
         "position": 1,
+        "predicted_call_at": None,
     }
     assert Client().get(f"/api/v1/driver-links/{number}/x").status_code == 404
 
