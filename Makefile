@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 export HOST ?= 127.0.0.1
 export PORT ?= 8000
 
-.PHONY: run test test-new-year lint format install messages clean bench bench-scale
+.PHONY: run test test-new-year lint format install messages clean bench bench-scale bench-replay
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Kezek needs Python 3.11 or newer; set PYTHON=python3.x")'
@@ -71,6 +71,9 @@ bench: install
 # BENCH_SCALE_ARGS="--bookings 1000000" for the national size.
 bench-scale: install
 	$(PY) -m bench.scale $(BENCH_SCALE_ARGS)
+
+bench-replay: install
+	$(PY) -m bench.replay $(BENCH_REPLAY_ARGS)
 
 # Needs GNU gettext (msgfmt); the compiled .mo files are committed so nothing else does.
 messages: install

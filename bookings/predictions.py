@@ -18,7 +18,7 @@ from bookings.models import Booking
 from checkpoints.models import SlotCounter
 from core import clock
 
-CALL_RATE_HOURS = 2
+CALL_RATE_HOURS = 1
 PRIOR_HOURS = 1
 
 

@@ -1,12 +1,18 @@
 """Q6: the predicted call time, by a rule a person can check: vehicles ahead ÷ calls per hour
-(the last 2 hours' calls smoothed with an hour of the planned places), never before the slot."""
+(the last hour's calls smoothed with an hour of the planned places), never before the slot."""
 
 import datetime as dt
 
 import pytest
 
 from bookings import services
-from bookings.predictions import calls_per_hour, planned_per_hour, predicted_call_at
+from bookings.predictions import (
+    CALL_RATE_HOURS,
+    PRIOR_HOURS,
+    calls_per_hour,
+    planned_per_hour,
+    predicted_call_at,
+)
 from tests.worlds import at, book, trucks
 
 pytestmark = pytest.mark.django_db
@@ -25,7 +31,8 @@ def test_q6_with_no_calls_yet_the_planned_places_set_the_pace(world, staff, cloc
     now = at(1, 9)
     planned = planned_per_hour(queue[0], now)
     assert planned > 0
-    rate = planned / 3  # no call in the last 2 hours, one hour of the plan: (0 + P) / (2 + 1)
+    # No call in the window yet: (0 + P × PRIOR_HOURS) / (CALL_RATE_HOURS + PRIOR_HOURS).
+    rate = planned * PRIOR_HOURS / (CALL_RATE_HOURS + PRIOR_HOURS)
     assert calls_per_hour(queue[0], now) == pytest.approx(rate)
     assert predicted_call_at(queue[0], now) == now  # first in line: its slot has come
     expected = now + dt.timedelta(hours=3 / rate)
