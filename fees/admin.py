@@ -170,7 +170,7 @@ def payment_order_csv(batches) -> HttpResponse:
                     "payment_id": payment.pk,
                     "paid_at": line.paid_at.astimezone(clock.ALMATY).isoformat(timespec="seconds"),
                     "deadline": line.deadline.isoformat(),
-                    "carrier_iin_bin": payment.carrier.iin_bin if payment.carrier_id else "",
+                    "carrier_iin_bin": payment.carrier.number_display if payment.carrier_id else "",
                     "carrier_name": payment.carrier.name if payment.carrier_id else "",
                     "booking": _booking_label(payment),
                     "receipt": receipts.get(payment.pk, ""),
@@ -323,7 +323,7 @@ class BudgetBatchAdmin(ReadOnlyAdmin):
             % {
                 "payment": payment.pk,
                 "amount": format_tenge(payment.amount),
-                "carrier": payment.carrier.iin_bin if payment.carrier_id else "—",
+                "carrier": payment.carrier.number_display if payment.carrier_id else "—",
                 "deadline": deadline.strftime("%d.%m.%Y"),
             }
             for payment, deadline in overdue[:shown]

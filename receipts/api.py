@@ -20,7 +20,7 @@ from carriers.permissions import IsCarrierMember
 from core.errors import error_body
 from fees.models import Service
 from receipts.archive import pdf_response, zip_response
-from receipts.codes import mask_iin_bin
+from receipts.codes import masked_payer_number
 from receipts.forms import ArchiveForm, validate_period_day
 from receipts.selectors import (
     MAX_ARCHIVE_DAYS,
@@ -235,6 +235,6 @@ class ReceiptVerifyApi(APIView):
                 "booking": receipt.booking_number,
                 "payment_order": receipt.batch.payment_order_number,
                 "payer_name": receipt.payer_name,
-                "payer_iin_bin": mask_iin_bin(receipt.payer_iin_bin),
+                "payer_iin_bin": masked_payer_number(receipt),
             }
         )

@@ -79,6 +79,14 @@ def receipt_number(*, year: int, serial: int) -> str:
     return f"R-{year}-{serial:07d}"
 
 
+def masked_payer_number(receipt) -> str:
+    """The payer's number on the public verification: the IIN/BIN the receipt names, or a
+    carrier from abroad's country and tax number ("RU ******3893"), all but the last 4 hidden."""
+    if receipt.payer_iin_bin or not receipt.carrier.is_foreign:
+        return mask_iin_bin(receipt.payer_iin_bin)
+    return f"{receipt.carrier.country} {mask_iin_bin(receipt.carrier.tax_number)}"
+
+
 def mask_iin_bin(iin_bin: str) -> str:
     """'********2340': an IIN is personal data (it encodes the birth date), so the public
     verification page shows only the last 4 digits of the payer's IIN/BIN."""

@@ -18,7 +18,7 @@ from auth2fa.decorators import verified_login_required
 from carriers.selectors import membership_of
 from core.throttles import retry_after_seconds
 from receipts.archive import pdf_response, zip_response
-from receipts.codes import CodeState, mask_iin_bin, parse_verification_code
+from receipts.codes import CodeState, masked_payer_number, parse_verification_code
 from receipts.forms import ArchiveForm, ReceiptFilterForm, VerifyForm
 from receipts.selectors import RECEIPT_ROLES, receipt_pdf_of, receipt_verify, receipts_of
 from receipts.throttles import ReceiptVerifyThrottle
@@ -142,7 +142,7 @@ def receipt_verify_code(request: HttpRequest, code: str) -> HttpResponse:
             "form": VerifyForm(initial={"code": verification.code or code}),
             "verification": verification,
             "receipt": receipt,
-            "payer_iin_bin": mask_iin_bin(receipt.payer_iin_bin) if receipt else "",
+            "payer_iin_bin": masked_payer_number(receipt) if receipt else "",
         },
         status=200 if verification.genuine else 404,
     )

@@ -75,3 +75,16 @@ def test_csv_cells_a_spreadsheet_would_run_are_neutralised_in_the_payment_order(
         }
         for formula in FORMULAS
     }
+
+
+def test_a7_a_carrier_from_abroad_is_named_by_its_country_and_tax_number_in_the_order(
+    world, operator, eager, commit
+):
+    world.top_up("10000000.00")
+    book(world)
+    Carrier.objects.filter(pk=world.carrier.pk).update(
+        kind="foreign", iin_bin="", country="RU", tax_number="7707083893"
+    )
+    (batch,) = transfer(commit)
+    _order, line = payment_order(operator, batch)
+    assert line["carrier_iin_bin"] == "RU 7707083893"
