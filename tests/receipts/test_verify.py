@@ -147,15 +147,21 @@ def test_p5_a_bearer_token_is_not_needed_nor_checked(receipt):
     assert response.status_code == 200
 
 
-def test_p5_a7_a_carrier_from_abroad_is_named_by_its_country_and_masked_tax_number(receipt):
+def test_p5_a7_a_carrier_from_abroad_is_named_by_its_country_and_masked_tax_number(
+    world, eager, commit
+):
     """A receipt of a carrier from abroad names no IIN/BIN: the verification shows its country
     and tax number, all but the last 4 characters hidden, under the right label."""
     from carriers.models import Carrier
 
-    Carrier.objects.filter(pk=receipt.carrier_id).update(
+    world.top_up("1000000.00")
+    book(world)
+    Carrier.objects.filter(pk=world.carrier.pk).update(
         kind="foreign", iin_bin="", country="RU", tax_number="7707083893"
     )
-    Receipt.objects.filter(pk=receipt.pk).update(payer_iin_bin="")
+    transfer(commit)
+    receipt = Receipt.objects.get()
+    assert receipt.payer_iin_bin == ""
     assert api(receipt.verification_code).json()["payer_iin_bin"] == "RU ******3893"
     html = page(receipt.verification_code).content.decode()
     assert "<dt>Tax number</dt><dd>RU ******3893</dd>" in html
