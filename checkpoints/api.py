@@ -126,10 +126,17 @@ class BoardVehicleOutput(serializers.Serializer):
     slot_start = serializers.DateTimeField(default_timezone=ALMATY)
     status = serializers.CharField()
     direction = serializers.CharField()
+    predicted_call_at = serializers.DateTimeField(
+        default_timezone=ALMATY,
+        allow_null=True,
+        help_text="expected call (Q6), worked out when the board was read; null when the "
+        "checkpoint plans no place this hour",
+    )
 
 
 class BoardCalledOutput(BoardVehicleOutput):
     position = None
+    predicted_call_at = None
     called_at = serializers.DateTimeField(default_timezone=ALMATY)
 
 
@@ -153,9 +160,9 @@ class BoardOutput(serializers.Serializer):
 
 class CheckpointQueueApi(PublicReadApi):
     """The live queue of a checkpoint (Q4): vehicles waiting in call order (Q2) with masked
-    plates and their place per direction, vehicles called in the last 2 hours, free regular
-    places in the next 6 bookable hours, and today's average wait from arrival to the call
-    (minutes; null before the first call of the day)."""
+    plates, their place per direction and their predicted call time (Q6), vehicles called in
+    the last 2 hours, free regular places in the next 6 bookable hours, and today's average
+    wait from arrival to the call (minutes; null before the first call of the day)."""
 
     @extend_schema(responses=BoardOutput)
     def get(self, request, code: str):

@@ -17,6 +17,7 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 
 from auth2fa.roles import OPERATORS, has_role
+from bookings import predictions
 from bookings.models import Booking, BookingDriver, booking_number, booking_pk_from_number
 from checkpoints import capacity
 from checkpoints.models import (
@@ -519,6 +520,9 @@ class BoardVehicle:
     slot_start: dt.datetime
     status: str
     called_at: dt.datetime | None = None
+    # Q6, for a vehicle waiting: a clock time worked out when the board was built, as the
+    # booking page and the driver link work it out (bookings.predictions).
+    predicted_call_at: dt.datetime | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -565,9 +569,11 @@ class Board:
 
 
 def board_of(checkpoint: Checkpoint, now: dt.datetime | None = None) -> Board:
-    """The live board of a checkpoint in five queries whatever the queue's length:
+    """The live board of a checkpoint in seven queries whatever the queue's length:
 
-    - waiting: vehicles in the waiting area in call order (Q2), numbered per direction;
+    - waiting: vehicles in the waiting area in call order (Q2), numbered per direction, each
+      with its predicted call time (Q6: the vehicles ahead of it ÷ the direction's calls per
+      hour, the rule of bookings.predictions; two queries for both directions);
     - called: vehicles called forward in the last 2 hours (crossed ones say so);
     - free places: regular places left in each of the next 6 hours that can still be booked
       (from now + 1 hour, C4), per direction;
@@ -585,12 +591,16 @@ def board_of(checkpoint: Checkpoint, now: dt.datetime | None = None) -> Board:
         "called_at",
     )
     positions: dict[str, int] = defaultdict(int)
-    waiting = []
-    for direction, plate, country, service, slot_start, status, _arrived, _called in (
+    arrived = list(
         Booking.objects.filter(checkpoint=checkpoint, status=Booking.Status.ARRIVED)
         .in_call_order()
         .values_list(*columns)
-    ):
+    )
+    rates = predictions.call_rates(
+        checkpoint=checkpoint, directions=sorted({row[0] for row in arrived}), now=now
+    )
+    waiting = []
+    for direction, plate, country, service, slot_start, status, _arrived, _called in arrived:
         positions[direction] += 1
         waiting.append(
             BoardVehicle(
@@ -600,6 +610,12 @@ def board_of(checkpoint: Checkpoint, now: dt.datetime | None = None) -> Board:
                 service=service,
                 slot_start=slot_start,
                 status=status,
+                predicted_call_at=predictions.expected_call(
+                    ahead=positions[direction] - 1,
+                    rate=rates[direction],
+                    slot_start=slot_start,
+                    now=now,
+                ),
             )
         )
 
@@ -709,7 +725,9 @@ def _free_places(checkpoint: Checkpoint, now: dt.datetime) -> list[BoardHour]:
 # PUBLIC_CACHE_SECONDS bounds how long a change that bypasses the ORM (raw SQL) can go unseen.
 
 PUBLIC_CACHE_SECONDS = 300
-# The board also moves with the clock (the next bookable hours, called in the last 2 hours).
+# The board also moves with the clock (the next bookable hours, called in the last 2 hours, the
+# predicted call times: clock times worked out from the moment it was built), so an entry serves
+# for this long only, whatever changed; a call or an arrival replaces `queue:` at once.
 BOARD_CACHE_SECONDS = 10
 
 
