@@ -180,3 +180,30 @@ def test_q4_home_page_links_every_checkpoint_to_its_live_board(client, world):
     page = client.get("/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert 'href="/board/KORDAI/"' in page
     assert page.count('class="live-link"') == page.count('class="checkpoint-name"')
+
+
+def test_w1_board_has_the_language_switch_and_answers_in_the_chosen_language(client, world):
+    page = client.get(PAGE, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert 'action="/i18n/setlang/"' in page
+    assert '<input name="next" type="hidden" value="/board/KORDAI/">' in page
+    for code in ("kk", "ru", "en"):
+        assert f'name="language" value="{code}"' in page
+    assert re.search(r'value="en" lang="en"\s+aria-current="true" class="current"', page)
+
+    response = client.post("/i18n/setlang/", {"language": "ru", "next": PAGE})
+    assert response.status_code == 302 and response["Location"] == PAGE
+    page = client.get(PAGE, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert '<html lang="ru">' in page
+    assert "Обновлено" in page
+
+
+def test_w3_board_counts_the_visit_and_shows_the_visit_statistics(client, world):
+    from core import visits
+
+    page = client.get(PAGE, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert visits.stats()["day"] == 1
+    text = re.sub(r"\s+", " ", page)
+    assert "Visits today" in text and "This month" in text and "In all" in text
+    # The board read after the first visit shows it.
+    again = re.sub(r"\s+", " ", client.get(PAGE, HTTP_ACCEPT_LANGUAGE="en").content.decode())
+    assert "<dt>Visits today</dt><dd>1</dd>" in again
