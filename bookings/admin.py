@@ -11,16 +11,19 @@ import contextlib
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
+from django.core.exceptions import PermissionDenied
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 
 from auth2fa.roles import OPERATORS, has_role
 from bookings import services
 from bookings.models import Booking, booking_pk_from_number
-from checkpoints.models import Checkpoint, Direction
+from checkpoints import capacity
+from checkpoints.admin import CapacityRefreshingAdmin, warn_overbooked
+from checkpoints.models import Checkpoint, Closure, Direction
 from checkpoints.selectors import checkpoints_of_staff, plate_of_device_text
 from core.admin import CheckpointScopedAdmin
 from core.errors import ApplicationError
@@ -285,3 +288,64 @@ class BookingAdmin(CheckpointScopedAdmin, admin.ModelAdmin):
         screens = checkpoints_of_staff(request.user).order_by("country_id", "name_en")
         extra_context = {**(extra_context or {}), "staff_screens": screens}
         return super().changelist_view(request, extra_context)
+
+
+@admin.register(Closure)
+class ClosureAdmin(CheckpointScopedAdmin, CapacityRefreshingAdmin):
+    """A checkpoint (one direction or both) closed for a period (C3): its hours take no
+    bookings. Saving it cancels the bookings already made inside it (C3, D4), which is why it is
+    registered here, with the bookings, and not with the checkpoints below them.
+    Checkpoint staff see the closures of their own checkpoints."""
+
+    list_display = ["checkpoint", "direction", "starts_at", "ends_at", "reason", "created_by"]
+    list_filter = ["direction", ("checkpoint", admin.RelatedOnlyFieldListFilter)]
+    list_select_related = ["checkpoint", "created_by"]
+    search_fields = ["checkpoint__code", "checkpoint__name_en", "reason"]
+    autocomplete_fields = ["checkpoint"]
+    readonly_fields = ["created_by", "created_at"]
+    date_hierarchy = "starts_at"
+
+    def counter_scopes(self, obj) -> list[tuple]:
+        dates = capacity.local_dates_of_period(obj.starts_at, obj.ends_at)
+        return [(obj.checkpoint, obj.direction or None, dates)]
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            # A closure moved or widened: the counters of its old and new days follow, and the
+            # bookings now inside it are cancelled as for a new one.
+            super().save_model(request, obj, form, change)
+            cancelled = services.closure_apply(closure=obj, actor=request.user)
+        else:
+            try:
+                created = services.closure_create(
+                    checkpoint=obj.checkpoint,
+                    direction=obj.direction,
+                    starts_at=obj.starts_at,
+                    ends_at=obj.ends_at,
+                    reason=obj.reason,
+                    actor=request.user,
+                )
+            except ApplicationError as refusal:
+                # The form has checked the rest; what is left is who may close a checkpoint.
+                raise PermissionDenied(str(refusal.message)) from refusal
+            # The admin goes on with the object it gave: it becomes the closure made.
+            obj.pk, obj.created_by, obj.created_at = (
+                created.closure.pk,
+                created.closure.created_by,
+                created.closure.created_at,
+            )
+            cancelled = created.cancelled
+            warn_overbooked(request, created.overbooked)
+        if cancelled:
+            self.message_user(
+                request,
+                ngettext(
+                    "%(count)s booking inside the closure was cancelled; its fees are refunded "
+                    "and its deposit released.",
+                    "%(count)s bookings inside the closure were cancelled; their fees are "
+                    "refunded and their deposits released.",
+                    len(cancelled),
+                )
+                % {"count": len(cancelled)},
+                messages.WARNING,
+            )

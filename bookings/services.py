@@ -30,9 +30,10 @@ from bookings.models import (
     SlotHold,
 )
 from carriers.models import Carrier, Member
-from checkpoints.models import Checkpoint, Closure, Direction
-from checkpoints.selectors import checkpoints_of_staff, public_reads_changed
-from checkpoints.services import slot_move, slot_release, slot_take
+from checkpoints.capacity import local_dates_of_period
+from checkpoints.models import Checkpoint, Closure, Direction, SlotCounter
+from checkpoints.selectors import checkpoints_of_staff, public_reads_changed, sees_every_checkpoint
+from checkpoints.services import capacity_refresh, slot_move, slot_release, slot_take
 from core import audit, clock
 from core.errors import ApplicationError
 from core.models import AuditEvent
@@ -1075,30 +1076,112 @@ def not_crossed_sweep(*, as_of: dt.datetime | None = None) -> int:
     return closed
 
 
+@dataclasses.dataclass(frozen=True)
+class ClosureCreated:
+    """What `closure_create` did: the closure, the bookings it cancelled, and the counters that
+    still hold more places than the rules now give (taken without a booking to cancel)."""
+
+    closure: Closure
+    cancelled: list[Booking]
+    overbooked: list
+
+
+def closure_create(
+    *,
+    checkpoint: Checkpoint,
+    direction: str,
+    starts_at: dt.datetime,
+    ends_at: dt.datetime,
+    reason: str,
+    actor: Any,
+) -> ClosureCreated:
+    """An operator closes a checkpoint (one direction, or both with "") for a period (C3), in
+    one transaction: the closure is made and audited, the active bookings inside it are
+    cancelled by the operator (D4: fees refunded, deposits released, no strike, carriers told),
+    and the slot counters of its days take the capacity the rules now give (none in its hours)."""
+    if not sees_every_checkpoint(actor):
+        raise _refuse("forbidden", _("Only operators close a checkpoint."), status=403)
+    reason = (reason or "").strip()
+    if direction not in ("", *Direction.values):
+        raise _invalid("direction", _("Choose exit, entry or both directions."))
+    if not reason:
+        raise _invalid("reason", _("Write why the checkpoint is closed: carriers are told."))
+    if ends_at <= starts_at:
+        raise _invalid("ends_at", _("A closure ends after it starts."))
+    with transaction.atomic():
+        closure = Closure.objects.create(
+            checkpoint=checkpoint,
+            direction=direction,
+            starts_at=starts_at,
+            ends_at=ends_at,
+            reason=reason,
+            created_by=actor,
+        )
+        audit.record(
+            "closure.created",
+            actor=actor,
+            target=closure,
+            after={
+                "checkpoint": checkpoint.code,
+                "direction": direction,
+                "starts_at": starts_at.isoformat(),
+                "ends_at": ends_at.isoformat(),
+                "reason": reason,
+            },
+        )
+        # The lock order of docs/locking.md: the bookings inside first, then the counters of
+        # its days (the refresh), then each cancellation's place and money.
+        inside = locks.bookings_in_order(_bookings_inside(closure))
+        refresh = capacity_refresh(
+            checkpoint=checkpoint,
+            direction=direction or None,
+            dates=local_dates_of_period(starts_at, ends_at),
+            actor=actor,
+        )
+        cancelled = _cancel_inside(closure, inside, actor)
+        # Places freed by the cancellations are no longer over the new capacity: only those
+        # taken without a booking to cancel still are.
+        overbooked = [
+            counter
+            for counter in SlotCounter.objects.filter(
+                pk__in=[counter.pk for counter in refresh.overbooked]
+            ).order_by("pk")
+            if counter.taken > counter.planned
+        ]
+    return ClosureCreated(closure=closure, cancelled=cancelled, overbooked=overbooked)
+
+
 def closure_apply(*, closure: Any, actor: Any) -> list[Booking]:
     """An operator's closure (C3): active bookings inside it are cancelled by the operator, the
     fees refunded and the deposit released, with no strike for the vehicle (D4)."""
     assert isinstance(closure, Closure)
-    cancelled = []
     with transaction.atomic():
-        bookings = Booking.objects.filter(
-            checkpoint=closure.checkpoint,
-            status__in=Booking.ACTIVE,
-            slot_start__lt=closure.ends_at,
-            slot_end__gt=closure.starts_at,
+        return _cancel_inside(closure, locks.bookings_in_order(_bookings_inside(closure)), actor)
+
+
+def _bookings_inside(closure: Closure):
+    bookings = Booking.objects.filter(
+        checkpoint=closure.checkpoint,
+        status__in=Booking.ACTIVE,
+        slot_start__lt=closure.ends_at,
+        slot_end__gt=closure.starts_at,
+    )
+    if closure.direction:
+        bookings = bookings.filter(direction=closure.direction)
+    return bookings
+
+
+def _cancel_inside(closure: Closure, bookings: list[Booking], actor: Any) -> list[Booking]:
+    """The bookings inside the closure (locked by the caller) cancelled by the operator."""
+    for booking in bookings:
+        _cancel_by_operator(
+            booking,
+            reason=closure.reason,
+            deposit_reason=_("Cancelled by the operator: checkpoint closed"),
+            actor=actor,
+            record={"closure": closure.pk},
         )
-        if closure.direction:
-            bookings = bookings.filter(direction=closure.direction)
-        for booking in locks.bookings_in_order(bookings):
-            _cancel_by_operator(
-                booking,
-                reason=closure.reason,
-                deposit_reason=_("Cancelled by the operator: checkpoint closed"),
-                actor=actor,
-                record={"closure": closure.pk},
-            )
-            cancelled.append(booking)
-    return cancelled
+    return list(bookings)
 
 
 def booking_cancel_by_operator(*, booking: Booking, reason: str, actor: Any) -> Booking:

@@ -3,10 +3,8 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
-from checkpoints import capacity
 from checkpoints.models import (
     Checkpoint,
-    Closure,
     Country,
     DeviceKey,
     HourOverride,
@@ -37,6 +35,11 @@ def refresh_counters(request, scopes) -> None:
             checkpoint=checkpoint, direction=direction, dates=dates, actor=request.user
         )
         overbooked += report.overbooked
+    warn_overbooked(request, overbooked)
+
+
+def warn_overbooked(request, overbooked: list) -> None:
+    """Tell the operator which counters hold more places than the rules now give (C3)."""
     if overbooked:
         messages.warning(
             request,
@@ -155,48 +158,6 @@ class QuotaOverrideAdmin(CapacityRefreshingAdmin):
     search_fields = ["checkpoint__code", "checkpoint__name_en", "note"]
     autocomplete_fields = ["checkpoint"]
     date_hierarchy = "date"
-
-
-@admin.register(Closure)
-class ClosureAdmin(CheckpointScopedAdmin, CapacityRefreshingAdmin):
-    """A checkpoint (one direction or both) closed for a period (C3): its hours take no
-    bookings. Saving it cancels the bookings already made inside it (C3, D4).
-    Checkpoint staff see the closures of their own checkpoints."""
-
-    list_display = ["checkpoint", "direction", "starts_at", "ends_at", "reason", "created_by"]
-    list_filter = ["direction", ("checkpoint", admin.RelatedOnlyFieldListFilter)]
-    list_select_related = ["checkpoint", "created_by"]
-    search_fields = ["checkpoint__code", "checkpoint__name_en", "reason"]
-    autocomplete_fields = ["checkpoint"]
-    readonly_fields = ["created_by", "created_at"]
-    date_hierarchy = "starts_at"
-
-    def counter_scopes(self, obj) -> list[tuple]:
-        dates = capacity.local_dates_of_period(obj.starts_at, obj.ends_at)
-        return [(obj.checkpoint, obj.direction or None, dates)]
-
-    def save_model(self, request, obj, form, change):
-        if not change:
-            obj.created_by = request.user
-        super().save_model(request, obj, form, change)
-        # C3, D4: active bookings inside the closure are cancelled by the operator, fees
-        # refunded, deposits released, carriers told.
-        from bookings.services import closure_apply  # bookings is above checkpoints
-
-        cancelled = closure_apply(closure=obj, actor=request.user)
-        if cancelled:
-            self.message_user(
-                request,
-                ngettext(
-                    "%(count)s booking inside the closure was cancelled; its fees are refunded "
-                    "and its deposit released.",
-                    "%(count)s bookings inside the closure were cancelled; their fees are "
-                    "refunded and their deposits released.",
-                    len(cancelled),
-                )
-                % {"count": len(cancelled)},
-                messages.WARNING,
-            )
 
 
 @admin.register(SlotCounter)
