@@ -5,9 +5,11 @@ from drf_spectacular.views import SpectacularAPIView
 
 from auth2fa import api as auth_api
 from bookings import api as bookings_api
+from bookings import proof_views as booking_proofs
 from carriers import api as carriers_api
 from checkpoints import api as checkpoints_api
 from core import api as core_api
+from core import transparency_api
 from core.api_docs import ApiDocsView
 from core.api_errors import ApiNotFound
 from deposits import api as deposits_api
@@ -56,6 +58,11 @@ urlpatterns = [
         name="api-booking-pdf",
     ),
     path(
+        "bookings/<int:pk>/proof",
+        booking_proofs.BookingProofApi.as_view(),
+        name="api-booking-proof",
+    ),
+    path(
         "driver-links/<str:number>/<str:token>",
         bookings_api.DriverLinkApi.as_view(),
         name="api-driver-link",
@@ -90,6 +97,8 @@ urlpatterns = [
     ),
     path("receipts/<int:pk>/pdf", receipts_api.ReceiptPdfApi.as_view(), name="api-receipt-pdf"),
     path("stats/visits", core_api.VisitStatsApi.as_view(), name="api-visit-stats"),
+    path("audit/heads", transparency_api.AuditHeadsApi.as_view(), name="api-audit-heads"),
+    path("audit/heads/<str:day>", transparency_api.AuditHeadApi.as_view(), name="api-audit-head"),
     path("vehicles", vehicles_api.VehicleListApi.as_view(), name="api-vehicles"),
     path("drivers", vehicles_api.DriverListApi.as_view(), name="api-drivers"),
     # Last: anything else under /api/v1/ is a 404 in the API's error shape.

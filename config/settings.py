@@ -299,6 +299,8 @@ REST_FRAMEWORK = {
         "booking_writes": env.str("THROTTLE_BOOKING_WRITES", default="120/min"),
         # Public checks of receipt codes (P5), per IP: stricter than other public reads.
         "receipt_verify": env.str("THROTTLE_RECEIPT_VERIFY", default="30/min"),
+        # Public checks of uploaded audit proofs (W6), per IP: each hashes up to 10 MB.
+        "proof_check": env.str("THROTTLE_PROOF_CHECK", default="20/min"),
         # Sign-in per IP (password, EDS and EDS challenges), web and API: A3's per-account lock
         # stops guessing one account, this stops trying many accounts from one address.
         "sign_in": env.str("THROTTLE_SIGN_IN", default="20/min"),

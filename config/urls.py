@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 from django.views.i18n import JavaScriptCatalog
 
+from bookings.proof_views import booking_proof_download
 from core.api_errors import (
     json_or_page_400,
     json_or_page_403,
@@ -23,6 +24,7 @@ urlpatterns = [
     path("", include("vehicles.urls")),
     path("", include("checkpoints.urls")),
     path("", include("bookings.urls")),
+    path("cabinet/bookings/<int:pk>/proof.json", booking_proof_download, name="booking-proof"),
     path("", include("receipts.urls")),
     path("telegram/", include("auth2fa.telegram_urls")),
     path("i18n/", include("django.conf.urls.i18n")),

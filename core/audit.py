@@ -112,8 +112,13 @@ def event_payload(event: AuditEvent) -> dict[str, Any]:
     }
 
 
+def payload_hash(payload: dict[str, Any]) -> str:
+    """The event hash of an event's payload (`event_payload`): SHA-256 of its canonical JSON."""
+    return hashlib.sha256(canonical_json(payload)).hexdigest()
+
+
 def compute_event_hash(event: AuditEvent) -> str:
-    return hashlib.sha256(canonical_json(event_payload(event))).hexdigest()
+    return payload_hash(event_payload(event))
 
 
 def record(
@@ -237,6 +242,21 @@ def merkle_path(leaves: Sequence[bytes], index: int) -> list[tuple[str, str]]:
 
 def chain_hash(previous_hash: str, root_hex: str) -> str:
     return _sha256(bytes.fromhex(previous_hash) + bytes.fromhex(root_hex)).hex()
+
+
+def climb_merkle_path(leaf: bytes, path: Sequence[Sequence[str]]) -> bytes:
+    """The root that `leaf` reaches by `path` ([(side, hex hash)] as `merkle_path` gives it).
+    ValueError for a side other than 'L' or 'R' or a sibling that is not hex."""
+    node = leaf
+    for side, sibling_hex in path:
+        sibling = bytes.fromhex(sibling_hex)
+        if side == "L":
+            node = _node_hash(sibling, node)
+        elif side == "R":
+            node = _node_hash(node, sibling)
+        else:
+            raise ValueError(f"a Merkle path step is 'L' or 'R', not {side!r}")
+    return node
 
 
 # --- Sealing ----------------------------------------------------------------------------------

@@ -1,9 +1,11 @@
 from django.urls import path
 
-from core import healthz, views
+from core import healthz, transparency_views, views
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("faq/", views.faq, name="faq"),
     path("healthz", healthz.healthz, name="healthz"),
+    path("transparency/", transparency_views.audit_heads, name="audit-heads"),
+    path("transparency/check/", transparency_views.proof_check, name="proof-check"),
 ]
