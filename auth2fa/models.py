@@ -151,11 +151,14 @@ class SmsDevice(CodeDevice):
 
 
 class SmsSent(models.Model):
-    """Every code SMS, counted for the per-phone limits (A3: 5 an hour, 20 a day)."""
+    """Every SMS the portal sends (codes, invitations, notices), counted for the per-phone limits
+    (A3, A8: 5 an hour, 20 a day); written only by notify.sms.sms_allowance_take."""
+
+    PURPOSE_MAX = 40
 
     phone = models.CharField(max_length=16)
     sent_at = models.DateTimeField()
-    purpose = models.CharField(max_length=20)
+    purpose = models.CharField(max_length=PURPOSE_MAX)
 
     class Meta:
         indexes = [models.Index(fields=["phone", "sent_at"])]

@@ -7,6 +7,7 @@ would say nothing, so the check is made here on both). tests/test_locks.py fails
 `select_for_update` anywhere else.
 """
 
+import hashlib
 from typing import TypeVar
 
 from django.db import transaction
@@ -38,3 +39,19 @@ def for_update(
     inserted meanwhile). `skip_locked`: rows another transaction holds are passed by."""
     require_transaction("A row lock")
     return rows.select_for_update(no_key=no_key, skip_locked=skip_locked, of=of)
+
+
+def key_lock(namespace: str, key: str) -> None:
+    """Serialise the transactions about one `key` that has no row of its own to lock (a phone
+    number that SMS are counted for), until the caller's transaction ends: a PostgreSQL
+    transaction-level advisory lock on a 64-bit hash of namespace and key. SQLite lets one
+    writer at a time anyway, so it takes nothing there."""
+    require_transaction("A key lock")
+    connection = transaction.get_connection()
+    if connection.vendor != "postgresql":
+        return
+    digest = hashlib.blake2b(f"{namespace}\0{key}".encode(), digest_size=8).digest()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock(%s)", [int.from_bytes(digest, "big", signed=True)]
+        )

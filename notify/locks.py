@@ -5,7 +5,7 @@ from collections.abc import Iterable
 
 from django.db.models import Q
 
-from core.locks import for_update
+from core.locks import for_update, key_lock
 from notify.models import Message
 
 
@@ -33,3 +33,9 @@ def booking_still_confirmed_for(booking) -> bool:
         pk=booking.pk, status=Booking.Status.CONFIRMED, slot_start=booking.slot_start
     )
     return for_update(rows, no_key=True, of=("self",)).exists()
+
+
+def phone(number: str) -> None:
+    """The SMS sent to one phone are counted and recorded one transaction at a time (A3, A8),
+    whoever sends them: codes, invitations, notices."""
+    key_lock("sms-phone", number)

@@ -41,6 +41,8 @@ class Message(models.Model):
         DRIVER_NEAR = "driver_near", _("Driver: nearly your turn")
         DRIVER_CALLED = "driver_called", _("Driver: called forward")
         DRIVER_LINK = "driver_link", _("Driver: the booking's link")
+        # Told to the person whose sign-in factor was added, replaced or removed (A8).
+        FACTOR_CHANGED = "factor_changed", _("Sign-in factor changed")
 
     class Status(models.TextChoices):
         QUEUED = "queued", _("Queued")

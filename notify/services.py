@@ -60,7 +60,7 @@ from core.money import format_tenge
 from notify import locks
 from notify.models import Message
 from notify.signals import messages_queued
-from notify.sms import SmsDeliveryError, send_sms
+from notify.sms import SmsAllowance, SmsDeliveryError, SmsRefused, send_sms, sms_allowance_take
 from notify.telegram import TelegramDeliveryError, send_telegram
 from vehicles.plates import format_plate
 
@@ -74,6 +74,12 @@ REMINDER_BEFORE = dt.timedelta(hours=2)
 ERROR_MAX_LENGTH = 1000
 
 Kind = Message.Kind
+# A8: an SMS held back by the phone's limit waits for it at most this long after it was made…
+HELD_AT_MOST = dt.timedelta(days=1)
+# … unless it tells of a moment that will have passed: then it is not sent at all.
+LATE_IS_USELESS = frozenset(
+    {Kind.BOOKING_CALLED, Kind.BOOKING_REMINDER, Kind.DRIVER_NEAR, Kind.DRIVER_CALLED}
+)
 
 # Short texts (an SMS): the booking number, checkpoint, local slot time and plate.
 TEXTS = {
@@ -355,6 +361,46 @@ def carrier_owners_notify(
     return queued
 
 
+def person_notify(
+    *,
+    person: User,
+    kind: str,
+    text: str,
+    phone: str | None = None,
+    chats: Iterable[int] = (),
+) -> list[Message]:
+    """Queue `text` (already in the person's language) for one person, inside the caller's
+    transaction: by SMS to `phone` and to each Telegram chat of `chats` (a factor-change notice
+    also goes to a chat just unlinked). Delivered after commit like every other message."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError(
+            "person_notify must run inside the transaction of the change it tells of."
+        )
+    now = clock.now()
+    addresses = [(Message.Channel.SMS, phone)] if phone else []
+    addresses += [(Message.Channel.TELEGRAM, str(chat_id)) for chat_id in chats]
+    queued = [
+        Message(
+            recipient=person,
+            channel=channel,
+            address=address,
+            language=_language_of(person),
+            kind=kind,
+            body=text,
+            status=Message.Status.QUEUED,
+            next_attempt_at=now,
+            created_at=now,
+        )
+        for channel, address in addresses
+    ]
+    if queued:
+        _insert_all(queued)
+        transaction.on_commit(
+            functools.partial(_enqueue, [message.pk for message in queued]), robust=True
+        )
+    return queued
+
+
 def owner_message_text(
     *,
     event: str,
@@ -530,8 +576,15 @@ def message_deliver(*, message_id: int, as_of: dt.datetime | None = None) -> str
     if claim is None:
         return "skipped"
     message, token = claim
+    allowance = None
+    if message.channel == Message.Channel.SMS:
+        try:
+            with transaction.atomic():
+                allowance = sms_allowance_take(message.address, purpose=message.kind, now=now)
+        except SmsRefused as refused:
+            return _record_held_back(message, token, refused, now=now)
     try:
-        provider_id = _send(message)
+        provider_id = _send(message, allowance)
     except (SmsDeliveryError, TelegramDeliveryError) as exc:
         return _record_failure(message, token, str(exc))
     except Exception as exc:
@@ -563,14 +616,14 @@ def _claim(message_id: int, *, as_of: dt.datetime, now: dt.datetime) -> tuple[Me
     return message, token
 
 
-def _send(message: Message) -> str:
+def _send(message: Message, allowance: SmsAllowance | None) -> str:
     if message.channel == Message.Channel.TELEGRAM:
         address = message.address
         return send_telegram(
             int(address) if address.lstrip("-").isdigit() else address, message.body
         )
-    if message.channel == Message.Channel.SMS:
-        return send_sms(to=message.address, body=message.body)
+    if message.channel == Message.Channel.SMS and allowance is not None:
+        return send_sms(allowance, message.body)
     raise SmsDeliveryError(f"Unknown channel {message.channel!r}.")
 
 
@@ -596,6 +649,41 @@ def _record_sent(message: Message, token: str, provider_id: str) -> str:
     else:
         logger.info("Message #%s (%s) sent by %s.", message.pk, message.kind, message.channel)
     return "sent"
+
+
+def _record_held_back(
+    message: Message, token: str, refused: SmsRefused, *, now: dt.datetime
+) -> str:
+    """The phone had its SMS for now (A3) or its country is not served (A8): nothing was sent
+    and the attempt does not count. A message that is still worth reading later waits until the
+    phone's limit lets one more through (within a day of its making); one whose moment passes
+    (the vehicle is called, nearly called, the slot is near) or that can never go is failed."""
+    wait = refused.wait_seconds
+    due = now + dt.timedelta(seconds=wait) if wait is not None else None
+    if due is None or message.kind in LATE_IS_USELESS or due > message.created_at + HELD_AT_MOST:
+        _mine(message, token).update(
+            status=Message.Status.FAILED,
+            last_error=f"Held back, not sent: {refused}"[:ERROR_MAX_LENGTH],
+            claim_token="",
+            lease_until=None,
+            attempts=F("attempts") - 1,
+        )
+        logger.warning(
+            "Message #%s (%s) held back, not sent: %s", message.pk, message.kind, refused
+        )
+        return "failed"
+    _mine(message, token).update(
+        status=Message.Status.QUEUED,
+        next_attempt_at=due,
+        last_error=f"Waiting for the phone's SMS limit: {refused}"[:ERROR_MAX_LENGTH],
+        claim_token="",
+        lease_until=None,
+        attempts=F("attempts") - 1,
+    )
+    logger.info(
+        "Message #%s (%s) waits %s s for the phone's SMS limit.", message.pk, message.kind, wait
+    )
+    return "retry"
 
 
 def _record_failure(message: Message, token: str, error: str) -> str:

@@ -15,8 +15,6 @@ from auth2fa.services._common import (
     FAILURES_BEFORE_LOCK,
     LOCK_FOR,
     RESEND_AFTER,
-    SMS_PER_PHONE_DAY,
-    SMS_PER_PHONE_HOUR,
 )
 from auth2fa.services.codes import (
     FACTOR_CHANGE_MESSAGES,
@@ -77,6 +75,7 @@ from auth2fa.services.tokens import (
     web_session_end,
     web_session_start,
 )
+from notify.sms import SMS_PER_PHONE_DAY, SMS_PER_PHONE_HOUR  # every SMS counts (A8)
 
 __all__ = [
     "CODE_FACTORS",

@@ -6,8 +6,6 @@ import hashlib
 from core.errors import ApplicationError
 
 RESEND_AFTER = dt.timedelta(seconds=60)
-SMS_PER_PHONE_HOUR = 5
-SMS_PER_PHONE_DAY = 20
 FAILURES_BEFORE_LOCK = 10
 FAILURE_WINDOW = dt.timedelta(hours=1)
 LOCK_FOR = dt.timedelta(minutes=15)

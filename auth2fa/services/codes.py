@@ -1,6 +1,7 @@
 """One-time codes (A3) and the notices of factor changes: issued, delivered and checked under
 the device's row lock; per-phone and per-chat sending limits."""
 
+import dataclasses
 import datetime as dt
 import hmac
 import logging
@@ -19,21 +20,20 @@ from auth2fa.models import (
     CodeCheck,
     CodeDevice,
     SmsDevice,
-    SmsSent,
     TelegramDevice,
     TelegramSent,
     User,
 )
 from auth2fa.services._common import (
     RESEND_AFTER,
-    SMS_PER_PHONE_DAY,
-    SMS_PER_PHONE_HOUR,
     _invalid,
 )
 from core import audit, clock
 from core.errors import ApplicationError
 from core.models import AuditEvent
-from notify.sms import SmsDeliveryError, send_sms
+from notify.models import Message
+from notify.services import person_notify
+from notify.sms import SmsAllowance, SmsDeliveryError, SmsRefused, send_sms, sms_allowance_take
 from notify.telegram import TelegramDeliveryError, send_telegram
 
 # --- Codes --------------------------------------------------------------------------------------
@@ -59,38 +59,48 @@ def _refuse_early_resend(last_sent_at: dt.datetime | None, now: dt.datetime) -> 
         )
 
 
-def _issue_sms_code(device: SmsDevice, *, purpose: str, now: dt.datetime) -> str:
-    """Check the per-phone limits and issue a code; the caller holds the device's row lock,
-    which also serialises the sends to this phone, so the limits hold under concurrency."""
-    sent = SmsSent.objects.filter(phone=device.phone, sent_at__gt=now - dt.timedelta(days=1))
-    in_day = list(sent.values_list("sent_at", flat=True))
-    in_hour = sorted(at for at in in_day if at > now - dt.timedelta(hours=1))
-    if len(in_hour) >= SMS_PER_PHONE_HOUR or len(in_day) >= SMS_PER_PHONE_DAY:
-        oldest = in_hour[0] + dt.timedelta(hours=1) if len(in_hour) >= SMS_PER_PHONE_HOUR else None
-        if len(in_day) >= SMS_PER_PHONE_DAY:
-            oldest = min(in_day) + dt.timedelta(days=1)
-        wait = _seconds_until(oldest, now)
+@dataclasses.dataclass(frozen=True)
+class IssuedCode:
+    """A code just issued, and for an SMS device the SMS it was counted as (A3)."""
+
+    code: str
+    sms: SmsAllowance | None = None
+
+
+def _issue_sms_code(device: SmsDevice, *, purpose: str, now: dt.datetime) -> IssuedCode:
+    """Count the SMS against the phone's limits (A3: every SMS to the phone counts, whoever
+    sends it) and issue a code; the caller holds the device's row lock."""
+    try:
+        allowance = sms_allowance_take(device.phone, purpose=purpose, now=now)
+    except SmsRefused as refused:
+        if refused.wait_seconds is None:
+            raise ApplicationError(
+                "validation_error",
+                _("Kezek does not send SMS to this country. Choose another second factor."),
+                status=400,
+            ) from refused
         raise ApplicationError(
             "throttled",
             _("Too many codes were sent to this phone. Try again in %(minutes)s min.")
-            % {"minutes": (wait + 59) // 60},
+            % {"minutes": (refused.wait_seconds + 59) // 60},
             status=429,
-            retry_after=wait,
-        )
+            retry_after=refused.wait_seconds,
+        ) from refused
     code = device.issue_code(now=now)
     device.save()
-    SmsSent.objects.create(phone=device.phone, sent_at=now, purpose=purpose)
-    return code
+    return IssuedCode(code=code, sms=allowance)
 
 
-def _deliver_code(device: CodeDevice, code: str) -> None:
-    """Send the code after its transaction committed (the code must exist before it arrives)."""
+def _deliver_code(device: CodeDevice, issued: IssuedCode) -> None:
+    """Send the code after its transaction committed (the code must exist before it arrives).
+    Codes go straight to the provider, not through the outbox: the outbox keeps its texts, and
+    a code must not rest in a table; and the person waits for the answer that it was sent."""
     message = _("Kezek code: %(code)s. Valid for 5 minutes. Never tell it to anyone.") % {
-        "code": code
+        "code": issued.code
     }
     try:
         if isinstance(device, SmsDevice):
-            send_sms(to=device.phone, body=message)
+            send_sms(issued.sms, message)
         elif isinstance(device, TelegramDevice):
             send_telegram(device.chat_id, message)
         else:
@@ -190,7 +200,7 @@ def _wait_for_send_cap(
     return None
 
 
-def _issue_telegram_code(device: TelegramDevice, *, purpose: str, now: dt.datetime) -> str:
+def _issue_telegram_code(device: TelegramDevice, *, purpose: str, now: dt.datetime) -> IssuedCode:
     """Check the per-chat limits and issue a code; the caller holds the device's row lock, and a
     chat belongs to one device, so the limits hold under concurrency (as for SMS)."""
     sent = TelegramSent.objects.filter(
@@ -210,10 +220,10 @@ def _issue_telegram_code(device: TelegramDevice, *, purpose: str, now: dt.dateti
     code = device.issue_code(now=now)
     device.save()
     TelegramSent.objects.create(chat_id=device.chat_id, sent_at=now, purpose=purpose)
-    return code
+    return IssuedCode(code=code)
 
 
-def _issue_device_code(device: CodeDevice, *, purpose: str, now: dt.datetime) -> str:
+def _issue_device_code(device: CodeDevice, *, purpose: str, now: dt.datetime) -> IssuedCode:
     """A code for an SMS or a Telegram device, each under its own sending limits."""
     if isinstance(device, TelegramDevice):
         return _issue_telegram_code(device, purpose=purpose, now=now)
@@ -240,15 +250,14 @@ def _use_backup_code(user: User, code: str, *, now: dt.datetime) -> tuple[Backup
     return device, True
 
 
-def _send_quietly(*, chat_id: int | None = None, phone: str | None = None, text: str) -> None:
-    """A notification: a delivery failure is logged, never raised (the change stands)."""
+def _send_quietly(*, chat_id: int, text: str) -> None:
+    """The bot's answer in the chat that just wrote to it (a link confirmed or refused): sent at
+    once, not through the outbox, as a reply to that chat only; a failure is logged, never
+    raised (the change stands)."""
     try:
-        if phone:
-            send_sms(to=phone, body=text)
-        if chat_id is not None:
-            send_telegram(chat_id, text)
-    except (SmsDeliveryError, TelegramDeliveryError) as exc:
-        logger.warning("A notification could not be delivered: %s", exc)
+        send_telegram(chat_id, text)
+    except TelegramDeliveryError as exc:
+        logger.warning("A Telegram reply could not be delivered: %s", exc)
 
 
 # A8: an SMS notice of a factor change goes to a person at most once per kind of change (this
@@ -289,8 +298,9 @@ def _notify_factor_change(
     also_chats: tuple[int, ...] = (),
     skip_chats: tuple[int, ...] = (),
 ) -> None:
-    """Tell the person that a second factor changed (run after commit): SMS to the confirmed
-    phone, and a message to the linked Telegram chat (and to a chat that was just unlinked)."""
+    """Tell the person that a second factor changed (run after commit), through the outbox: SMS
+    to the confirmed phone (once per kind of change in a while, A8), and a message to the linked
+    Telegram chat (and to a chat that was just unlinked)."""
     user = User.objects.filter(pk=user_id).first()
     if user is None:
         return
@@ -299,9 +309,18 @@ def _notify_factor_change(
             "factor": FACTOR_NAMES[factor],
             "when": at.astimezone(clock.ALMATY).strftime("%d.%m.%Y %H:%M"),
         }
-    if user.phone and user.phone_verified_at is not None and _sms_notice_due(user, factor, change):
-        _send_quietly(phone=user.phone, text=text)
     linked = TelegramDevice.objects.filter(user=user, confirmed=True, chat_id__isnull=False)
     chats = (set(linked.values_list("chat_id", flat=True)) | set(also_chats)) - set(skip_chats)
-    for chat_id in sorted(chats):
-        _send_quietly(chat_id=chat_id, text=text)
+    with transaction.atomic():
+        by_sms = (
+            bool(user.phone)
+            and user.phone_verified_at is not None
+            and _sms_notice_due(user, factor, change)
+        )
+        person_notify(
+            person=user,
+            kind=Message.Kind.FACTOR_CHANGED,
+            text=text,
+            phone=user.phone if by_sms else None,
+            chats=sorted(chats),
+        )

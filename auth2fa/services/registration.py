@@ -239,12 +239,12 @@ def registration_create(
                 target=carrier,
                 after={"carrier": carrier.number_display, "person": email, "phone": phone},
             )
-            code = _issue_sms_code(device, purpose="registration", now=clock.now())
+            issued = _issue_sms_code(device, purpose="registration", now=clock.now())
     except IntegrityError as exc:
         raise _already_registered(
             exc, "carrier.tax_number" if foreign else "carrier.iin_bin"
         ) from exc
-    _deliver_code(device, code)
+    _deliver_code(device, issued)
     return Registration(user=user, carrier=carrier)
 
 
@@ -284,10 +284,10 @@ def person_register(
             audit.record(
                 "auth.registered", actor=user, target=user, after={"person": email, "phone": phone}
             )
-            code = _issue_sms_code(device, purpose="registration", now=clock.now())
+            issued = _issue_sms_code(device, purpose="registration", now=clock.now())
     except IntegrityError as exc:
         raise _already_registered(exc, "person.phone") from exc
-    _deliver_code(device, code)
+    _deliver_code(device, issued)
     return user
 
 
@@ -302,8 +302,8 @@ def registration_code_resend(*, phone: str) -> int:
         if device is None:
             return int(RESEND_AFTER.total_seconds())
         _refuse_early_resend(device.last_sent_at, now)
-        code = _issue_sms_code(device, purpose="registration", now=now)
-    _deliver_code(device, code)
+        issued = _issue_sms_code(device, purpose="registration", now=now)
+    _deliver_code(device, issued)
     return int(RESEND_AFTER.total_seconds())
 
 

@@ -232,13 +232,13 @@ def sign_in_code_send(*, challenge: str, factor: str) -> int:
         _refuse_if_locked(sign_in.user, now)
         _refuse_early_resend(sign_in.last_code_sent_at, now)
         device = _code_device(sign_in.user, factor, lock=True)
-        code = _issue_device_code(device, purpose="sign_in", now=now)
+        issued = _issue_device_code(device, purpose="sign_in", now=now)
         sign_in.last_code_sent_at = now
         sign_in.save(update_fields=["last_code_sent_at"])
         audit.record(
             "auth.code_sent", actor=sign_in.user, target=sign_in.user, after={"factor": factor}
         )
-    _deliver_code(device, code)
+    _deliver_code(device, issued)
     return int(RESEND_AFTER.total_seconds())
 
 

@@ -17,7 +17,8 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def person(fake_twilio):
+def person(fake_twilio, eager):
+    """Notices go through the outbox (A8), delivered by the worker: here right after commit."""
     with time_machine.travel(T0 - dt.timedelta(days=1), tick=False):
         person = registered_person(fake_twilio)
     person.language = "en"

@@ -17,7 +17,8 @@ from core.models import AuditEvent
 from tests.auth2fa.factories import PASSWORD, T0, registered_person
 from tests.fakes.webauthn import SoftAuthenticator
 
-pytestmark = pytest.mark.django_db
+# Notices go through the outbox (A8); `eager` delivers them right after commit.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("eager")]
 
 RP_ID = "kezek.kz"
 ORIGIN = "https://kezek.kz"

@@ -19,7 +19,8 @@ from notify.telegram import TelegramDeliveryError, send_telegram
 from tests.auth2fa.factories import PASSWORD, T0, registered_person
 from tests.fakes.telegram_server import start_update
 
-pytestmark = [pytest.mark.django_db, pytest.mark.urls(__name__)]
+# Notices go through the outbox (A8); `eager` delivers them right after commit.
+pytestmark = [pytest.mark.django_db, pytest.mark.urls(__name__), pytest.mark.usefixtures("eager")]
 
 # The webhook's URLs as config.urls will include them, plus the project's own.
 urlpatterns = [

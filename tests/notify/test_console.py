@@ -11,6 +11,7 @@ from core.tasks import seal_audit
 from notify.console import WIDTH
 from notify.sms import send_sms
 from notify.telegram import send_telegram
+from tests.notify.sms_allowance import allowance
 
 CODE_TEXT = "Kezek code: 482913. Valid for 5 minutes. Never tell it to anyone."
 
@@ -31,7 +32,7 @@ def assert_framed(lines: list[str]) -> None:
 def test_console_sms_is_a_framed_block_with_the_phone_and_the_code(settings, caplog):
     settings.SMS_BACKEND = "console"
     with caplog.at_level(logging.WARNING, logger="notify.sms"):
-        send_sms(to="+77011234567", body=CODE_TEXT)
+        send_sms(allowance("+77011234567"), CODE_TEXT)
     lines = block_of(caplog, "notify.sms")
     assert_framed(lines)
     assert "SMS to +77011234567" in lines[1]
@@ -51,7 +52,7 @@ def test_console_telegram_is_a_framed_block_with_the_chat_and_the_code(settings,
 def test_a_message_without_a_code_has_no_code_line(settings, caplog):
     settings.SMS_BACKEND = "console"
     with caplog.at_level(logging.WARNING, logger="notify.sms"):
-        send_sms(to="+77011234567", body="Booking KZ-1 confirmed for 12.03 09:00.")
+        send_sms(allowance("+77011234567"), "Booking KZ-1 confirmed for 12.03 09:00.")
     assert not any("CODE" in line for line in block_of(caplog, "notify.sms"))
 
 
