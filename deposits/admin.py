@@ -202,7 +202,11 @@ class AssignForm(forms.Form):
     account_number = forms.CharField(
         label=_("Personal account number"), required=False, max_length=64
     )
-    iin_bin = forms.CharField(label=_("or the carrier's IIN/BIN"), required=False, max_length=12)
+    iin_bin = forms.CharField(
+        label=_("or the carrier's IIN/BIN (tax number for a carrier from abroad)"),
+        required=False,
+        max_length=32,
+    )
     note = forms.CharField(
         label=_("Note"),
         required=False,
@@ -234,12 +238,25 @@ class AssignForm(forms.Form):
             cleaned["carrier"] = personal.carrier
             cleaned["number"] = personal.number
         else:
-            carrier = Carrier.objects.filter(iin_bin=iin_bin).first()
-            if carrier is None:
+            # A carrier from abroad has no IIN/BIN but its national tax number (A7); two
+            # countries may issue the same number, and then only the account number decides.
+            carriers = list(Carrier.objects.filter(Q(iin_bin=iin_bin) | Q(tax_number=iin_bin))[:2])
+            if not carriers:
                 self.add_error(
                     "iin_bin", _("No carrier has the IIN/BIN %(iin_bin)s.") % {"iin_bin": iin_bin}
                 )
                 return cleaned
+            if len(carriers) > 1:
+                self.add_error(
+                    "iin_bin",
+                    _(
+                        "Carriers of several countries have the tax number %(iin_bin)s: give the "
+                        "personal account number instead."
+                    )
+                    % {"iin_bin": iin_bin},
+                )
+                return cleaned
+            carrier = carriers[0]
             cleaned["carrier"] = carrier
             cleaned["number"] = (
                 PersonalAccount.objects.filter(carrier=carrier)
@@ -373,7 +390,7 @@ class RefundRequestAdmin(ReadOnlyAdmin):
         "resolved_by",
     ]
     list_filter = ["status"]
-    search_fields = ["iban", "carrier__name", "carrier__iin_bin"]
+    search_fields = ["iban", "carrier__name", "carrier__iin_bin", "carrier__tax_number"]
     date_hierarchy = "requested_at"
     list_select_related = ["carrier", "resolved_by"]
     actions = ["mark_paid", "reject"]
@@ -471,7 +488,7 @@ class RefundRequestAdmin(ReadOnlyAdmin):
 @admin.register(PersonalAccount)
 class PersonalAccountAdmin(ReadOnlyAdmin):
     list_display = ["number", "carrier", "opened_at", "available", "held", "refund_pending"]
-    search_fields = ["number", "carrier__name", "carrier__iin_bin"]
+    search_fields = ["number", "carrier__name", "carrier__iin_bin", "carrier__tax_number"]
     list_select_related = ["carrier"]
     date_hierarchy = "opened_at"
 
@@ -507,7 +524,7 @@ class PersonalAccountAdmin(ReadOnlyAdmin):
 class AccountAdmin(ReadOnlyAdmin):
     list_display = ["id", "kind", "carrier", "current_balance"]
     list_filter = ["kind"]
-    search_fields = ["carrier__name", "carrier__iin_bin"]
+    search_fields = ["carrier__name", "carrier__iin_bin", "carrier__tax_number"]
     list_select_related = ["carrier"]
 
     @admin.display(description=_("balance"))
@@ -538,6 +555,7 @@ class TransferAdmin(ReadOnlyAdmin):
         "description",
         "carrier__name",
         "carrier__iin_bin",
+        "carrier__tax_number",
     ]
     date_hierarchy = "created_at"
     list_select_related = ["carrier", "debit__carrier", "credit__carrier"]
@@ -550,7 +568,7 @@ class TransferAdmin(ReadOnlyAdmin):
 @admin.register(Hold)
 class HoldAdmin(ReadOnlyAdmin):
     list_display = ["id", "created_at", "carrier", "amount", "reference", "outcome"]
-    search_fields = ["reference_id", "carrier__name", "carrier__iin_bin"]
+    search_fields = ["reference_id", "carrier__name", "carrier__iin_bin", "carrier__tax_number"]
     date_hierarchy = "created_at"
     list_select_related = ["carrier", "resolution"]
 

@@ -357,7 +357,7 @@ class BudgetRefundClaimAdmin(ReadOnlyAdmin):
         "settled_by",
     ]
     list_filter = ["status"]
-    search_fields = ["carrier__name", "carrier__iin_bin", "reason"]
+    search_fields = ["carrier__name", "carrier__iin_bin", "carrier__tax_number", "reason"]
     date_hierarchy = "created_at"
     list_select_related = ["carrier", "fee", "settled_by"]
     actions = ["settle"]

@@ -36,7 +36,7 @@ class VehicleAdmin(_FoldedSearch, ReadOnlyAdmin):
         "created_at",
     ]
     list_filter = ["kind", "is_active", "registration_country"]
-    search_fields = ["plate", "vin", "carrier__name", "carrier__iin_bin"]
+    search_fields = ["plate", "vin", "carrier__name", "carrier__iin_bin", "carrier__tax_number"]
     folded_search_fields = ("plate", "vin")
     list_select_related = ["carrier"]
     date_hierarchy = "created_at"

@@ -779,3 +779,33 @@ def test_a7_a_person_invited_by_a_foreign_carrier_needs_no_iin(foreign, fake_twi
     assert response.context["form"].errors["iin"] == [
         "An IIN is 12 digits with a valid check digit."
     ]
+
+
+# --- Operators find a carrier from abroad by its tax number -------------------------------------
+
+
+def test_a7_operators_find_a_foreign_carriers_account_by_its_tax_number(foreign, operator_client):
+    page = operator_client.get(reverse("admin:deposits_personalaccount_changelist"), {"q": RU_INN})
+    assert page.status_code == 200
+    assert foreign.carrier.personal_account.number in page.content.decode()
+
+
+def test_a7_a_parked_payment_is_assigned_to_a_foreign_carrier_by_its_tax_number(foreign):
+    from deposits.admin import AssignForm
+
+    form = AssignForm({"iin_bin": RU_INN})
+    assert form.is_valid(), form.errors
+    assert form.cleaned_data["carrier"] == foreign.carrier
+    assert form.cleaned_data["number"] == foreign.carrier.personal_account.number
+
+
+def test_a7_a_tax_number_of_two_countries_asks_for_the_account_number(foreign):
+    # Another country's carrier whose national number happens to be written the same.
+    Carrier.objects.create(
+        kind=Carrier.Kind.FOREIGN, country="TM", tax_number=RU_INN, name="Ashgabat Trans"
+    )
+    from deposits.admin import AssignForm
+
+    form = AssignForm({"iin_bin": RU_INN})
+    assert not form.is_valid()
+    assert "personal account number" in str(form.errors["iin_bin"])
