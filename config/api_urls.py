@@ -15,6 +15,7 @@ from core.api_errors import ApiNotFound
 from deposits import api as deposits_api
 from fees import api as fees_api
 from receipts import api as receipts_api
+from release import api as release_api
 from vehicles import api as vehicles_api
 
 urlpatterns = [
@@ -66,6 +67,21 @@ urlpatterns = [
         "driver-links/<str:number>/<str:token>",
         bookings_api.DriverLinkApi.as_view(),
         name="api-driver-link",
+    ),
+    path("release/windows", release_api.ReleaseWindowListApi.as_view(), name="api-release-windows"),
+    path("release/draws/<int:pk>", release_api.ReleaseDrawApi.as_view(), name="api-release-draw"),
+    path(
+        "release/requests", release_api.ReleaseRequestListApi.as_view(), name="api-release-requests"
+    ),
+    path(
+        "release/requests/<int:pk>",
+        release_api.ReleaseRequestDetailApi.as_view(),
+        name="api-release-request",
+    ),
+    path(
+        "release/requests/<int:pk>/withdraw",
+        release_api.ReleaseRequestWithdrawApi.as_view(),
+        name="api-release-request-withdraw",
     ),
     path("account", deposits_api.AccountApi.as_view(), name="api-account"),
     path("account/entries", deposits_api.AccountEntriesApi.as_view(), name="api-account-entries"),

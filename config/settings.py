@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "deposits",
     "receipts",
     "notify",
+    "release",
     "demo",
 ]
 
@@ -223,6 +224,12 @@ CELERY_BEAT_SCHEDULE = {
     # /healthz reports the worker stale when this has not run for HEALTHZ_WORKER_STALE_SECONDS.
     "worker-heartbeat": {"task": "core.tasks.worker_heartbeat", "schedule": 30.0},
     "send-reminders": {"task": "notify.tasks.send_reminders", "schedule": 300.0},
+    # Fair release (F1, F4): windows published ahead with their commitments; draws at the close.
+    "schedule-release-windows": {
+        "task": "release.tasks.schedule_release_windows",
+        "schedule": crontab(minute=7),
+    },
+    "run-draws": {"task": "release.tasks.run_draws", "schedule": 30.0},
     # What operators must act on (core.notices: e.g. next year's MRP from 1 December) to the log.
     "log-operator-notices": {
         "task": "core.tasks.log_operator_notices",

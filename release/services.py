@@ -1,0 +1,803 @@
+"""Fair release (F1–F5, F8): the operator's policy, the windows, requests and the draw.
+
+Every write owns its transaction and writes its audit event in it (A6). Locks, in the order of
+docs/locking.md: a window's claim (a conditional UPDATE of its row) before anything else of the
+draw; then the slot counters (a window keeping back or giving back its places, in id order);
+the booking, its counter and the ledger inside `booking_create`, per winner. A request locks its
+carrier's row (`carriers.locks.carrier`) only while the carrier's requests are counted (F3).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import secrets
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.db.models.functions import Greatest
+from django.utils.translation import gettext as _
+
+from bookings.services import (
+    BookingRequest,
+    _booking_charge,
+    _checked,
+    _require_booking_role,
+    _require_confirmed_carrier,
+    booking_create,
+)
+from carriers import locks as carrier_locks
+from carriers.models import Member
+from checkpoints import capacity
+from checkpoints import locks as checkpoint_locks
+from checkpoints.models import Checkpoint, Direction, SlotCounter
+from core import audit, clock
+from core.clock import ALMATY
+from core.errors import ApplicationError
+from deposits.selectors import available_balance
+from deposits.services import InsufficientFunds
+from release import draw, selectors
+from release.models import ReleaseMode, ReleasePolicy, ReleaseRequest, ReleaseWindow, Reservation
+from release.notices import request_outcome_notify
+
+REGULAR = draw.REGULAR
+POLICY_FIELDS = (
+    "mode",
+    "days_before",
+    "release_time",
+    "window_minutes",
+    "carrier_share_percent",
+    "carrier_share_min",
+)
+# Refusals at the draw that mean the place itself is not there (a closure, a capacity cut).
+PLACE_GONE = ("slot_full", "checkpoint_closed", "outside_booking_window")
+
+
+def _invalid(field: str, message: str) -> ApplicationError:
+    return ApplicationError("validation_error", message, fields={field: [message]})
+
+
+# --- The operator's policy (F1, F3, F8) ------------------------------------------------------
+
+
+def policy_update(*, checkpoint: Checkpoint, actor: Any, **changes: Any) -> ReleasePolicy:
+    """Change how `checkpoint` releases its days (F8), audited. Windows already published keep
+    the times they announced; switching to first-come cancels the windows not yet open and
+    gives their places back to first-come booking at once."""
+    unknown = set(changes) - set(POLICY_FIELDS)
+    if unknown:
+        raise ValueError(f"Not policy fields: {sorted(unknown)}")
+    with transaction.atomic():
+        policy = selectors.policy_of(checkpoint)
+        before = {name: getattr(policy, name) for name in POLICY_FIELDS}
+        for name, value in changes.items():
+            setattr(policy, name, value)
+        _policy_check(policy)
+        after = {name: getattr(policy, name) for name in POLICY_FIELDS}
+        if after == before and policy.pk is not None:
+            return policy
+        policy.changed_at = clock.now()
+        policy.changed_by = actor if getattr(actor, "is_authenticated", False) else None
+        policy.save()
+        cancelled = []
+        if policy.mode == ReleaseMode.FIRST_COME:
+            cancelled = _windows_cancel(checkpoint, actor=actor)
+        audit.record(
+            "release.policy_changed",
+            actor=actor,
+            target=checkpoint,
+            before={key: str(value) for key, value in before.items()},
+            after={
+                **{key: str(value) for key, value in after.items()},
+                "windows_cancelled": cancelled,
+            },
+        )
+    return policy
+
+
+def _policy_check(policy: ReleasePolicy) -> None:
+    """The whole day must be bookable by the draw at the window's close: its first hour at least
+    1 hour after it and its last hour within the booking window (C4)."""
+    if policy.mode not in ReleaseMode.values:
+        raise _invalid("mode", _("Choose draw or first-come release."))
+    if not 5 <= policy.window_minutes <= 24 * 60:
+        raise _invalid("window_minutes", _("A request window lasts from 5 minutes to 24 hours."))
+    if not 1 <= policy.carrier_share_percent <= 100:
+        raise _invalid("carrier_share_percent", _("The share is a percentage from 1 to 100."))
+    if policy.carrier_share_min < 1:
+        raise _invalid("carrier_share_min", _("A carrier may place at least 1 request."))
+    day = dt.date(2026, 1, 1)  # any day: Almaty keeps one offset all year
+    _opens, closes = selectors.release_moment(policy, day)
+    first = capacity.hour_start(day, 0)
+    last = capacity.hour_start(day, 23)
+    horizon = dt.timedelta(days=settings.BOOKING_WINDOW_DAYS)
+    if first - closes < dt.timedelta(hours=1) or last - closes > horizon:
+        raise _invalid(
+            "days_before",
+            _(
+                "With these times the draw could not book the whole day: the window must close "
+                "at least 1 hour before the day starts and no more than %(days)s days before its "
+                "last hour (the booking window)."
+            )
+            % {"days": settings.BOOKING_WINDOW_DAYS},
+        )
+
+
+def _windows_cancel(checkpoint: Checkpoint, *, actor: Any) -> list[int]:
+    """The checkpoint's windows that have not opened yet are cancelled: their places go back to
+    first-come booking (F8). Open windows run to their draw: requests were placed in them."""
+    now = clock.now()
+    ids = list(
+        ReleaseWindow.objects.filter(
+            checkpoint=checkpoint, status=ReleaseWindow.Status.SCHEDULED, opens_at__gt=now
+        )
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    for window in ReleaseWindow.objects.filter(pk__in=ids).order_by("pk"):
+        claimed = ReleaseWindow.objects.filter(
+            pk=window.pk, status=ReleaseWindow.Status.SCHEDULED
+        ).update(status=ReleaseWindow.Status.CANCELLED)
+        if claimed:
+            _places_return(window)
+    return ids
+
+
+# --- Windows (F1, F4: the commitment before the window) ---------------------------------------
+
+
+def windows_schedule(*, as_of: dt.datetime | None = None) -> list[ReleaseWindow]:
+    """Make the windows of draw checkpoints ahead (daily job): every day whose first hour will
+    enter the booking window (C4) by tomorrow gets its window now, with its commitment published
+    and its free places kept back from first-come booking until the draw (F1). Days whose
+    release moment has passed get none (a window is published before it opens). Running it
+    again makes nothing twice."""
+    as_of = as_of or clock.now()
+    today = clock.local_date(as_of)
+    last_day = today + dt.timedelta(days=settings.BOOKING_WINDOW_DAYS + 2)
+    made = []
+    policies = ReleasePolicy.objects.filter(
+        mode=ReleaseMode.DRAW, checkpoint__is_active=True
+    ).select_related("checkpoint")
+    for policy in policies:
+        for direction in Direction.values:
+            day = today
+            while day <= last_day:
+                window = _window_make(policy, direction, day, as_of=as_of)
+                if window is not None:
+                    made.append(window)
+                day += dt.timedelta(days=1)
+    return made
+
+
+def _window_make(
+    policy: ReleasePolicy, direction: str, day: dt.date, *, as_of: dt.datetime
+) -> ReleaseWindow | None:
+    opens, closes = selectors.release_moment(policy, day)
+    if opens <= as_of:
+        return None
+    checkpoint = policy.checkpoint
+    if ReleaseWindow.objects.filter(checkpoint=checkpoint, direction=direction, day=day).exists():
+        return None
+    plan = capacity.plan_of_day(checkpoint=checkpoint, direction=direction, date=day)
+    places = selectors.day_places(plan)
+    if places == 0:
+        return None  # closed all day: nothing to release
+    secret = secrets.token_hex(32)
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                window = ReleaseWindow.objects.create(
+                    checkpoint=checkpoint,
+                    direction=direction,
+                    day=day,
+                    opens_at=opens,
+                    closes_at=closes,
+                    carrier_limit=selectors.carrier_limit(policy, places),
+                    commitment=draw.commitment_of(secret),
+                    secret=secret,
+                    created_at=clock.now(),
+                )
+        except IntegrityError:
+            return None  # made by a run in parallel
+        kept = _places_keep(window, plan)
+        audit.record(
+            "release.window_published",
+            target=window,
+            after={
+                "checkpoint": checkpoint.code,
+                "direction": direction,
+                "day": day,
+                "opens_at": opens,
+                "closes_at": closes,
+                "commitment": window.commitment,
+                "carrier_limit": window.carrier_limit,
+                "places_kept": kept,
+            },
+        )
+    return window
+
+
+def _pools(plan: capacity.DayPlan) -> list[tuple[str, int, int]]:
+    """(kind, counter hour, planned places) of every counter of the day."""
+    rows = [
+        (REGULAR, hour, plan.planned(REGULAR, hour))
+        for hour in plan.hours
+        if hour not in plan.closed
+    ]
+    rows += [(kind, SlotCounter.DAY, plan.planned(kind)) for kind in capacity.PRIORITY]
+    return rows
+
+
+def _places_keep(window: ReleaseWindow, plan: capacity.DayPlan) -> int:
+    """Take every free place of the day's counters for the window (F1): first-come booking and
+    slot holds then find the day full until the draw gives the places back. The counters are
+    made if missing and locked in id order (docs/locking.md) while their free places are read."""
+    key = {"checkpoint_id": window.checkpoint_id, "direction": window.direction, "date": window.day}
+    SlotCounter.objects.bulk_create(
+        [
+            SlotCounter(**key, hour=hour, kind=kind, planned=planned, capacity=planned, taken=0)
+            for kind, hour, planned in _pools(plan)
+        ],
+        ignore_conflicts=True,
+    )
+    counters = SlotCounter.objects.filter(**key)
+    checkpoint_locks.slot_counters(counters.values_list("pk", flat=True))
+    free = {
+        pk: cap - taken
+        for pk, cap, taken in counters.values_list("pk", "capacity", "taken")
+        if cap > taken
+    }
+    if not free:
+        return 0
+    SlotCounter.objects.filter(pk__in=list(free)).update(taken=F("capacity"))
+    Reservation.objects.bulk_create(
+        Reservation(window=window, counter_id=pk, places=places) for pk, places in free.items()
+    )
+    return sum(free.values())
+
+
+def _places_return(window: ReleaseWindow) -> int:
+    """Give back the places the window kept (at its draw, or when it is cancelled)."""
+    kept = list(window.reserved.order_by("counter_id").values_list("pk", "counter_id", "places"))
+    for _pk, counter_id, places in kept:
+        SlotCounter.objects.filter(pk=counter_id).update(
+            taken=Greatest(F("taken") - places, 0),
+            capacity=Greatest(F("planned"), F("taken") - places),
+        )
+    Reservation.objects.filter(pk__in=[row[0] for row in kept]).delete()
+    return sum(row[2] for row in kept)
+
+
+# --- Requests (F2, F3) --------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class RequestInput:
+    """What a carrier asks for (F2): a day and direction at a checkpoint, the service, the
+    acceptable hours in order of preference, the vehicle, trailer and drivers (B1, B2)."""
+
+    checkpoint_code: str
+    direction: str
+    day: dt.date
+    service: str
+    hours: Sequence[int]
+    vehicle_id: int
+    trailer_id: int | None
+    driver_ids: Sequence[int]
+    cargo_category: str = ""
+    document_number: str = ""
+
+
+def hours_of_range(first: int, last: int) -> list[int]:
+    """'Any hour from … to …' (F2) as hours in order, both ends included."""
+    if not (0 <= first <= 23 and 0 <= last <= 23) or last < first:
+        raise _invalid(
+            "hours", _("Give a range of hours from 0 to 23, the first not after the last.")
+        )
+    return list(range(first, last + 1))
+
+
+def _open_window(checkpoint_code: str, direction: str, day: dt.date) -> ReleaseWindow:
+    window = (
+        ReleaseWindow.objects.select_related("checkpoint")
+        .filter(checkpoint__code=checkpoint_code, direction=direction, day=day)
+        .first()
+    )
+    now = clock.now()
+    if window is None:
+        raise ApplicationError(
+            "no_release_window",
+            _("There is no draw for this checkpoint, direction and day: book it as usual."),
+            status=409,
+        )
+    if not window.is_open(now):
+        raise _window_closed(window)
+    return window
+
+
+def _window_closed(window: ReleaseWindow) -> ApplicationError:
+    return ApplicationError(
+        "window_closed",
+        _("Requests for this day are taken from %(opens)s to %(closes)s only.")
+        % {
+            "opens": window.opens_at.astimezone(ALMATY).strftime("%d.%m.%Y %H:%M"),
+            "closes": window.closes_at.astimezone(ALMATY).strftime("%d.%m.%Y %H:%M"),
+        },
+        status=409,
+        fields={
+            "opens_at": window.opens_at.astimezone(ALMATY).isoformat(),
+            "closes_at": window.closes_at.astimezone(ALMATY).isoformat(),
+        },
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class _Valid:
+    window: ReleaseWindow
+    hours: list[int]
+    checked: Any  # bookings.services._Checked
+
+
+def _validated(member: Member, data: RequestInput, window: ReleaseWindow) -> _Valid:
+    """The booking's own checks (B1, B2, B7 through its code), the hours against the day's
+    plan, and the money a booking would need (B8)."""
+    hours = list(dict.fromkeys(int(hour) for hour in data.hours))
+    if not hours:
+        raise _invalid("hours", _("Name at least one acceptable hour."))
+    plan = capacity.plan_of_day(
+        checkpoint=window.checkpoint, direction=window.direction, date=window.day
+    )
+    shut = [hour for hour in hours if not plan.is_open(hour)]
+    if shut:
+        raise _invalid(
+            "hours",
+            _("The checkpoint takes no vehicles at %(hours)s on that day.")
+            % {"hours": ", ".join(f"{hour:02d}:00" for hour in shut)},
+        )
+    checked = _checked(
+        member,
+        BookingRequest(
+            checkpoint_code=data.checkpoint_code,
+            direction=data.direction,
+            service=data.service,
+            slot_start=capacity.hour_start(window.day, hours[0]),
+            vehicle_id=data.vehicle_id,
+            trailer_id=data.trailer_id,
+            driver_ids=data.driver_ids,
+            cargo_category=data.cargo_category,
+            document_number=data.document_number,
+        ),
+    )
+    _fee, _deposit, required = _booking_charge(data.service, on=clock.local_today())
+    available = available_balance(member.carrier)
+    if available < required:
+        raise InsufficientFunds(required=required, available=available)
+    vins = [checked.vehicle.vin] + ([checked.trailer.vin] if checked.trailer else [])
+    if selectors.vins_booked(country_id=window.checkpoint.country_id, vins=vins):
+        raise _already_booked("vehicle")
+    return _Valid(window=window, hours=hours, checked=checked)
+
+
+def _already_booked(which: str) -> ApplicationError:
+    return ApplicationError(
+        "active_booking_exists",
+        _(
+            "This vehicle or trailer already has an active booking or request in this country. "
+            "Cancel or withdraw it first, or request in another country."
+        ),
+        status=409,
+        fields={which: [_("Already booked or requested in this country.")]},
+    )
+
+
+def request_create(*, member: Member, data: RequestInput) -> ReleaseRequest:
+    """Place a request in an open window (F2): checked like a booking, holding nothing. Refusals:
+    no_release_window, window_closed, request_limit (F3), active_booking_exists (B6, requests
+    counted as bookings), insufficient_funds (B8), and the booking's own (B1, B2)."""
+    _require_booking_role(member)
+    _require_confirmed_carrier(member)
+    window = _open_window(data.checkpoint_code, data.direction, data.day)
+    valid = _validated(member, data, window)
+    now = clock.now()
+    with transaction.atomic():
+        # F3: the carrier's requests are counted one request at a time.
+        carrier_locks.carrier(member.carrier_id)
+        if (
+            selectors.live_requests_count(carrier=member.carrier, window=window)
+            >= window.carrier_limit
+        ):
+            raise ApplicationError(
+                "request_limit",
+                _(
+                    "A carrier may place at most %(limit)s requests for this day and direction "
+                    "(its share of the day's places). Withdraw one to place another."
+                )
+                % {"limit": window.carrier_limit},
+                status=409,
+            )
+        request = ReleaseRequest(
+            window=window,
+            carrier=member.carrier,
+            created_by=member.user,
+            country_id=window.checkpoint.country_id,
+            salt=secrets.token_hex(16),
+            created_at=now,
+            changed_at=now,
+        )
+        _fill(request, data, valid)
+        try:
+            with transaction.atomic():
+                request.save(force_insert=True)
+        except IntegrityError as exc:
+            raise _already_booked("trailer" if "trailer" in str(exc) else "vehicle") from exc
+        audit.record(
+            "release.request_placed", actor=member.user, target=request, after=_facts(request)
+        )
+    return request
+
+
+def _fill(request: ReleaseRequest, data: RequestInput, valid: _Valid) -> None:
+    checked = valid.checked
+    request.service = data.service
+    request.hours = valid.hours
+    request.vehicle = checked.vehicle
+    request.vehicle_vin = checked.vehicle.vin
+    request.trailer = checked.trailer
+    request.trailer_vin = checked.trailer.vin if checked.trailer else None
+    request.driver_ids = [driver.pk for driver in checked.drivers]
+    out_of_turn = data.service == "out_of_turn"
+    request.cargo_category = data.cargo_category if out_of_turn else ""
+    request.document_number = data.document_number.strip() if out_of_turn else ""
+
+
+def _facts(request: ReleaseRequest) -> dict[str, Any]:
+    return {
+        "window": request.window_id,
+        "service": request.service,
+        "hours": request.hours,
+        "vehicle_vin": request.vehicle_vin,
+        "trailer_vin": request.trailer_vin,
+        "drivers": request.driver_ids,
+    }
+
+
+def _own_live(member: Member, request: ReleaseRequest) -> ReleaseRequest:
+    if request.carrier_id != member.carrier_id:
+        raise ApplicationError("not_found", _("Not found."), status=404)
+    if request.status != ReleaseRequest.Status.LIVE:
+        raise ApplicationError(
+            "not_changeable", _("This request is no longer waiting for its draw."), status=409
+        )
+    window = ReleaseWindow.objects.select_related("checkpoint").get(pk=request.window_id)
+    if not window.is_open(clock.now()):
+        raise _window_closed(window)
+    request.window = window
+    return request
+
+
+def request_change(
+    *, member: Member, request: ReleaseRequest, data: RequestInput
+) -> ReleaseRequest:
+    """Change a request freely inside its window (F2): the same checks as a new one; its id,
+    and so its rank at the draw, stay."""
+    _require_booking_role(member)
+    request = _own_live(member, request)
+    window = request.window
+    if (data.checkpoint_code, data.direction, data.day) != (
+        window.checkpoint.code,
+        window.direction,
+        window.day,
+    ):
+        raise _invalid("day", _("A request stays in its window: withdraw it and place a new one."))
+    valid = _validated(member, data, window)
+    with transaction.atomic():
+        before = _facts(request)
+        changed = ReleaseRequest.objects.filter(
+            pk=request.pk, status=ReleaseRequest.Status.LIVE, window__closes_at__gt=clock.now()
+        )
+        _fill(request, data, valid)
+        request.changed_at = clock.now()
+        try:
+            with transaction.atomic():
+                updated = changed.update(
+                    service=request.service,
+                    hours=request.hours,
+                    vehicle=request.vehicle,
+                    vehicle_vin=request.vehicle_vin,
+                    trailer=request.trailer,
+                    trailer_vin=request.trailer_vin,
+                    driver_ids=request.driver_ids,
+                    cargo_category=request.cargo_category,
+                    document_number=request.document_number,
+                    changed_at=request.changed_at,
+                )
+        except IntegrityError as exc:
+            raise _already_booked("trailer" if "trailer" in str(exc) else "vehicle") from exc
+        if not updated:
+            raise _window_closed(window)
+        audit.record(
+            "release.request_changed",
+            actor=member.user,
+            target=request,
+            before=before,
+            after=_facts(request),
+        )
+    return request
+
+
+def request_withdraw(*, member: Member, request: ReleaseRequest) -> ReleaseRequest:
+    """Withdraw a request inside its window (F2); the vehicle is free to be requested or booked
+    in the country again."""
+    _require_booking_role(member)
+    request = _own_live(member, request)
+    with transaction.atomic():
+        now = clock.now()
+        withdrawn = ReleaseRequest.objects.filter(
+            pk=request.pk, status=ReleaseRequest.Status.LIVE, window__closes_at__gt=now
+        ).update(status=ReleaseRequest.Status.WITHDRAWN, changed_at=now)
+        if not withdrawn:
+            raise _window_closed(request.window)
+        request.status = ReleaseRequest.Status.WITHDRAWN
+        request.changed_at = now
+        audit.record("release.request_withdrawn", actor=member.user, target=request)
+    return request
+
+
+# --- The draw (F4, F5) ------------------------------------------------------------------------
+
+
+def _window_claim(window_id: int, *, as_of: dt.datetime) -> bool:
+    """F5: the draw runs once. The conditional UPDATE admits one transaction: a second worker
+    (or a retry) waits on the row until the first commits and then matches nothing; if the first
+    rolls back, the window is still scheduled and the next run draws it."""
+    return bool(
+        ReleaseWindow.objects.filter(
+            pk=window_id, status=ReleaseWindow.Status.SCHEDULED, closes_at__lte=as_of
+        ).update(status=ReleaseWindow.Status.DRAWN, drawn_at=clock.now())
+    )
+
+
+@dataclasses.dataclass
+class DrawResult:
+    window: ReleaseWindow
+    won: int
+    unsuccessful: int
+    skipped: int
+
+
+def draws_run(*, as_of: dt.datetime | None = None) -> list[DrawResult]:
+    """Draw every window whose request window has closed (every minute); safe in parallel."""
+    as_of = as_of or clock.now()
+    due = ReleaseWindow.objects.filter(
+        status=ReleaseWindow.Status.SCHEDULED, closes_at__lte=as_of
+    ).order_by("closes_at", "pk")
+    results = []
+    for window_id in list(due.values_list("pk", flat=True)):
+        result = window_draw(window_id=window_id, as_of=as_of)
+        if result is not None:
+            results.append(result)
+    return results
+
+
+def window_draw(*, window_id: int, as_of: dt.datetime | None = None) -> DrawResult | None:
+    """The draw of one window (F4, F5), all in one transaction, once: the window's places given
+    back, the live requests sealed into R, the secret revealed, the ranks, the allocation in
+    memory, then each winner booked through `booking_create` (fee and deposit, B8) in rank
+    order; a winner that can no longer be booked (money, B6, its person no longer dispatching)
+    is skipped and the allocation goes on down the ranks without it. Everyone is told through
+    the outbox. None when the window is not due or was drawn already."""
+    as_of = as_of or clock.now()
+    with transaction.atomic():
+        if not _window_claim(window_id, as_of=as_of):
+            return None
+        window = ReleaseWindow.objects.select_related("checkpoint").get(pk=window_id)
+        _places_return(window)
+        requests = list(
+            window.requests.filter(status=ReleaseRequest.Status.LIVE)
+            .select_related("vehicle")
+            .order_by("pk")
+        )
+        leaves = [
+            draw.request_leaf(r.pk, draw.carrier_hash(r.pk, r.salt), r.service, r.hours)
+            for r in requests
+        ]
+        root = draw.root_of(leaves)
+        seed = draw.seed_of(window.secret, root)
+        by_id = {r.pk: r for r in requests}
+        entries = [
+            draw.Entry(r.pk, r.service, tuple(r.hours), draw.rank_of(seed, r.pk)) for r in requests
+        ]
+        places, open_hours = _free_places(window)
+        skipped: dict[int, str] = {}
+        precheck = _Precheck(window, requests)
+        won = _allocate_checked(entries, places, open_hours, skipped, precheck)
+        written: set[int] = set()
+        for entry in sorted(entries, key=lambda e: (e.rank, e.id)):
+            hour = won.get(entry.id)
+            if hour is None or entry.id in skipped:
+                continue
+            request = by_id[entry.id]
+            refusal = _book(request, window, hour)
+            if refusal is None:
+                written.add(entry.id)
+                continue
+            # Not booked after all: skipped, and the allocation recomputed without it (the
+            # ranks above it keep what they got; a place that is not there is used up).
+            skipped[entry.id] = refusal
+            if refusal in PLACE_GONE:
+                pool = draw.pool_of(entry.service, hour)
+                places[pool] = sum(
+                    1 for pk in written if draw.pool_of(by_id[pk].service, won[pk]) == pool
+                )
+            won = _allocate_checked(entries, places, open_hours, skipped, precheck)
+        ranks = {entry.id: entry.rank for entry in entries}
+        for request in requests:
+            request.rank = ranks[request.pk]
+            request.changed_at = clock.now()
+            if request.pk in skipped:
+                request.status = ReleaseRequest.Status.SKIPPED
+                request.skip_reason = skipped[request.pk]
+            elif won.get(request.pk) is not None:
+                request.status = ReleaseRequest.Status.WON
+                request.hour_won = won[request.pk]
+            else:
+                request.status = ReleaseRequest.Status.UNSUCCESSFUL
+        ReleaseRequest.objects.bulk_update(
+            requests, ["rank", "status", "skip_reason", "hour_won", "booking", "changed_at"]
+        )
+        window.request_count = len(requests)
+        window.merkle_root = root
+        window.seed = seed
+        window.places = places
+        window.open_hours = open_hours
+        window.save(update_fields=["request_count", "merkle_root", "seed", "places", "open_hours"])
+        result = DrawResult(
+            window=window,
+            won=len(written),
+            unsuccessful=sum(1 for r in requests if r.status == ReleaseRequest.Status.UNSUCCESSFUL),
+            skipped=len(skipped),
+        )
+        audit.record(
+            "release.drawn",
+            target=window,
+            after={
+                "commitment": window.commitment,
+                "secret": window.secret,
+                "merkle_root": root,
+                "seed": seed,
+                "requests": len(requests),
+                "won": result.won,
+                "unsuccessful": result.unsuccessful,
+                "skipped": result.skipped,
+            },
+        )
+        request_outcome_notify(
+            window=window,
+            requests=[r for r in requests if r.status != ReleaseRequest.Status.WON],
+        )
+    return result
+
+
+def _free_places(window: ReleaseWindow) -> tuple[dict[str, int], list[int]]:
+    """The free places of each pool of the day now (after the window gave its own back), and
+    the hours open that day: what the allocation runs against, published with the draw."""
+    plan = capacity.plan_of_day(
+        checkpoint=window.checkpoint, direction=window.direction, date=window.day
+    )
+    counters = {
+        (kind, hour): max(0, cap - taken)
+        for kind, hour, cap, taken in SlotCounter.objects.filter(
+            checkpoint_id=window.checkpoint_id, direction=window.direction, date=window.day
+        ).values_list("kind", "hour", "capacity", "taken")
+    }
+    places: dict[str, int] = {}
+    for kind, hour, planned in _pools(plan):
+        free = counters.get((kind, hour), planned)
+        places[draw.pool_of(kind, hour) if kind == REGULAR else kind] = free
+    open_hours = [hour for hour in plan.hours if plan.is_open(hour)]
+    return places, open_hours
+
+
+class _Precheck:
+    """F5 in memory, before any write: who can still pay (the available balance, less what the
+    carrier's better-ranked winners cost) and whose vehicle got a booking in the country (B6)."""
+
+    def __init__(self, window: ReleaseWindow, requests: list[ReleaseRequest]) -> None:
+        self.balances = selectors.available_balances(sorted({r.carrier_id for r in requests}))
+        today = clock.local_today()
+        self.required = {
+            service: _booking_charge(service, on=today)[2]
+            for service in sorted({r.service for r in requests})
+        }
+        vins = [r.vehicle_vin for r in requests] + [
+            r.trailer_vin for r in requests if r.trailer_vin
+        ]
+        self.booked = selectors.vins_booked(country_id=window.checkpoint.country_id, vins=vins)
+        self.by_id = {r.pk: r for r in requests}
+
+    def start(self) -> dict[int, Decimal]:
+        return dict(self.balances)
+
+    def refusal(self, request_id: int, balances: dict[int, Decimal]) -> str | None:
+        request = self.by_id[request_id]
+        if request.vehicle_vin in self.booked or (request.trailer_vin or "") in self.booked:
+            return "active_booking_exists"
+        if balances[request.carrier_id] < self.required[request.service]:
+            return "insufficient_funds"
+        return None
+
+    def charge(self, request_id: int, balances: dict[int, Decimal]) -> None:
+        request = self.by_id[request_id]
+        balances[request.carrier_id] -= self.required[request.service]
+
+
+def _allocate_checked(
+    entries: list[draw.Entry],
+    places: dict[str, int],
+    open_hours: list[int],
+    skipped: dict[int, str],
+    precheck: _Precheck,
+) -> dict[int, int | None]:
+    """Random serial dictatorship with F5's checks made as each request's turn comes: a request
+    that would win a place but cannot be booked is added to `skipped` and takes nothing. The
+    result equals `draw.allocate` with the final `skipped` (what `verify_draw` recomputes)."""
+    left = dict(places)
+    open_set = set(open_hours)
+    balances = precheck.start()
+    won: dict[int, int | None] = {}
+    for entry in sorted(entries, key=lambda e: (e.rank, e.id)):
+        won[entry.id] = None
+        if entry.id in skipped:
+            continue
+        for hour in entry.hours:
+            if entry.service != REGULAR and hour not in open_set:
+                continue
+            pool = draw.pool_of(entry.service, hour)
+            if left.get(pool, 0) <= 0:
+                continue
+            refusal = precheck.refusal(entry.id, balances)
+            if refusal is not None:
+                skipped[entry.id] = refusal
+                break
+            left[pool] -= 1
+            precheck.charge(entry.id, balances)
+            won[entry.id] = hour
+            break
+    return won
+
+
+def _book(request: ReleaseRequest, window: ReleaseWindow, hour: int) -> str | None:
+    """The winner's booking through the booking service (fee and deposit, B8), in a savepoint;
+    the refusal's code when it cannot be made."""
+    member = (
+        Member.objects.select_related("carrier", "user")
+        .filter(user_id=request.created_by_id, carrier_id=request.carrier_id)
+        .first()
+    )
+    if member is None:
+        return "forbidden"
+    try:
+        with transaction.atomic():
+            booking = booking_create(
+                member=member,
+                request=BookingRequest(
+                    checkpoint_code=window.checkpoint.code,
+                    direction=window.direction,
+                    service=request.service,
+                    slot_start=capacity.hour_start(window.day, hour),
+                    vehicle_id=request.vehicle_id,
+                    trailer_id=request.trailer_id,
+                    driver_ids=request.driver_ids,
+                    cargo_category=request.cargo_category,
+                    document_number=request.document_number,
+                ),
+            )
+    except ApplicationError as exc:
+        return exc.code
+    request.booking = booking
+    return None
