@@ -371,3 +371,8 @@ def test_w6_the_booking_page_links_the_proof(world, booking, owner):
     text = owner.get(f"/cabinet/bookings/{booking.pk}/").content.decode()
     assert f'href="/cabinet/bookings/{booking.pk}/proof.json" download' in text
     assert 'href="/transparency/check/"' in text
+
+
+def test_w6_every_page_links_the_published_heads(client):
+    for path in ("/faq/", "/transparency/check/"):
+        assert 'href="/transparency/"' in client.get(path).content.decode(), path
