@@ -45,7 +45,10 @@ class HeadsPage:
     def __init__(self, until: dt.date | None):
         self.today = clock.local_today()
         self.until = until or self.today
-        self.first_day = self.until - dt.timedelta(days=HEADS_PAGE_DAYS - 1)
+        try:
+            self.first_day = self.until - dt.timedelta(days=HEADS_PAGE_DAYS - 1)
+        except OverflowError:  # the first days of year 1 have no 31 days before them
+            self.first_day = dt.date.min
 
     @property
     def stamp(self) -> str:

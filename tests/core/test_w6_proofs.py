@@ -269,6 +269,9 @@ def test_w6_heads_api_lists_the_published_heads_cached_and_paged_by_date(world, 
     earlier = anyone.get("/api/v1/audit/heads", {"until": "2026-03-01"}).json()
     assert earlier["heads"] == [] and earlier["newer"].endswith("until=2026-03-21")
     assert anyone.get("/api/v1/audit/heads", {"until": "21.03.2026"}).status_code == 400
+    for edge in ("0001-01-01", "9999-12-31"):
+        assert anyone.get("/api/v1/audit/heads", {"until": edge}).status_code == 200
+        assert anyone.get("/transparency/", {"until": edge}).status_code == 200
     one = anyone.get("/api/v1/audit/heads/2026-03-21")
     assert one.status_code == 200 and one.json()["batch_hash"] == publication.batch_hash
     assert anyone.get("/api/v1/audit/heads/2026-03-22").status_code == 404
