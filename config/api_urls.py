@@ -14,6 +14,7 @@ from core.api_docs import ApiDocsView
 from core.api_errors import ApiNotFound
 from deposits import api as deposits_api
 from fees import api as fees_api
+from open_data import api as open_data_api
 from receipts import api as receipts_api
 from release import api as release_api
 from vehicles import api as vehicles_api
@@ -113,6 +114,7 @@ urlpatterns = [
     ),
     path("receipts/<int:pk>/pdf", receipts_api.ReceiptPdfApi.as_view(), name="api-receipt-pdf"),
     path("stats/visits", core_api.VisitStatsApi.as_view(), name="api-visit-stats"),
+    path("open-data/daily", open_data_api.DailyFiguresApi.as_view(), name="api-open-data-daily"),
     path("audit/heads", transparency_api.AuditHeadsApi.as_view(), name="api-audit-heads"),
     path("audit/heads/<str:day>", transparency_api.AuditHeadApi.as_view(), name="api-audit-head"),
     path("vehicles", vehicles_api.VehicleListApi.as_view(), name="api-vehicles"),

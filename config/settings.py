@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "receipts",
     "notify",
     "release",
+    "open_data",
     "demo",
 ]
 
@@ -230,6 +231,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(minute=7),
     },
     "run-draws": {"task": "release.tasks.run_draws", "schedule": 30.0},
+    # Statistics and open data (W5): the days before, computed again once they have settled.
+    "aggregate-statistics": {
+        "task": "open_data.tasks.aggregate_statistics",
+        "schedule": crontab(hour=0, minute=35),
+    },
     # What operators must act on (core.notices: e.g. next year's MRP from 1 December) to the log.
     "log-operator-notices": {
         "task": "core.tasks.log_operator_notices",

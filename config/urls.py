@@ -27,6 +27,7 @@ urlpatterns = [
     path("cabinet/bookings/<int:pk>/proof.json", booking_proof_download, name="booking-proof"),
     path("", include("receipts.urls")),
     path("", include("release.urls")),
+    path("", include("open_data.urls")),
     path("telegram/", include("auth2fa.telegram_urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
