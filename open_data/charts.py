@@ -10,9 +10,10 @@ from collections.abc import Sequence
 
 from open_data.selectors import LoadCell
 
-WIDTH = 640
-HEIGHT = 260
-LEFT, RIGHT, TOP, BOTTOM = 44, 12, 12, 30
+# About a phone's width in CSS pixels: the labels keep their size on the screen it is made for.
+WIDTH = 360
+HEIGHT = 220
+LEFT, RIGHT, TOP, BOTTOM = 40, 14, 12, 28
 
 
 @dataclasses.dataclass(frozen=True)
@@ -95,8 +96,8 @@ def line_chart(
             )
         )
     y_ticks = tuple((y(top_value * step / 4), _number(top_value * step / 4)) for step in range(5))
-    # About six date labels, whatever the range.
-    every = max(1, math.ceil(len(dates) / 6))
+    # At most five date labels, whatever the range.
+    every = max(1, math.ceil(len(dates) / 5))
     x_ticks = tuple(
         (x(index), date.strftime("%d.%m")) for index, date in enumerate(dates) if index % every == 0
     )

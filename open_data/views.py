@@ -179,10 +179,24 @@ def statistics_page(request: HttpRequest) -> HttpResponse:
     if get_conditional_response(request, etag=etag) is not None:
         response = HttpResponseNotModified()
     else:
+        # A valid or empty query shows the range it drew in the form's fields; a refused one
+        # shows what was typed, with the errors.
+        shown = (
+            form
+            if not valid
+            else FiguresFilterForm(
+                {
+                    **query.params(),
+                    "checkpoint": query.checkpoint.code,
+                    "direction": query.direction,
+                },
+                require_checkpoint=True,
+            )
+        )
         response = render(
             request,
             "open_data/statistics.html",
-            _context(form, page),
+            _context(shown, page),
             status=200 if valid else 400,
         )
     response["ETag"] = etag
