@@ -1,10 +1,17 @@
 """The filter of the statistics page, the CSV and the JSON (W5): one set of rules for all three."""
 
+import datetime as dt
+
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from checkpoints.models import Direction
 from open_data import selectors
+
+# Dates outside these are refused: no figures can be there, and the pages around a date far out
+# would fall off the calendar.
+EARLIEST = dt.date(2000, 1, 1)
+LATEST = dt.date(2099, 12, 31)
 
 
 class FiguresFilterForm(forms.Form):
@@ -47,6 +54,14 @@ class FiguresFilterForm(forms.Form):
 
     def clean(self):
         cleaned = super().clean()
+        for name in ("from", "to"):
+            day = cleaned.get(name)
+            if day is not None and not EARLIEST <= day <= LATEST:
+                self.add_error(
+                    name,
+                    _("Choose a date from %(first)s to %(last)s.")
+                    % {"first": EARLIEST.isoformat(), "last": LATEST.isoformat()},
+                )
         first, last = cleaned.get("from"), cleaned.get("to")
         if first and last and last < first:
             self.add_error("to", _("The last day comes before the first."))

@@ -182,6 +182,16 @@ def test_w5_page_refuses_bad_input_in_the_readers_language(db, client):
     assert api.status_code == 400 and api.json()["error"]["fields"]["from"]
 
 
+@pytest.mark.parametrize(
+    "query",
+    ["from=0001-01-02", "to=0001-01-05", "from=9999-12-31", "to=9999-12-30&from=9999-01-01"],
+)
+def test_w5_dates_off_the_calendar_are_refused_not_a_crash(db, client, query):
+    reference_checkpoints_load()
+    for url in ("/api/v1/open-data/daily", "/open-data/daily.csv", "/statistics/"):
+        assert client.get(f"{url}?{query}").status_code == 400, url
+
+
 def test_w5_csv_and_json_give_the_same_numbers_as_the_page(day_of_queue, client):
     daily_figures_rebuild(day=DAY)
     page = _page_numbers(client.get(f"/statistics/?{QUERY}").content.decode())
