@@ -6,6 +6,7 @@ import secrets
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
 from django.db import models
+from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -14,6 +15,15 @@ from django_otp.models import Device, TimestampMixin
 
 class UserManager(BaseUserManager):
     use_in_migrations = True
+
+    def confirmed(self) -> models.QuerySet["User"]:
+        """The people who own their e-mail, phone and IIN (A1, A8): see User.CONFIRMED."""
+        return self.filter(PERSON_CONFIRMED)
+
+    def get_by_natural_key(self, username: str | None) -> "User":
+        # Django's own sign-in (the admin's login form) finds only the confirmed person with the
+        # address: unconfirmed registrations may repeat it (A8).
+        return self.confirmed().get(**{self.model.USERNAME_FIELD: username})
 
     def _create_user(self, email: str, password: str | None, **fields) -> "User":
         if not email:
@@ -34,17 +44,33 @@ class UserManager(BaseUserManager):
         return self._create_user(email, password, **fields)
 
 
+# Who owns what they typed: a person whose phone is confirmed by SMS, or one made without a phone
+# (staff, operators: made by an operator or a command, never by a registration).
+PERSON_CONFIRMED = Q(phone__isnull=True) | Q(phone_verified_at__isnull=False)
+PERSON_UNCONFIRMED = Q(phone__isnull=False, phone_verified_at__isnull=True)
+
+
 class User(AbstractBaseUser, PermissionsMixin):
     """A person: a carrier's member, checkpoint staff, a registrar operator or an auditor.
 
     People sign in with their e-mail or phone (A2); the phone is E.164 and confirmed by SMS (A1).
+
+    E-mail, phone and IIN are unique among confirmed people only (CONFIRMED): a registration with
+    a taken one is accepted like any other and stays unconfirmed, so the answer tells nobody who
+    is registered (A8); only the phone's holder learns it, at the code check
+    (auth2fa.services.registration). An unconfirmed person lapses after 24 hours.
     """
 
-    email = models.EmailField(_("e-mail"), unique=True)
-    phone = models.CharField(_("phone"), max_length=16, unique=True, null=True, blank=True)
+    CONFIRMED = PERSON_CONFIRMED
+    UNCONFIRMED = PERSON_UNCONFIRMED
+    CONFIRM_WITHIN = dt.timedelta(hours=24)
+
+    email = models.EmailField(_("e-mail"))
+    # NULL, not "": many people have none, and the unique indexes must not count them.
+    phone = models.CharField(_("phone"), max_length=16, null=True, blank=True)  # noqa: DJ001
     phone_verified_at = models.DateTimeField(_("phone verified at"), null=True, blank=True)
     full_name = models.CharField(_("full name"), max_length=200)
-    iin = models.CharField(_("IIN"), max_length=12, null=True, blank=True, unique=True)
+    iin = models.CharField(_("IIN"), max_length=12, null=True, blank=True)  # noqa: DJ001
     language = models.CharField(
         _("language"),
         max_length=2,
@@ -65,7 +91,23 @@ class User(AbstractBaseUser, PermissionsMixin):
     class Meta:
         verbose_name = _("person")
         verbose_name_plural = _("people")
-        constraints = [models.UniqueConstraint(Lower("email"), name="user_email_ci_unique")]
+        constraints = [
+            models.UniqueConstraint(
+                Lower("email"), condition=PERSON_CONFIRMED, name="user_email_ci_confirmed_once"
+            ),
+            models.UniqueConstraint(
+                fields=["phone"], condition=PERSON_CONFIRMED, name="user_phone_confirmed_once"
+            ),
+            models.UniqueConstraint(
+                fields=["iin"], condition=PERSON_CONFIRMED, name="user_iin_confirmed_once"
+            ),
+        ]
+        indexes = [
+            # The lapse job's scan for registrations never confirmed (A7, A8).
+            models.Index(
+                fields=["date_joined"], condition=PERSON_UNCONFIRMED, name="user_unconfirmed"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.full_name} <{self.email}>"
@@ -141,13 +183,20 @@ class CodeCheck(models.TextChoices):
 
 
 class SmsDevice(CodeDevice):
-    """Codes by SMS to the person's confirmed phone."""
+    """Codes by SMS to the person's confirmed phone. Before it is confirmed it is a registration's
+    phone, which other registrations may repeat (A8): a phone is one confirmed device's."""
 
-    phone = models.CharField(_("phone"), max_length=16, unique=True)
+    phone = models.CharField(_("phone"), max_length=16)
 
     class Meta:
         verbose_name = _("SMS device")
         verbose_name_plural = _("SMS devices")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["phone"], condition=Q(confirmed=True), name="smsdevice_phone_confirmed_once"
+            )
+        ]
+        indexes = [models.Index(fields=["phone"], name="smsdevice_phone")]
 
 
 class SmsSent(models.Model):

@@ -155,7 +155,8 @@ def member_invite(*, by: Member, phone: str, role: str) -> IssuedInvitation:
         )
         allowance = _invitation_sms_allowance(phone, now=now)
     link = settings.SITE_URL + reverse("invitation", args=[token])
-    invitee = user_model.objects.filter(phone=phone).first()
+    # The phone's confirmed person, if any: an unconfirmed registration of it chooses nothing.
+    invitee = user_model.objects.confirmed().filter(phone=phone).first()
     language = invitee.language if invitee else translation.get_language()
     with translation.override(language):
         # A8: no text chosen by the inviter (the carrier's name is); the page behind the link

@@ -70,8 +70,17 @@ class IssuedCode:
 def _issue_sms_code(device: SmsDevice, *, purpose: str, now: dt.datetime) -> IssuedCode:
     """Count the SMS against the phone's limits (A3: every SMS to the phone counts, whoever
     sends it) and issue a code; the caller holds the device's row lock."""
+    allowance = _sms_allowance(device.phone, purpose=purpose, now=now)
+    code = device.issue_code(now=now)
+    device.save()
+    return IssuedCode(code=code, sms=allowance)
+
+
+def _sms_allowance(phone: str, *, purpose: str, now: dt.datetime) -> SmsAllowance:
+    """One SMS to `phone` counted against its limits (A3), or the refusal a person is shown: the
+    same for a code and for a notice sent in its place (a registration's, A8)."""
     try:
-        allowance = sms_allowance_take(device.phone, purpose=purpose, now=now)
+        return sms_allowance_take(phone, purpose=purpose, now=now)
     except SmsRefused as refused:
         if refused.wait_seconds is None:
             raise ApplicationError(
@@ -86,9 +95,6 @@ def _issue_sms_code(device: SmsDevice, *, purpose: str, now: dt.datetime) -> Iss
             status=429,
             retry_after=refused.wait_seconds,
         ) from refused
-    code = device.issue_code(now=now)
-    device.save()
-    return IssuedCode(code=code, sms=allowance)
 
 
 def _deliver_code(device: CodeDevice, issued: IssuedCode) -> None:
@@ -106,12 +112,16 @@ def _deliver_code(device: CodeDevice, issued: IssuedCode) -> None:
         else:
             device.deliver(message)
     except (SmsDeliveryError, TelegramDeliveryError) as exc:
-        raise ApplicationError(
-            "delivery_failed",
-            _("The code could not be sent just now. Please try again in a minute."),
-            status=503,
-            retry_after=60,
-        ) from exc
+        raise _delivery_failed() from exc
+
+
+def _delivery_failed() -> ApplicationError:
+    return ApplicationError(
+        "delivery_failed",
+        _("The code could not be sent just now. Please try again in a minute."),
+        status=503,
+        retry_after=60,
+    )
 
 
 def _code_refusal(result: str, device: CodeDevice | None) -> ApplicationError:

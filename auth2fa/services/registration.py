@@ -1,5 +1,13 @@
 """Registration (A1): the carrier and its owner, or a person invited to act for one; the phone
-confirmed by an SMS code."""
+confirmed by an SMS code.
+
+The answers tell nobody who is registered (A8): a registration with the phone, e-mail or IIN of a
+confirmed person is accepted like any other and makes an unconfirmed person (e-mail, phone and
+IIN are unique among confirmed people only, auth2fa.models.User). When the phone is a confirmed
+person's, its holder gets a notice instead of the code (they can simply sign in), so nobody gets
+further. Only the code check tells, and only the phone's holder: a second account for a confirmed
+phone is refused, as is an e-mail or IIN confirmed by another person meanwhile. Unconfirmed
+people lapse after 24 hours."""
 
 import dataclasses
 import datetime as dt
@@ -9,7 +17,8 @@ from django.contrib.auth import password_validation
 from django.contrib.auth.hashers import make_password
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.utils import translation
 from django.utils.translation import gettext as _
 
 from auth2fa import locks
@@ -24,10 +33,13 @@ from auth2fa.services._common import (
     RESEND_AFTER,
 )
 from auth2fa.services.codes import (
+    IssuedCode,
     _code_refusal,
     _deliver_code,
+    _delivery_failed,
     _issue_sms_code,
     _refuse_early_resend,
+    _sms_allowance,
 )
 from auth2fa.services.sign_in import eds_nonce_consume
 from carriers import locks as carrier_locks
@@ -39,6 +51,7 @@ from carriers.validators import is_valid_iin_bin
 from core import audit, clock
 from core.errors import ApplicationError
 from deposits.services import personal_account_open
+from notify.sms import SmsAllowance, SmsDeliveryError, send_sms
 
 # --- Registration (A1) --------------------------------------------------------------------------
 
@@ -81,19 +94,16 @@ def _person_errors(
         )
     except ValidationError as exc:
         errors["person.password"] = list(exc.messages)
-    if not errors:
-        if User.objects.filter(email__iexact=email).exists():
-            errors["person.email"] = [_("This e-mail address is already registered.")]
-        same_person = (Q(phone=phone) | Q(iin=iin)) if iin else Q(phone=phone)
-        if User.objects.filter(same_person).exists():
-            errors["person.phone"] = [_("A person with this phone or IIN is already registered.")]
+    # No word on whether the e-mail, phone or IIN is taken (A8): the code check tells the phone's
+    # holder alone (registration_verify).
     return errors, phone, email
 
 
 def _person_create(
     *, full_name: str, iin: str, phone: str, email: str, password: str, language: str
 ) -> tuple[User, SmsDevice]:
-    """The person and their unconfirmed phone, inside the caller's transaction."""
+    """The person and their unconfirmed phone, inside the caller's transaction; confirmed people
+    may hold the same e-mail, phone or IIN (A8)."""
     user = User.objects.create(
         email=email,
         phone=phone,
@@ -106,8 +116,49 @@ def _person_create(
     return user, device
 
 
+@dataclasses.dataclass(frozen=True)
+class _RegistrationSms:
+    """What a new registration's phone gets: its code, or the notice to the confirmed person who
+    holds the phone (`holder`), sent in their language."""
+
+    device: SmsDevice
+    code: IssuedCode | None = None
+    holder: User | None = None
+    notice: SmsAllowance | None = None
+
+
+def _registration_sms_issue(device: SmsDevice, *, now: dt.datetime) -> _RegistrationSms:
+    """In the registration's transaction: the code for the new phone, or, when the phone is a
+    confirmed person's, a notice to them in its place (A8). Either counts as one SMS against
+    the phone's limits (A3) and is refused alike, so the answer is the same."""
+    holder = User.objects.confirmed().filter(phone=device.phone, is_active=True).first()
+    if holder is None:
+        return _RegistrationSms(
+            device, code=_issue_sms_code(device, purpose="registration", now=now)
+        )
+    allowance = _sms_allowance(device.phone, purpose="registration_notice", now=now)
+    return _RegistrationSms(device, holder=holder, notice=allowance)
+
+
+def _registration_sms_send(sms: _RegistrationSms) -> None:
+    """After commit: the code, or the notice. Nothing in it was typed by the one registering."""
+    if sms.code is not None:
+        _deliver_code(sms.device, sms.code)
+        return
+    with translation.override(sms.holder.language):
+        body = _(
+            "Someone began registering in Kezek with your phone number. You already have an "
+            "account: simply sign in. If it was not you, ignore this message: nobody can "
+            "register with your number."
+        )
+    try:
+        send_sms(sms.notice, body)
+    except SmsDeliveryError as exc:
+        raise _delivery_failed() from exc
+
+
 def _already_registered(exc: IntegrityError, field: str) -> ApplicationError:
-    # Two registrations of the same person or carrier at once: the second one loses here.
+    # Two registrations of the same carrier at once: the second one loses here.
     return ApplicationError(
         "validation_error",
         _("This carrier or person has just been registered."),
@@ -239,12 +290,12 @@ def registration_create(
                 target=carrier,
                 after={"carrier": carrier.number_display, "person": email, "phone": phone},
             )
-            issued = _issue_sms_code(device, purpose="registration", now=clock.now())
+            sms = _registration_sms_issue(device, now=clock.now())
     except IntegrityError as exc:
         raise _already_registered(
             exc, "carrier.tax_number" if foreign else "carrier.iin_bin"
         ) from exc
-    _deliver_code(device, issued)
+    _registration_sms_send(sms)
     return Registration(user=user, carrier=carrier)
 
 
@@ -271,34 +322,40 @@ def person_register(
     )
     if errors:
         raise ApplicationError("validation_error", _("Some fields are not valid."), fields=errors)
-    try:
-        with transaction.atomic():
-            user, device = _person_create(
-                full_name=full_name,
-                iin=iin,
-                phone=phone,
-                email=email,
-                password=password,
-                language=language,
-            )
-            audit.record(
-                "auth.registered", actor=user, target=user, after={"person": email, "phone": phone}
-            )
-            issued = _issue_sms_code(device, purpose="registration", now=clock.now())
-    except IntegrityError as exc:
-        raise _already_registered(exc, "person.phone") from exc
-    _deliver_code(device, issued)
+    with transaction.atomic():
+        user, device = _person_create(
+            full_name=full_name,
+            iin=iin,
+            phone=phone,
+            email=email,
+            password=password,
+            language=language,
+        )
+        audit.record(
+            "auth.registered", actor=user, target=user, after={"person": email, "phone": phone}
+        )
+        sms = _registration_sms_issue(device, now=clock.now())
+    _registration_sms_send(sms)
     return user
+
+
+def _waiting_registrations(phone: str) -> QuerySet[SmsDevice]:
+    """The unconfirmed registrations of `phone` that have not lapsed, the newest code first."""
+    return SmsDevice.objects.filter(
+        phone=phone, confirmed=False, user__is_active=True, user__phone_verified_at__isnull=True
+    ).order_by("-last_sent_at", "-pk")
 
 
 def registration_code_resend(*, phone: str) -> int:
     """Send a new code for a registration not confirmed yet; returns seconds until the next one.
-    A number with no registration waiting (unknown, or confirmed already) gets the same answer
-    and no SMS: the answer must not tell who is registered (A8)."""
+    A number with no registration waiting (unknown, or confirmed already: its holder had the
+    notice) gets the same answer and no SMS: the answer must not tell who is registered (A8)."""
     phone = normalize_phone(phone)
     now = clock.now()
     with transaction.atomic():
-        device = locks.devices(SmsDevice.objects.filter(phone=phone, confirmed=False)).first()
+        device = None
+        if not User.objects.confirmed().filter(phone=phone).exists():
+            device = locks.devices(_waiting_registrations(phone)).first()
         if device is None:
             return int(RESEND_AFTER.total_seconds())
         _refuse_early_resend(device.last_sent_at, now)
@@ -310,26 +367,97 @@ def registration_code_resend(*, phone: str) -> int:
 def registration_verify(*, phone: str, code: str) -> User:
     """Confirm the phone with the SMS code (A1); the person can sign in from then on. A number
     with no registration waiting (unknown, or confirmed already) is refused as a registration
-    with no code is, whatever the code: the answer tells nobody who is registered (A8)."""
+    with no code is, whatever the code: the answer tells nobody who is registered (A8).
+
+    Several registrations may wait on one phone (A8 lets anyone type any number): the code is
+    checked against each one's, newest first, and confirms the one it was sent for; a wrong code
+    counts as a wrong try of each (A3). Only the phone's holder has a code, so only they learn
+    here that the phone, e-mail or IIN is a confirmed person's: that is refused, not a second
+    account (_taken_refusal)."""
     phone = normalize_phone(phone)
     now = clock.now()
+    refusal: ApplicationError | None = None
     with transaction.atomic():
-        device = locks.devices(
-            SmsDevice.objects.select_related("user").filter(phone=phone, confirmed=False)
-        ).first()
-        if device is None:
+        # Locked in id order (docs/locking.md), then weighed newest code first.
+        waiting = _waiting_registrations(phone).select_related("user").order_by("pk")
+        devices = sorted(
+            locks.devices(waiting),
+            key=lambda device: (device.last_sent_at is not None, device.last_sent_at, device.pk),
+            reverse=True,
+        )
+        if not devices:
             raise _code_refusal(CodeCheck.NO_CODE, None)
-        result = device.check_code(code, now=now)
-        device.save()
-        if result == CodeCheck.OK:
-            device.confirmed = True
-            device.save(update_fields=["confirmed"])
-            User.objects.filter(pk=device.user_id).update(phone_verified_at=now)
-            audit.record("auth.phone_verified", actor=device.user, target=device.user)
-    if result != CodeCheck.OK:
-        raise _code_refusal(result, device)
+        results = []
+        for candidate in devices:
+            results.append(candidate.check_code(code, now=now))
+            candidate.save()
+            if results[-1] == CodeCheck.OK:
+                break
+        result, device = results[-1], devices[len(results) - 1]
+        if result != CodeCheck.OK:
+            # The answer of the newest code sent (a registration that got the notice has none).
+            tried = zip(results, devices, strict=False)
+            answered = [pair for pair in tried if pair[0] != CodeCheck.NO_CODE]
+            result, device = answered[0] if answered else (results[0], devices[0])
+            refusal = _code_refusal(result, device)
+        else:
+            refusal = _taken_refusal(device.user)
+        if refusal is None:
+            try:
+                with transaction.atomic():
+                    device.confirmed = True
+                    device.save(update_fields=["confirmed"])
+                    User.objects.filter(pk=device.user_id).update(phone_verified_at=now)
+            except IntegrityError:
+                # Another registration of the phone, e-mail or IIN was confirmed a moment
+                # before (the partial unique indexes): theirs stands.
+                refusal = _taken_refusal(device.user) or _phone_taken()
+            else:
+                audit.record("auth.phone_verified", actor=device.user, target=device.user)
+    if refusal is not None:
+        raise refusal
     device.user.refresh_from_db()
     return device.user
+
+
+def _phone_taken() -> ApplicationError:
+    return ApplicationError(
+        "phone_registered",
+        _("This phone number is already registered: sign in with it."),
+        status=409,
+        fields={"phone": [_("Already registered: sign in.")]},
+    )
+
+
+def _taken_refusal(person: User) -> ApplicationError | None:
+    """Why `person` (whose code was right, so the phone's holder) cannot be confirmed: the phone,
+    the e-mail or the IIN is a confirmed person's. Told only to whoever has the code (A8): trying
+    another's e-mail or IIN takes a phone of one's own per try, within its SMS limits (A3) and
+    the registrations per address."""
+    confirmed = User.objects.confirmed().exclude(pk=person.pk)
+    if confirmed.filter(phone=person.phone).exists():
+        return _phone_taken()
+    if confirmed.filter(email__iexact=person.email).exists():
+        return ApplicationError(
+            "email_registered",
+            _(
+                "This e-mail address belongs to another account. Sign in if it is yours, or "
+                "register again with your own address."
+            ),
+            status=409,
+            fields={"email": [_("Already registered.")]},
+        )
+    if person.iin and confirmed.filter(iin=person.iin).exists():
+        return ApplicationError(
+            "iin_registered",
+            _(
+                "This IIN belongs to another account. Sign in if it is yours, or ask the "
+                "registrar's operator for help."
+            ),
+            status=409,
+            fields={"iin": [_("Already registered.")]},
+        )
+    return None
 
 
 # --- Who a carrier really is (A7) ----------------------------------------------------------------
@@ -441,9 +569,17 @@ def unconfirmed_registrations_lapse(*, as_of: dt.datetime | None = None) -> int:
     When: 24 hours after registering (Carrier.CONFIRM_WITHIN), except a carrier from abroad that
     has uploaded a document by then: it waits for the operator's check, refused or not, until 30
     days after registering (Carrier.DOCUMENTS_CHECKED_WITHIN). Only carriers from abroad have
-    documents (carriers.services.carrier_document_upload)."""
+    documents (carriers.services.carrier_document_upload).
+
+    A person whose phone is still unconfirmed 24 hours after registering (User.CONFIRM_WITHIN)
+    lapses too, with a carrier of their own or invited to one, so a registration typed with
+    another's phone, e-mail or IIN (A8) can never be confirmed later; the count is of carriers."""
     as_of = as_of or clock.now()
     with transaction.atomic():
+        unconfirmed = User.objects.filter(
+            User.UNCONFIRMED, is_active=True, date_joined__lte=as_of - User.CONFIRM_WITHIN
+        )
+        _people_release(unconfirmed, reason="unconfirmed")
         stale = (
             Carrier.objects.filter(confirmed_at__isnull=True, lapsed_at__isnull=True)
             .annotate(
@@ -470,7 +606,13 @@ def unconfirmed_registrations_lapse(*, as_of: dt.datetime | None = None) -> int:
 
 def _people_of_lapsed_release(carrier_ids: list[int]) -> None:
     # A person acts for one carrier: the people of a lapsed registration act for nothing else.
-    for person in User.objects.filter(membership__carrier_id__in=carrier_ids):
+    _people_release(User.objects.filter(membership__carrier_id__in=carrier_ids))
+
+
+def _people_release(people: QuerySet[User], *, reason: str = "carrier_lapsed") -> None:
+    """The people give back their e-mail, phone and IIN and can no longer sign in nor confirm a
+    phone (their devices go), inside the caller's transaction."""
+    for person in people:
         before = {"email": person.email, "phone": person.phone, "iin": person.iin}
         SmsDevice.objects.filter(user=person).delete()
         person.email = f"lapsed-{person.pk}@lapsed.invalid"
@@ -480,4 +622,6 @@ def _people_of_lapsed_release(carrier_ids: list[int]) -> None:
         person.save(
             update_fields=["email", "phone", "iin", "phone_verified_at", "is_active", "password"]
         )
-        audit.record("auth.registration_released", target=person, before=before)
+        audit.record(
+            "auth.registration_released", target=person, before=before, after={"why": reason}
+        )

@@ -114,11 +114,13 @@ def factors_of(user: User) -> list[str]:
 
 
 def _find_user(username: str) -> User | None:
+    """The confirmed person with this e-mail or phone: unconfirmed registrations may repeat both
+    (A8) and are never found, so none shadows or blocks the real person; one has at most one."""
     username = (username or "").strip()
     if "@" in username:
-        return User.objects.filter(email__iexact=username).first()
+        return User.objects.confirmed().filter(email__iexact=username).first()
     try:
-        return User.objects.filter(phone=normalize_phone(username)).first()
+        return User.objects.confirmed().filter(phone=normalize_phone(username)).first()
     except ApplicationError:
         return None
 
@@ -180,7 +182,8 @@ def sign_in_with_password(*, username: str, password: str, ip: str | None = None
 def sign_in_with_eds(*, iin: str, ip: str | None = None) -> SignInStarted:
     """First factor by an EDS whose signature and certificate were already verified (A2)."""
     now = clock.now()
-    user = User.objects.filter(iin=iin, is_active=True).first()
+    # Only a confirmed person owns an IIN (A8): an unconfirmed registration of it is never found.
+    user = User.objects.confirmed().filter(iin=iin, is_active=True).first()
     if user is None:
         raise ApplicationError(
             "eds_unknown_person",

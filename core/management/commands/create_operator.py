@@ -56,9 +56,10 @@ class Command(BaseCommand):
                 + "."
             )
         users = get_user_model().objects
-        if users.filter(email__iexact=email).exists():
+        # Among confirmed people: an unconfirmed registration owns nothing it typed (A8).
+        if users.confirmed().filter(email__iexact=email).exists():
             raise CommandError(f"{email} already has an account")
-        if iin is not None and users.filter(iin=iin).exists():
+        if iin is not None and users.confirmed().filter(iin=iin).exists():
             raise CommandError(f"IIN {iin} already has an account")
         password = self._ask_password() if options["password"] else None
         with transaction.atomic():
