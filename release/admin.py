@@ -2,9 +2,9 @@
 place, where capacity is short. A policy is saved through `services.policy_update` (audited,
 checked); windows and requests are read only here."""
 
-from django.contrib import admin, messages
+from django import forms
+from django.contrib import admin
 from django.core.exceptions import ValidationError
-from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 
 from core.admin import CheckpointScopedAdmin, ReadOnlyAdmin
@@ -13,8 +13,28 @@ from release import selectors, services
 from release.models import ReleasePolicy, ReleaseRequest, ReleaseWindow
 
 
+class ReleasePolicyForm(forms.ModelForm):
+    class Meta:
+        model = ReleasePolicy
+        fields = ["checkpoint", *services.POLICY_FIELDS]
+
+    def clean(self):
+        cleaned = super().clean()
+        values = {name: cleaned.get(name) for name in services.POLICY_FIELDS}
+        if any(value is None for value in values.values()):
+            return cleaned  # a field's own error is shown already
+        try:
+            services.policy_check(ReleasePolicy(**values))
+        except ApplicationError as exc:
+            raise ValidationError(
+                {name: messages for name, messages in exc.fields.items()}
+            ) from exc
+        return cleaned
+
+
 @admin.register(ReleasePolicy)
 class ReleasePolicyAdmin(CheckpointScopedAdmin, admin.ModelAdmin):
+    form = ReleasePolicyForm
     list_display = [
         "checkpoint",
         "mode",
@@ -37,15 +57,10 @@ class ReleasePolicyAdmin(CheckpointScopedAdmin, admin.ModelAdmin):
         return False
 
     def save_model(self, request, obj, form, change):
+        # Through the service: checked, audited, and a switch to first-come cancels the windows
+        # not open yet (F8). The form has checked the values already.
         changes = {name: form.cleaned_data[name] for name in services.POLICY_FIELDS}
-        try:
-            with transaction.atomic():
-                saved = services.policy_update(
-                    checkpoint=obj.checkpoint, actor=request.user, **changes
-                )
-        except ApplicationError as exc:
-            self.message_user(request, exc.message, messages.ERROR)
-            raise ValidationError(exc.message) from exc
+        saved = services.policy_update(checkpoint=obj.checkpoint, actor=request.user, **changes)
         obj.pk = saved.pk
 
 

@@ -76,7 +76,7 @@ def policy_update(*, checkpoint: Checkpoint, actor: Any, **changes: Any) -> Rele
         before = {name: getattr(policy, name) for name in POLICY_FIELDS}
         for name, value in changes.items():
             setattr(policy, name, value)
-        _policy_check(policy)
+        policy_check(policy)
         after = {name: getattr(policy, name) for name in POLICY_FIELDS}
         if after == before and policy.pk is not None:
             return policy
@@ -99,7 +99,7 @@ def policy_update(*, checkpoint: Checkpoint, actor: Any, **changes: Any) -> Rele
     return policy
 
 
-def _policy_check(policy: ReleasePolicy) -> None:
+def policy_check(policy: ReleasePolicy) -> None:
     """The whole day must be bookable by the draw at the window's close: its first hour at least
     1 hour after it and its last hour within the booking window (C4)."""
     if policy.mode not in ReleaseMode.values:

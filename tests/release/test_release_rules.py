@@ -366,3 +366,45 @@ def test_f6_verify_draw_detects_altered_published_data(world, draw_window, clock
     # A secret swapped: it no longer gives the commitment.
     forged = {**document, "secret": "00" * 32}
     assert any("commitment" in p for p in draw.verify_document(forged).problems)
+
+
+def test_c6_verify_capacity_counts_the_places_a_window_keeps(world, draw_window, clock):
+    from checkpoints.selectors import capacity_check
+
+    draw_window()
+    world.top_up("1000000.00")
+    book(world, start=day_start(9) - dt.timedelta(days=1))
+    assert capacity_check(all_dates=True).ok
+    drawn(clock, ReleaseWindow.objects.get(day=DAY, direction="exit"))
+    assert capacity_check(all_dates=True).ok
+
+
+def test_f8_operator_switches_a_checkpoint_to_the_draw_in_the_admin_audited(
+    world, client, sign_in_browser, django_user_model
+):
+    from django.urls import reverse
+
+    operator = django_user_model.objects.create_superuser(
+        "operator@example.kz", "a-long-passphrase", full_name="Operator"
+    )
+    browser = sign_in_browser(client, operator)
+    data = {
+        "checkpoint": world.checkpoint.pk,
+        "mode": "draw",
+        "days_before": 29,
+        "release_time": "10:00",
+        "window_minutes": 60,
+        "carrier_share_percent": 10,
+        "carrier_share_min": 2,
+    }
+    refused = browser.post(reverse("admin:release_releasepolicy_add"), {**data, "days_before": 31})
+    assert refused.status_code == 200 and "days_before" in refused.context["adminform"].form.errors
+    saved = browser.post(reverse("admin:release_releasepolicy_add"), data)
+    assert saved.status_code == 302
+    assert selectors.policy_of(world.checkpoint).mode == ReleaseMode.DRAW
+    event = AuditEvent.objects.get(action="release.policy_changed")
+    assert event.actor == operator and event.after["mode"] == "draw"
+    windows = reverse("admin:release_releasewindow_changelist")
+    services.windows_schedule()
+    page = browser.get(windows)
+    assert page.status_code == 200 and "column-demand_shown" in page.content.decode()
