@@ -147,7 +147,9 @@ def _context(form: FiguresFilterForm, page: selectors.Page) -> dict:
         "json_url": f"{reverse('api-open-data-daily')}?{urlencode(params)}",
         "earlier": urlencode(
             query.params(**{"from": page.first - span, "to": page.first - dt.timedelta(days=1)})
-        ),
+        )
+        if page.previous_params is not None
+        else None,
         "later": urlencode(
             query.params(**{"from": page.last + dt.timedelta(days=1), "to": page.last + span})
         )

@@ -168,6 +168,8 @@ def test_w5_page_draws_charts_and_a_table(day_of_queue, client, language):
     assert 'role="img"' in html and "<desc" in html and 'id="daily-figures"' in html
     assert "<script" not in html.split("<main", 1)[1].split("</main>", 1)[0]
     assert f'lang="{language}"' in html
+    # No figures before the day: no link to an earlier period; the day is yesterday: no later.
+    assert "?checkpoint=KORDAI&amp;direction=exit&amp;from=2026-03-20" not in html
     numbers = _page_numbers(html)
     assert numbers["booked"] == "4" and numbers["wait_median_minutes"] == "50.0"
 
