@@ -10,7 +10,7 @@ lives days at KORDAI, exit, through the real services on a moved clock, in 5-min
   one booking in 20 never arrives (D6);
 - calls at the pace of the hour's planned places, slower by half from 14:00 to 16:00 on the
   second day (a slow spell the prediction does not know of), each called vehicle crossing;
-- at every step, before the calls, the prediction (`bookings.predictions.predicted_call_at`)
+- at every step, before the calls, the prediction (`checkpoint_queue.predictions.predicted_call_at`)
   of every booking still waiting for its call is recorded.
 
 When a vehicle is called, each of its recorded predictions is compared with the moment of the
@@ -68,7 +68,8 @@ def replay(days: int, seed: int) -> list[tuple[float, float]]:
     from bench.scale.core import carrier_make
     from bookings import services as bookings
     from bookings.models import Booking
-    from bookings.predictions import predicted_call_at
+    from checkpoint_queue import services as queue_services
+    from checkpoint_queue.predictions import predicted_call_at
     from checkpoints import capacity
     from checkpoints.models import Checkpoint
     from core import clock
@@ -136,7 +137,7 @@ def replay(days: int, seed: int) -> list[tuple[float, float]]:
                     status=Booking.Status.CONFIRMED,
                     pk__in=[pk for pk, when in arrivals.items() if when <= moment],
                 ):
-                    bookings.booking_mark_arrived(booking=booking, actor=staff)
+                    queue_services.booking_mark_arrived(booking=booking, actor=staff)
                 waiting = Booking.objects.filter(
                     checkpoint=checkpoint,
                     direction=direction,
@@ -154,7 +155,7 @@ def replay(days: int, seed: int) -> list[tuple[float, float]]:
                 owed += pace * STEP.total_seconds() / 3600
                 while owed >= 1:
                     try:
-                        (called,) = bookings.queue_call_next(
+                        (called,) = queue_services.queue_call_next(
                             checkpoint=checkpoint, direction=direction, actor=staff
                         )
                     except ApplicationError:
@@ -165,11 +166,11 @@ def replay(days: int, seed: int) -> list[tuple[float, float]]:
                         before = (moment - made).total_seconds() / 60
                         error = abs((predicted - moment).total_seconds()) / 60
                         samples.append((before, error))
-                    bookings.booking_mark_crossed(booking=called, actor=staff)
+                    queue_services.booking_mark_crossed(booking=called, actor=staff)
             moment += STEP
         with time_machine.travel(end, tick=False):
             bookings.no_shows_sweep()
-            bookings.not_crossed_sweep(as_of=end + dt.timedelta(days=2))
+            queue_services.not_crossed_sweep(as_of=end + dt.timedelta(days=2))
         print(f"day {index + 1} of {days}: {len(samples)} predictions compared", file=sys.stderr)
     return samples
 

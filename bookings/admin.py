@@ -21,10 +21,12 @@ from django.utils.translation import gettext_lazy, ngettext
 from auth2fa.roles import OPERATORS, has_role
 from bookings import services
 from bookings.models import Booking, booking_pk_from_number
+from checkpoint_queue import services as queue_services
+from checkpoint_queue.selectors import plate_of_device_text
 from checkpoints import capacity
 from checkpoints.admin import CapacityRefreshingAdmin, warn_overbooked
 from checkpoints.models import Checkpoint, Closure, Direction
-from checkpoints.selectors import checkpoints_of_staff, plate_of_device_text
+from checkpoints.selectors import checkpoints_of_staff
 from core.admin import CheckpointScopedAdmin
 from core.errors import ApplicationError
 from vehicles.plates import format_plate
@@ -185,7 +187,7 @@ class BookingAdmin(CheckpointScopedAdmin, admin.ModelAdmin):
         self._each(
             request,
             queryset,
-            services.booking_mark_arrived,
+            queue_services.booking_mark_arrived,
             _("Bookings in the waiting area (or already there): %(count)s."),
         )
 
@@ -205,7 +207,7 @@ class BookingAdmin(CheckpointScopedAdmin, admin.ModelAdmin):
         for _code, checkpoint_pk, direction in places:
             checkpoint = checkpoints[checkpoint_pk]
             try:
-                called = services.queue_call_next(
+                called = queue_services.queue_call_next(
                     checkpoint=checkpoint, direction=direction, actor=request.user
                 )
             except ApplicationError as refusal:
@@ -233,7 +235,7 @@ class BookingAdmin(CheckpointScopedAdmin, admin.ModelAdmin):
         self._each(
             request,
             queryset,
-            services.booking_mark_crossed,
+            queue_services.booking_mark_crossed,
             _("Bookings crossed (or already crossed), deposits released: %(count)s."),
         )
 

@@ -15,9 +15,10 @@ from bookings import services
 from bookings.driver_links import booking_of_driver_link
 from bookings.models import Booking, BookingService, CargoCategory
 from bookings.pdf import confirmation_pdf
-from bookings.predictions import predicted_call_at
-from bookings.selectors import bookings_of, deposit_status, queue_position
+from bookings.selectors import bookings_of, deposit_status
 from carriers.permissions import IsCarrierMember
+from checkpoint_queue.predictions import predicted_call_at
+from checkpoint_queue.selectors import queue_position
 from checkpoints.models import Direction
 from core.idempotency import idempotent
 from core.throttles import PublicReadThrottle, SettingsRateThrottle

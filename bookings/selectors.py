@@ -174,20 +174,3 @@ def not_crossed_notices(moment: dt.datetime) -> list[Notice]:
     return [
         Notice(code="bookings_not_crossed", message=message, permission="bookings.change_booking")
     ]
-
-
-def queue_position(booking: Booking) -> int | None:
-    """The booking's place in its checkpoint-direction's waiting queue (Q2 order, 1 = next),
-    while it waits there; None otherwise."""
-    if booking.status != Booking.Status.ARRIVED:
-        return None
-    order = list(
-        Booking.objects.filter(
-            checkpoint_id=booking.checkpoint_id,
-            direction=booking.direction,
-            status=Booking.Status.ARRIVED,
-        )
-        .in_call_order()
-        .values_list("pk", flat=True)
-    )
-    return order.index(booking.pk) + 1 if booking.pk in order else None

@@ -13,8 +13,3 @@ def expire_holds() -> int:
 @shared_task
 def sweep_no_shows() -> int:
     return services.no_shows_sweep()
-
-
-@shared_task
-def close_not_crossed() -> int:
-    return services.not_crossed_sweep()

@@ -34,7 +34,6 @@ from bookings.forms import (
 )
 from bookings.models import Booking, BookingService, CargoCategory
 from bookings.pdf import confirmation_pdf, qr_svg_data_uri
-from bookings.predictions import predicted_call_at
 from bookings.selectors import (
     booking_of,
     bookings_of,
@@ -42,9 +41,10 @@ from bookings.selectors import (
     changes_of,
     deposit_status,
     live_hold_of,
-    queue_position,
 )
 from carriers.selectors import membership_of
+from checkpoint_queue.predictions import predicted_call_at
+from checkpoint_queue.selectors import queue_position
 from checkpoints import capacity
 from checkpoints.models import Direction
 from checkpoints.selectors import active_checkpoints, countries_with_checkpoints, day_grid

@@ -7,6 +7,7 @@ from auth2fa import api as auth_api
 from bookings import api as bookings_api
 from bookings import proof_views as booking_proofs
 from carriers import api as carriers_api
+from checkpoint_queue import api as queue_api
 from checkpoints import api as checkpoints_api
 from core import api as core_api
 from core import transparency_api
@@ -96,12 +97,12 @@ urlpatterns = [
     ),
     path(
         "checkpoints/<str:code>/queue",
-        checkpoints_api.CheckpointQueueApi.as_view(),
+        queue_api.CheckpointQueueApi.as_view(),
         name="api-checkpoint-queue",
     ),
     path(
         "checkpoint-events",
-        checkpoints_api.CheckpointEventApi.as_view(),
+        queue_api.CheckpointEventApi.as_view(),
         name="api-checkpoint-events",
     ),
     path("fees", fees_api.FeesApi.as_view(), name="api-fees"),

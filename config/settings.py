@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "vehicles",
     "checkpoints",
     "bookings",
+    "checkpoint_queue",
     "fees",
     "deposits",
     "receipts",
@@ -201,7 +202,7 @@ CELERY_BEAT_SCHEDULE = {
     },
     "sweep-no-shows": {"task": "bookings.tasks.sweep_no_shows", "schedule": 300.0},
     "close-not-crossed": {
-        "task": "bookings.tasks.close_not_crossed",
+        "task": "checkpoint_queue.tasks.close_not_crossed",
         "schedule": crontab(minute=41),
     },
     "issue-missing-receipts": {

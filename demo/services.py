@@ -24,6 +24,7 @@ from bookings import services as bookings
 from bookings.models import Booking
 from carriers.models import Carrier, Member
 from carriers.validators import first_valid_iin_bin_from
+from checkpoint_queue import services as queue_services
 from checkpoints.models import Checkpoint, StaffAssignment
 from core import audit, clock
 from core.errors import ApplicationError
@@ -214,7 +215,7 @@ def demo_data_load() -> DemoData:
                 next_hour,
             )
             if booking is not None:
-                bookings.booking_mark_arrived(booking=booking, actor=staff)
+                queue_services.booking_mark_arrived(booking=booking, actor=staff)
     except ApplicationError as refusal:
         notes.append(f"Demo bookings not made now: {refusal.message}")
     return DemoData(carrier=carrier, backup_codes=backup_codes_generate(user=operator), notes=notes)

@@ -12,6 +12,12 @@ SKIPPED = {".venv", "node_modules", "tests", "migrations", "bench", "staticfiles
 # the checkpoints' reads and the booking services.
 KNOWN_CYCLES: list[set[str]] = []
 
+# Apps the queue stands on, bottom up: a module of one never imports a module of an app above
+# it (no circle between apps either, even one that no two modules close), except the booking's
+# pages, API and admin, which show a booking's place in the queue and act on it.
+LAYERS = ["checkpoints", "bookings", "checkpoint_queue"]
+MAY_IMPORT_ABOVE = {"bookings.views", "bookings.api", "bookings.admin"}
+
 
 def project_modules() -> dict[str, Path]:
     modules = {}
@@ -77,6 +83,48 @@ def test_no_import_cycles_between_the_projects_modules():
     modules = project_modules()
     graph = {name: imports_of(path, modules) - {name} for name, path in modules.items()}
     assert sorted(map(sorted, cycles(graph))) == sorted(map(sorted, KNOWN_CYCLES))
+
+
+def imports_above(
+    graph: dict[str, set[str]], layers: list[str], allowed: set[str]
+) -> list[tuple[str, str]]:
+    """(module, what it imports) where an app of `layers` imports one above it."""
+    rank = {app: index for index, app in enumerate(layers)}
+    found = []
+    for module, imported in graph.items():
+        app = module.split(".")[0]
+        if app not in rank or module in allowed:
+            continue
+        for other in imported:
+            above = other.split(".")[0]
+            if above in rank and rank[above] > rank[app]:
+                found.append((module, other))
+    return sorted(found)
+
+
+def test_the_queue_stands_above_bookings_and_checkpoints_and_nothing_below_reaches_up():
+    modules = project_modules()
+    assert all(app in modules for app in LAYERS)
+    graph = {name: imports_of(path, modules) - {name} for name, path in modules.items()}
+    assert imports_above(graph, LAYERS, MAY_IMPORT_ABOVE) == []
+
+
+def test_the_layer_check_sees_an_import_reaching_up_even_inside_a_function(tmp_path):
+    graph = {
+        "checkpoints.admin": {"bookings.services"},
+        "bookings.services": {"checkpoints.models"},
+        "bookings.views": {"checkpoint_queue.selectors"},
+        "bookings.selectors": {"checkpoint_queue.predictions"},
+        "checkpoint_queue.services": {"bookings.services", "checkpoints.selectors"},
+    }
+    assert imports_above(graph, LAYERS, MAY_IMPORT_ABOVE) == [
+        ("bookings.selectors", "checkpoint_queue.predictions"),
+        ("checkpoints.admin", "bookings.services"),
+    ]
+    lazy = tmp_path / "admin.py"
+    lazy.write_text("def save():\n    from bookings.services import closure_apply\n")
+    modules = {"checkpoints.admin": lazy, "bookings.services": lazy}
+    assert imports_of(lazy, modules) == {"bookings.services"}
 
 
 def test_the_cycle_finder_sees_a_circle_and_an_import_inside_a_function(tmp_path):

@@ -34,6 +34,7 @@ from bookings import services as bookings  # noqa: E402
 from bookings.models import Booking  # noqa: E402
 from carriers.models import Carrier, Member  # noqa: E402
 from carriers.validators import first_valid_iin_bin_from  # noqa: E402
+from checkpoint_queue import services as queue_services  # noqa: E402
 from checkpoints import capacity  # noqa: E402
 from checkpoints.models import Checkpoint  # noqa: E402
 from core import audit, clock  # noqa: E402
@@ -192,7 +193,7 @@ def live_day(day: dt.date, operator) -> None:
         with _travel(slot - dt.timedelta(minutes=40)):
             for booking in due:
                 if booking.pk % NO_SHOW_EVERY:
-                    bookings.booking_mark_arrived(booking=booking, actor=operator)
+                    queue_services.booking_mark_arrived(booking=booking, actor=operator)
         with _travel(slot + dt.timedelta(minutes=15)):
             queues = (
                 Booking.objects.filter(status=Booking.Status.ARRIVED, slot_start__lte=slot)
@@ -203,13 +204,13 @@ def live_day(day: dt.date, operator) -> None:
                 checkpoint = Checkpoint.objects.get(pk=checkpoint_id)
                 while True:
                     try:
-                        called = bookings.queue_call_next(
+                        called = queue_services.queue_call_next(
                             checkpoint=checkpoint, direction=direction, actor=operator, count=20
                         )
                     except ApplicationError:
                         break
                     for booking in called:
-                        bookings.booking_mark_crossed(booking=booking, actor=operator)
+                        queue_services.booking_mark_crossed(booking=booking, actor=operator)
         with _travel(slot + dt.timedelta(minutes=50)):
             audit.seal_all()
     after = _at(day + dt.timedelta(days=1), 1, 30)
@@ -294,7 +295,7 @@ def live(count: int) -> dict:
                     driver_ids=[extra["driver"]],
                 ),
             )
-            bookings.booking_mark_arrived(booking=booking, actor=operator)
+            queue_services.booking_mark_arrived(booking=booking, actor=operator)
             queued += 1
         except ApplicationError as refusal:
             print(f"board refused: {refusal}", file=sys.stderr)

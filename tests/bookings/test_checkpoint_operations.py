@@ -10,6 +10,7 @@ from django.core.management import call_command
 from bookings import services
 from bookings.models import Booking
 from bookings.selectors import deposit_status
+from checkpoint_queue import services as queue_services
 from checkpoints.models import Checkpoint, Closure
 from core.models import AuditEvent
 from deposits.selectors import balances_of, ledger_check, system_balance
@@ -25,14 +26,14 @@ def test_q1_check_in_from_3_hours_before_until_1_hour_after(world, staff, clock)
     booking = book(world, start=at(1, 9))
     clock.move_to(at(1, 5) + dt.timedelta(minutes=59))
     refusal = refused(
-        lambda: services.booking_mark_arrived(booking=booking, actor=staff),
+        lambda: queue_services.booking_mark_arrived(booking=booking, actor=staff),
         "outside_check_in_window",
     )
     assert "06:00" in str(refusal.message) and "11:00" in str(refusal.message)
     clock.move_to(at(1, 6))
-    assert services.booking_mark_arrived(booking=booking, actor=staff).status == "arrived"
+    assert queue_services.booking_mark_arrived(booking=booking, actor=staff).status == "arrived"
     # Marking it again is harmless.
-    assert services.booking_mark_arrived(booking=booking, actor=staff).status == "arrived"
+    assert queue_services.booking_mark_arrived(booking=booking, actor=staff).status == "arrived"
 
 
 def test_q1_check_in_after_the_window_is_refused(world, staff, clock):
@@ -40,7 +41,7 @@ def test_q1_check_in_after_the_window_is_refused(world, staff, clock):
     booking = book(world, start=at(1, 9))
     clock.move_to(at(1, 11))
     refused(
-        lambda: services.booking_mark_arrived(booking=booking, actor=staff),
+        lambda: queue_services.booking_mark_arrived(booking=booking, actor=staff),
         "outside_check_in_window",
     )
 
@@ -69,10 +70,12 @@ def test_q2_call_order_across_services_slots_and_booking_times(world, staff, clo
         b_regular_9_first,
         b_out_of_turn,
     ):
-        services.booking_mark_arrived(booking=booking, actor=staff)
+        queue_services.booking_mark_arrived(booking=booking, actor=staff)
     clock.move_to(at(1, 10))
     order = [
-        services.queue_call_next(checkpoint=world.checkpoint, direction="exit", actor=staff)[0]
+        queue_services.queue_call_next(checkpoint=world.checkpoint, direction="exit", actor=staff)[
+            0
+        ]
         for _ in range(5)
     ]
     assert [b.pk for b in order] == [
@@ -83,7 +86,7 @@ def test_q2_call_order_across_services_slots_and_booking_times(world, staff, clo
         b_regular_10.pk,
     ]
     refused(
-        lambda: services.queue_call_next(
+        lambda: queue_services.queue_call_next(
             checkpoint=world.checkpoint, direction="exit", actor=staff
         ),
         "queue_empty",
@@ -94,16 +97,18 @@ def test_q1_a_vehicle_is_not_called_before_its_time(world, staff, clock):
     world.top_up("1000000.00")
     booking = book(world, start=at(1, 9))
     clock.move_to(at(1, 7))
-    services.booking_mark_arrived(booking=booking, actor=staff)
+    queue_services.booking_mark_arrived(booking=booking, actor=staff)
     refused(
-        lambda: services.queue_call_next(
+        lambda: queue_services.queue_call_next(
             checkpoint=world.checkpoint, direction="exit", actor=staff
         ),
         "queue_empty",
     )
     clock.move_to(at(1, 9))
     assert (
-        services.queue_call_next(checkpoint=world.checkpoint, direction="exit", actor=staff)[0].pk
+        queue_services.queue_call_next(checkpoint=world.checkpoint, direction="exit", actor=staff)[
+            0
+        ].pk
         == booking.pk
     )
 
@@ -112,9 +117,9 @@ def test_q3_every_call_and_crossing_records_who_did_it(world, staff, clock):
     world.top_up("1000000.00")
     booking = book(world, start=at(1, 9))
     clock.move_to(at(1, 9))
-    services.booking_mark_arrived(booking=booking, actor=staff)
-    services.queue_call_next(checkpoint=world.checkpoint, direction="exit", actor=staff)
-    services.booking_mark_crossed(booking=booking, actor=staff)
+    queue_services.booking_mark_arrived(booking=booking, actor=staff)
+    queue_services.queue_call_next(checkpoint=world.checkpoint, direction="exit", actor=staff)
+    queue_services.booking_mark_crossed(booking=booking, actor=staff)
     booking.refresh_from_db()
     assert "officer@kordai.kz" in booking.called_by and "officer@kordai.kz" in booking.crossed_by
     actions = list(
@@ -130,10 +135,12 @@ def test_d2_crossing_releases_the_deposit_at_once(world, staff, clock):
     booking = book(world, start=at(1, 9))
     assert balances_of(world.carrier).held == DEPOSIT
     clock.move_to(at(1, 9))
-    services.booking_mark_arrived(booking=booking, actor=staff)
-    refused(lambda: services.booking_mark_crossed(booking=booking, actor=staff), "not_changeable")
-    services.queue_call_next(checkpoint=world.checkpoint, direction="exit", actor=staff)
-    services.booking_mark_crossed(booking=booking, actor=staff)
+    queue_services.booking_mark_arrived(booking=booking, actor=staff)
+    refused(
+        lambda: queue_services.booking_mark_crossed(booking=booking, actor=staff), "not_changeable"
+    )
+    queue_services.queue_call_next(checkpoint=world.checkpoint, direction="exit", actor=staff)
+    queue_services.booking_mark_crossed(booking=booking, actor=staff)
     booking.refresh_from_db()
     assert booking.status == "crossed" and deposit_status(booking) == "released"
     assert balances_of(world.carrier).held == 0
@@ -144,9 +151,9 @@ def test_a5_staff_act_only_at_their_checkpoints(world, staff, clock):
     world.top_up("1000000.00")
     booking = book(world, checkpoint="KARASU", start=at(1, 9))
     clock.move_to(at(1, 8))
-    refused(lambda: services.booking_mark_arrived(booking=booking, actor=staff), "forbidden")
+    refused(lambda: queue_services.booking_mark_arrived(booking=booking, actor=staff), "forbidden")
     refused(
-        lambda: services.queue_call_next(
+        lambda: queue_services.queue_call_next(
             checkpoint=Checkpoint.objects.get(code="KARASU"), direction="exit", actor=staff
         ),
         "forbidden",

@@ -7,6 +7,7 @@ from django.test import Client
 
 from bookings import services
 from bookings.driver_links import driver_link_path, driver_link_url
+from checkpoint_queue import services as queue_services
 from core.models import AuditEvent
 from notify.models import Message
 from tests.worlds import at, book, trucks
@@ -32,8 +33,8 @@ def test_q5_the_link_opens_the_booking_and_its_place_without_signing_in(
     assert 'http-equiv="refresh"' in text and "<script" not in text
     ahead = book(world, vehicle=trucks(world, 1)[0], start=at(1, 8))  # an earlier slot
     clock.move_to(at(1, 8))
-    services.booking_mark_arrived(booking=ahead, actor=staff)
-    services.booking_mark_arrived(booking=booking, actor=staff)
+    queue_services.booking_mark_arrived(booking=ahead, actor=staff)
+    queue_services.booking_mark_arrived(booking=booking, actor=staff)
     text = anyone.get(driver_link_path(booking)).content.decode()
     assert "Your place in the queue: <strong>2</strong>" in text
     kazakh = anyone.get(driver_link_path(booking), {"lang": "kk"})
@@ -64,7 +65,7 @@ def test_q5_the_link_goes_to_the_drivers_by_sms_once_per_link(world, booking):
 
 def test_q5_the_api_answers_the_link_too(world, staff, booking, clock):
     clock.move_to(at(1, 8))
-    services.booking_mark_arrived(booking=booking, actor=staff)
+    queue_services.booking_mark_arrived(booking=booking, actor=staff)
     number, token = driver_link_path(booking).strip("/").split("/")[1:]
     answer = Client().get(f"/api/v1/driver-links/{number}/{token}")
     assert answer.status_code == 200

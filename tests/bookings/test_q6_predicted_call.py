@@ -5,8 +5,8 @@ import datetime as dt
 
 import pytest
 
-from bookings import services
-from bookings.predictions import (
+from checkpoint_queue import services as queue_services
+from checkpoint_queue.predictions import (
     CALL_RATE_HOURS,
     PRIOR_HOURS,
     calls_per_hour,
@@ -20,7 +20,7 @@ pytestmark = pytest.mark.django_db
 
 def arrive_all(bookings, staff):
     for booking in bookings:
-        services.booking_mark_arrived(booking=booking, actor=staff)
+        queue_services.booking_mark_arrived(booking=booking, actor=staff)
 
 
 def test_q6_with_no_calls_yet_the_planned_places_set_the_pace(world, staff, clock):
@@ -45,7 +45,9 @@ def test_q6_more_calls_lately_bring_the_call_nearer(world, staff, clock):
     clock.move_to(at(1, 9))
     arrive_all(queue, staff)
     before = predicted_call_at(queue[5])
-    services.queue_call_next(checkpoint=world.checkpoint, direction="exit", actor=staff, count=2)
+    queue_services.queue_call_next(
+        checkpoint=world.checkpoint, direction="exit", actor=staff, count=2
+    )
     queue[5].refresh_from_db()
     after = predicted_call_at(queue[5])
     assert after < before  # two fewer ahead, and a faster pace
@@ -56,7 +58,7 @@ def test_q6_never_before_the_slot_and_none_once_called(world, staff, clock):
     later = book(world, start=at(1, 15))
     assert predicted_call_at(later, at(1, 9)) >= at(1, 15)
     clock.move_to(at(1, 15))
-    services.booking_mark_arrived(booking=later, actor=staff)
-    services.queue_call_next(checkpoint=world.checkpoint, direction="exit", actor=staff)
+    queue_services.booking_mark_arrived(booking=later, actor=staff)
+    queue_services.queue_call_next(checkpoint=world.checkpoint, direction="exit", actor=staff)
     later.refresh_from_db()
     assert predicted_call_at(later) is None

@@ -11,6 +11,7 @@ from django.core.management import call_command
 
 from bookings import services
 from bookings.selectors import deposit_status
+from checkpoint_queue import services as queue_services
 from core import notices
 from core.models import AuditEvent
 from deposits.selectors import balances_of, ledger_check
@@ -27,17 +28,17 @@ def test_q8_a_vehicle_arrived_and_never_called_ends_not_crossed_and_books_again(
     world.top_up("1000000.00")
     booking = book(world, start=at(1, 9))
     clock.move_to(at(1, 9))
-    services.booking_mark_arrived(booking=booking, actor=staff)
+    queue_services.booking_mark_arrived(booking=booking, actor=staff)
     # Its check-in window closed at 11:00; a day later it is closed.
     clock.move_to(at(2, 11) - dt.timedelta(minutes=1))
-    assert services.not_crossed_sweep() == 0
+    assert queue_services.not_crossed_sweep() == 0
     clock.move_to(at(2, 11))
-    assert services.not_crossed_sweep() == 1
+    assert queue_services.not_crossed_sweep() == 1
     booking.refresh_from_db()
     assert booking.status == "not_crossed" and deposit_status(booking) == "released"
     assert balances_of(world.carrier).held == 0
     assert AuditEvent.objects.get(action="booking.not_crossed").before == {"status": "arrived"}
-    assert services.not_crossed_sweep() == 0
+    assert queue_services.not_crossed_sweep() == 0
     assert ledger_check().ok
     # The vehicle is free (B6), and no strike was counted: its next no-show is the first (D3).
     again = book(world, start=at(4, 9))
@@ -51,8 +52,8 @@ def test_q8_a_called_vehicle_that_never_crossed_is_closed_too(world, staff, cloc
     world.top_up("1000000.00")
     booking = book(world, start=at(1, 9))
     clock.move_to(at(1, 9))
-    services.booking_mark_arrived(booking=booking, actor=staff)
-    services.queue_call_next(checkpoint=world.checkpoint, direction="exit", actor=staff)
+    queue_services.booking_mark_arrived(booking=booking, actor=staff)
+    queue_services.queue_call_next(checkpoint=world.checkpoint, direction="exit", actor=staff)
     clock.move_to(at(3, 0))
     out = io.StringIO()
     call_command("close_not_crossed", stdout=out)
@@ -66,10 +67,10 @@ def test_q8_the_operators_are_told_for_a_week(world, staff, clock):
     world.top_up("1000000.00")
     booking = book(world, start=at(1, 9))
     clock.move_to(at(1, 9))
-    services.booking_mark_arrived(booking=booking, actor=staff)
+    queue_services.booking_mark_arrived(booking=booking, actor=staff)
     assert not [n for n in notices.current() if n.code == "bookings_not_crossed"]
     clock.move_to(at(2, 11))
-    services.not_crossed_sweep()
+    queue_services.not_crossed_sweep()
     (notice,) = [n for n in notices.current() if n.code == "bookings_not_crossed"]
     assert booking.number in notice.message and notice.permission == "bookings.change_booking"
     clock.move_to(at(2, 11) + dt.timedelta(days=7, minutes=1))
@@ -80,10 +81,10 @@ def test_q8_a_crossed_or_waiting_vehicle_is_left_alone(world, staff, clock):
     world.top_up("1000000.00")
     crossed = book(world, start=at(1, 9))
     clock.move_to(at(1, 9))
-    services.booking_mark_arrived(booking=crossed, actor=staff)
-    services.queue_call_next(checkpoint=world.checkpoint, direction="exit", actor=staff)
-    services.booking_mark_crossed(booking=crossed, actor=staff)
+    queue_services.booking_mark_arrived(booking=crossed, actor=staff)
+    queue_services.queue_call_next(checkpoint=world.checkpoint, direction="exit", actor=staff)
+    queue_services.booking_mark_crossed(booking=crossed, actor=staff)
     clock.move_to(at(5, 0))
-    assert services.not_crossed_sweep() == 0
+    assert queue_services.not_crossed_sweep() == 0
     crossed.refresh_from_db()
     assert crossed.status == "crossed"

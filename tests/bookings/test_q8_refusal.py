@@ -10,6 +10,7 @@ from auth2fa.roles import CHECKPOINT_STAFF
 from bookings import services
 from bookings.models import Booking
 from bookings.selectors import deposit_status
+from checkpoint_queue import services as queue_services
 from checkpoints.models import StaffAssignment
 from core.models import AuditEvent
 from deposits import services as ledger
@@ -42,13 +43,13 @@ def staff(world, django_user_model):
 def arrived(world, staff, clock, **kwargs):
     booking = book(world, start=at(1, 9), **kwargs)
     clock.move_to(at(1, 8))
-    return services.booking_mark_arrived(booking=booking, actor=staff)
+    return queue_services.booking_mark_arrived(booking=booking, actor=staff)
 
 
 def test_q8_d3_a_refusal_is_a_strike_the_first_forgiven_the_second_forfeits(world, staff, clock):
     world.top_up("10000000.00")
     first = arrived(world, staff, clock)
-    services.booking_refuse(booking=first, reason="documents", actor=staff)
+    queue_services.booking_refuse(booking=first, reason="documents", actor=staff)
     first.refresh_from_db()
     assert first.status == "refused" and deposit_status(first) == "released"
     assert first.refusal_reason == "documents" and staff.email in first.refused_by
@@ -58,10 +59,10 @@ def test_q8_d3_a_refusal_is_a_strike_the_first_forgiven_the_second_forfeits(worl
     clock.move_to(at(2, 0))
     second = book(world, start=at(2, 9))
     clock.move_to(at(2, 8))
-    services.booking_mark_arrived(booking=second, actor=staff)
+    queue_services.booking_mark_arrived(booking=second, actor=staff)
     clock.move_to(at(2, 9))
-    services.queue_call_next(checkpoint=world.checkpoint, direction="exit", actor=staff)
-    services.booking_refuse(booking=second, reason="other", note="Seal broken", actor=staff)
+    queue_services.queue_call_next(checkpoint=world.checkpoint, direction="exit", actor=staff)
+    queue_services.booking_refuse(booking=second, reason="other", note="Seal broken", actor=staff)
     second.refresh_from_db()
     assert second.status == "refused" and deposit_status(second) == "forfeited"
     assert ledger_check().ok
@@ -71,15 +72,16 @@ def test_q8_a_refusal_needs_a_reason_and_a_vehicle_at_the_checkpoint(world, staf
     world.top_up("10000000.00")
     waiting = book(world, start=at(1, 9))
     refused(
-        lambda: services.booking_refuse(booking=waiting, reason="documents", actor=staff),
+        lambda: queue_services.booking_refuse(booking=waiting, reason="documents", actor=staff),
         "not_changeable",
     )
     here = arrived(world, staff, clock, vehicle=trucks(world, 1)[0])
     refused(
-        lambda: services.booking_refuse(booking=here, reason="", actor=staff), "validation_error"
+        lambda: queue_services.booking_refuse(booking=here, reason="", actor=staff),
+        "validation_error",
     )
     refused(
-        lambda: services.booking_refuse(booking=here, reason="other", note=" ", actor=staff),
+        lambda: queue_services.booking_refuse(booking=here, reason="other", note=" ", actor=staff),
         "validation_error",
     )
     assert Booking.objects.get(pk=here.pk).status == "arrived"
@@ -105,12 +107,15 @@ def test_q8_staff_refuse_from_their_screen(world, staff, signed_in, clock):
 def test_q8_staff_undo_their_own_last_step_within_10_minutes(world, staff, clock):
     world.top_up("10000000.00")
     booking = arrived(world, staff, clock)
-    assert services.booking_undo_last_step(booking=booking, actor=staff) == "booking.arrived"
+    assert queue_services.booking_undo_last_step(booking=booking, actor=staff) == "booking.arrived"
     booking.refresh_from_db()
     assert booking.status == "confirmed" and booking.arrived_at is None
-    services.booking_mark_arrived(booking=booking, actor=staff)
+    queue_services.booking_mark_arrived(booking=booking, actor=staff)
     clock.move_to(at(1, 8) + dt.timedelta(minutes=10, seconds=1))
-    refused(lambda: services.booking_undo_last_step(booking=booking, actor=staff), "not_changeable")
+    refused(
+        lambda: queue_services.booking_undo_last_step(booking=booking, actor=staff),
+        "not_changeable",
+    )
     assert AuditEvent.objects.filter(action="booking.step_undone").count() == 1
 
 
@@ -120,7 +125,7 @@ def test_q8_only_ones_own_last_step_is_undone(world, staff, django_user_model, c
     colleague = person(django_user_model, "second@kordai.kz", CHECKPOINT_STAFF)
     StaffAssignment.objects.create(user=colleague, checkpoint=world.checkpoint)
     refused(
-        lambda: services.booking_undo_last_step(booking=booking, actor=colleague),
+        lambda: queue_services.booking_undo_last_step(booking=booking, actor=colleague),
         "not_changeable",
     )
 
@@ -129,14 +134,14 @@ def test_q8_undoing_a_crossing_holds_the_deposit_again(world, staff, clock):
     world.top_up("10000000.00")
     booking = arrived(world, staff, clock)
     clock.move_to(at(1, 9))
-    services.queue_call_next(checkpoint=world.checkpoint, direction="exit", actor=staff)
-    services.booking_mark_crossed(booking=booking, actor=staff)
+    queue_services.queue_call_next(checkpoint=world.checkpoint, direction="exit", actor=staff)
+    queue_services.booking_mark_crossed(booking=booking, actor=staff)
     assert balances_of(world.carrier).held == 0
-    services.booking_undo_last_step(booking=booking, actor=staff)
+    queue_services.booking_undo_last_step(booking=booking, actor=staff)
     booking.refresh_from_db()
     assert booking.status == "called" and deposit_status(booking) == "held"
     assert balances_of(world.carrier).held == DEPOSIT
-    services.booking_mark_crossed(booking=booking, actor=staff)
+    queue_services.booking_mark_crossed(booking=booking, actor=staff)
     booking.refresh_from_db()
     assert booking.status == "crossed" and balances_of(world.carrier).held == 0
     assert ledger_check().ok
@@ -146,18 +151,21 @@ def test_q8_a_crossing_whose_released_deposit_was_spent_is_not_undone(world, sta
     world.top_up("10000000.00")
     booking = arrived(world, staff, clock)
     clock.move_to(at(1, 9))
-    services.queue_call_next(checkpoint=world.checkpoint, direction="exit", actor=staff)
-    services.booking_mark_crossed(booking=booking, actor=staff)
+    queue_services.queue_call_next(checkpoint=world.checkpoint, direction="exit", actor=staff)
+    queue_services.booking_mark_crossed(booking=booking, actor=staff)
     spend_all(world)
-    refused(lambda: services.booking_undo_last_step(booking=booking, actor=staff), "not_changeable")
+    refused(
+        lambda: queue_services.booking_undo_last_step(booking=booking, actor=staff),
+        "not_changeable",
+    )
     assert Booking.objects.get(pk=booking.pk).status == "crossed"
 
 
 def test_q8_undoing_a_forgiven_refusal_puts_the_vehicle_back(world, staff, clock):
     world.top_up("10000000.00")
     booking = arrived(world, staff, clock)
-    services.booking_refuse(booking=booking, reason="documents", actor=staff)
-    services.booking_undo_last_step(booking=booking, actor=staff)
+    queue_services.booking_refuse(booking=booking, reason="documents", actor=staff)
+    queue_services.booking_undo_last_step(booking=booking, actor=staff)
     booking.refresh_from_db()
     assert booking.status == "arrived" and booking.refusal_reason == ""
     assert deposit_status(booking) == "held" and balances_of(world.carrier).held == DEPOSIT
@@ -178,4 +186,4 @@ def test_q8_the_carrier_sending_the_driver_link_does_not_stop_staffs_undo(world,
     booking = arrived(world, staff, clock)
     services.driver_link_send(member=world.member, booking=booking)
     services.driver_link_renew(member=world.member, booking=booking)
-    assert services.booking_undo_last_step(booking=booking, actor=staff) == "booking.arrived"
+    assert queue_services.booking_undo_last_step(booking=booking, actor=staff) == "booking.arrived"

@@ -8,6 +8,7 @@ import re
 import pytest
 
 from bookings import services
+from checkpoint_queue import services as queue_services
 from tests.worlds import at, book, trucks
 from vehicles import services as fleet
 
@@ -40,12 +41,12 @@ def queue(world, staff, clock):
         ),
     )
     clock.move_to(at(1, 8))
-    services.booking_mark_arrived(booking=first, actor=staff)
+    queue_services.booking_mark_arrived(booking=first, actor=staff)
     clock.move_to(at(1, 9) + dt.timedelta(minutes=10))
     for booking in (b_regular_b, b_fast, b_regular_a, b_entry):
-        services.booking_mark_arrived(booking=booking, actor=staff)
+        queue_services.booking_mark_arrived(booking=booking, actor=staff)
     clock.move_to(at(1, 9) + dt.timedelta(minutes=30))
-    services.queue_call_next(checkpoint=world.checkpoint, direction="exit", actor=staff)
+    queue_services.queue_call_next(checkpoint=world.checkpoint, direction="exit", actor=staff)
     clock.move_to(at(1, 10))
     return {"first": first, "fast": b_fast, "a": b_regular_a, "b": b_regular_b, "entry": b_entry}
 
@@ -122,7 +123,7 @@ def test_q4_average_wait_is_null_before_the_first_call_of_the_day(client, world)
 
 
 def test_q4_called_shows_the_last_two_hours_and_says_crossed(client, queue, staff, clock):
-    services.booking_mark_crossed(booking=queue["first"], actor=staff)
+    queue_services.booking_mark_crossed(booking=queue["first"], actor=staff)
     (called,) = client.get(API).json()["called"]
     assert called["status"] == "crossed"
     clock.move_to(at(1, 11) + dt.timedelta(minutes=31))
@@ -146,8 +147,10 @@ def test_q4_queries_do_not_grow_with_the_queue(
     bookings = [book(world, vehicle=truck, start=at(1, 9)) for truck in many]
     clock.move_to(at(1, 9))
     for booking in bookings:
-        services.booking_mark_arrived(booking=booking, actor=staff)
-    services.queue_call_next(checkpoint=world.checkpoint, direction="exit", actor=staff, count=5)
+        queue_services.booking_mark_arrived(booking=booking, actor=staff)
+    queue_services.queue_call_next(
+        checkpoint=world.checkpoint, direction="exit", actor=staff, count=5
+    )
     # The board's five, and two for the pace of calls of its predictions (Q6).
     with django_assert_max_num_queries(9):
         board = client.get(API).json()

@@ -5,8 +5,8 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from bookings import services
-from checkpoints import selectors
+from checkpoint_queue import board as boards
+from checkpoint_queue import services as queue_services
 from tests.worlds import at, book
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
@@ -25,10 +25,10 @@ def test_q4_the_boards_called_vehicles_read_uses_the_called_at_index(world, staf
     world.top_up("1000000.00")
     booking = book(world, start=at(1, 9))
     clock.move_to(at(1, 9))
-    services.booking_mark_arrived(booking=booking, actor=staff)
-    services.queue_call_next(checkpoint=world.checkpoint, direction="exit", actor=staff)
+    queue_services.booking_mark_arrived(booking=booking, actor=staff)
+    queue_services.queue_call_next(checkpoint=world.checkpoint, direction="exit", actor=staff)
     with CaptureQueriesContext(connection) as queries:
-        board = selectors.board_of(world.checkpoint)
+        board = boards.board_of(world.checkpoint)
     assert len(board.called) == 1
     (called_read,) = [q["sql"] for q in queries if '"called_at" >=' in q["sql"]]
     assert "booking_called_at_checkpoint" in _plan(called_read)

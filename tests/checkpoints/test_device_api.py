@@ -18,6 +18,7 @@ from auth2fa.services import api_token_issue
 from bookings import services
 from bookings.models import Booking
 from bookings.selectors import deposit_status
+from checkpoint_queue import services as queue_services
 from checkpoints.models import Checkpoint, DeviceKey
 from checkpoints.services import device_key_issue, device_key_revoke
 from core.models import AuditEvent
@@ -217,7 +218,7 @@ def test_d2_crossed_after_the_call_releases_the_deposit_once(post, world, camera
     booking.refresh_from_db()
     assert booking.status == "arrived" and deposit_status(booking) == "held"
 
-    services.queue_call_next(checkpoint=world.checkpoint, direction="exit", actor=staff)
+    queue_services.queue_call_next(checkpoint=world.checkpoint, direction="exit", actor=staff)
     clock.shift(dt.timedelta(minutes=20))
     crossed = post(camera.secret, {"plate": "123ABC02", "event": "crossed"})
     assert crossed.status_code == 200

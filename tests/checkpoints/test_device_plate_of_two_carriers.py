@@ -17,6 +17,7 @@ from django.test import Client
 from bookings import services
 from bookings.models import Booking
 from bookings.selectors import deposit_status
+from checkpoint_queue import services as queue_services
 from checkpoints.services import device_key_issue
 from core.models import AuditEvent
 from tests.worlds import at, book, make_other_world
@@ -85,7 +86,7 @@ def test_q1_a_plate_booked_by_two_carriers_is_left_to_staff(
     stolen = book(thief, start=at(1, 8))
     clock.move_to(at(1, 7))
 
-    with caplog.at_level(logging.WARNING, logger="checkpoints.api"):
+    with caplog.at_level(logging.WARNING, logger="checkpoint_queue.api"):
         response = post(camera.secret, {"plate": "123 ABC 02", "event": "arrived"})
     assert response.status_code == 409, response.json()
     error = error_of(response)
@@ -97,7 +98,7 @@ def test_q1_a_plate_booked_by_two_carriers_is_left_to_staff(
     # Nothing is marked on either booking; the refusal is logged with who, what and which.
     assert_untouched(victim, stolen)
     assert not AuditEvent.objects.filter(action="booking.arrived").exists()
-    (record,) = [r for r in caplog.records if r.name == "checkpoints.api"]
+    (record,) = [r for r in caplog.records if r.name == "checkpoint_queue.api"]
     assert record.levelno == logging.WARNING
     logged = record.getMessage()
     for part in ("KORDAI waiting area gate", PLATE, "arrived", victim.number, stolen.number):
@@ -147,11 +148,11 @@ def test_q1_d2_a_late_camera_event_after_staff_marked_one_carrier_is_not_given_t
     stolen = book(thief, start=at(1, 10))
     clock.move_to(at(1, 8))
     seen = at(1, 8)
-    services.booking_mark_arrived(booking=victim, actor=staff)
+    queue_services.booking_mark_arrived(booking=victim, actor=staff)
     clock.move_to(at(1, 9))
-    services.queue_call_next(checkpoint=world.checkpoint, direction="exit", actor=staff)
+    queue_services.queue_call_next(checkpoint=world.checkpoint, direction="exit", actor=staff)
     clock.shift(dt.timedelta(minutes=10))
-    services.booking_mark_crossed(booking=Booking.objects.get(pk=victim.pk), actor=staff)
+    queue_services.booking_mark_crossed(booking=Booking.objects.get(pk=victim.pk), actor=staff)
 
     # The gate camera's arrival of 08:00, delivered only now: the thief's window was open then.
     response = post(camera.secret, {"plate": PLATE, "event": "arrived", "at": seen.isoformat()})
@@ -170,14 +171,14 @@ def test_d2_a_repeated_crossing_is_not_answered_with_another_carriers_booking(
     first = book(world, start=at(1, 9))
     second = book(thief, start=at(1, 10))
     clock.move_to(at(1, 8))
-    services.booking_mark_arrived(booking=first, actor=staff)
+    queue_services.booking_mark_arrived(booking=first, actor=staff)
     clock.move_to(at(1, 9))
-    services.queue_call_next(checkpoint=world.checkpoint, direction="exit", actor=staff)
-    services.booking_mark_crossed(booking=Booking.objects.get(pk=first.pk), actor=staff)
-    services.booking_mark_arrived(booking=second, actor=staff)
+    queue_services.queue_call_next(checkpoint=world.checkpoint, direction="exit", actor=staff)
+    queue_services.booking_mark_crossed(booking=Booking.objects.get(pk=first.pk), actor=staff)
+    queue_services.booking_mark_arrived(booking=second, actor=staff)
     clock.move_to(at(1, 10))
-    services.queue_call_next(checkpoint=world.checkpoint, direction="exit", actor=staff)
-    services.booking_mark_crossed(booking=Booking.objects.get(pk=second.pk), actor=staff)
+    queue_services.queue_call_next(checkpoint=world.checkpoint, direction="exit", actor=staff)
+    queue_services.booking_mark_crossed(booking=Booking.objects.get(pk=second.pk), actor=staff)
     crossings = AuditEvent.objects.filter(action="booking.crossed").count()
 
     clock.shift(dt.timedelta(minutes=5))

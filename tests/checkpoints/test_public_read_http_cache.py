@@ -7,7 +7,7 @@ language) gives a new ETag; errors and pages are never shared."""
 import pytest
 from django.utils.cache import get_max_age
 
-from bookings import services
+from checkpoint_queue import services as queue_services
 from tests.worlds import at, book
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("english")]
@@ -87,7 +87,7 @@ def test_q4_the_board_etag_changes_with_an_arrival_and_with_the_language(client,
     kazakh = client.get(BOARD_API, headers={**held, "accept_language": "kk"})
     assert kazakh.status_code == 200 and kazakh["ETag"] != first["ETag"]
     assert "Accept-Language" in kazakh["Vary"]
-    services.booking_mark_arrived(booking=booking, actor=staff)
+    queue_services.booking_mark_arrived(booking=booking, actor=staff)
     after = client.get(BOARD_API, headers=held)
     assert after.status_code == 200 and len(after.json()["waiting"]) == 1
 

@@ -1,5 +1,5 @@
 """Q6 on the live board (Q4): each waiting vehicle, by its masked plate, shows the call time the
-booking page and the driver link predict for it (bookings.predictions, one rule), as a clock
+booking page and the driver link predict for it (checkpoint_queue.predictions, one rule), as a clock
 time worked out when the board was built; the cached board never shows one that a call or the
 clock has made stale."""
 
@@ -7,9 +7,9 @@ import datetime as dt
 
 import pytest
 
-from bookings import services
-from bookings.predictions import predicted_call_at
-from checkpoints.selectors import BOARD_CACHE_SECONDS
+from checkpoint_queue import services as queue_services
+from checkpoint_queue.board import BOARD_CACHE_SECONDS
+from checkpoint_queue.predictions import predicted_call_at
 from core.clock import ALMATY
 from tests.worlds import at, book, trucks
 
@@ -26,7 +26,7 @@ def waiting(world, staff, clock):
     queue = [book(world, vehicle=truck, start=at(1, 9)) for truck in trucks(world, 5)]
     clock.move_to(at(1, 9))
     for booking in queue:
-        services.booking_mark_arrived(booking=booking, actor=staff)
+        queue_services.booking_mark_arrived(booking=booking, actor=staff)
     return queue
 
 
@@ -57,7 +57,7 @@ def test_q6_board_shows_each_waiting_vehicle_the_call_time_of_its_booking_page(
     assert times[0] == "2026-03-21T09:00:00+05:00"
     assert times == sorted(times) and times[-1] > times[0]
     # A vehicle called forward shows its call, no prediction.
-    services.queue_call_next(checkpoint=world.checkpoint, direction="exit", actor=staff)
+    queue_services.queue_call_next(checkpoint=world.checkpoint, direction="exit", actor=staff)
     (called,) = client.get(API).json()["called"]
     assert "predicted_call_at" not in called
 
@@ -72,7 +72,9 @@ def test_q6_board_page_shows_the_expected_call_as_a_clock_time(client, waiting):
 
 def test_q6_a_call_replaces_the_cached_predictions_on_the_next_read(client, waiting, staff, world):
     before = board_times(client)
-    services.queue_call_next(checkpoint=world.checkpoint, direction="exit", actor=staff, count=2)
+    queue_services.queue_call_next(
+        checkpoint=world.checkpoint, direction="exit", actor=staff, count=2
+    )
     after = board_times(client)
     # Not the cached board: two fewer vehicles ahead and a faster pace, at the same moment.
     assert after == predicted(in_call_order(waiting))

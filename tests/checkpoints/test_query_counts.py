@@ -9,7 +9,8 @@ import pytest
 from django.core.cache import cache
 
 from bookings import services
-from checkpoints import selectors
+from checkpoint_queue import services as queue_services
+from checkpoints import public_reads
 from checkpoints.models import Closure, HourOverride, SlotCounter
 from checkpoints.services import capacity_refresh
 from tests.worlds import at, book, trucks
@@ -56,7 +57,7 @@ def test_q4_board_api_reads_at_most_nine_queries_then_only_the_checkpoint_from_t
     booked = [book(world, vehicle=truck, start=at(1, 9)) for truck in trucks(world, 6)]
     clock.move_to(at(1, 8))
     for booking in booked:
-        services.booking_mark_arrived(booking=booking, actor=staff)
+        queue_services.booking_mark_arrived(booking=booking, actor=staff)
     # The checkpoint, its country (the page names it; kept in the entry), the board's five and
     # the two of its predicted call times (Q6).
     with django_assert_max_num_queries(9):
@@ -138,7 +139,7 @@ def test_q4_an_arrival_shows_on_the_board_at_once(client, world, staff, clock):
     clock.move_to(at(1, 8))
     assert client.get(BOARD_API).json()["waiting"] == []
     page_before = client.get(BOARD_PAGE).content.decode()
-    services.booking_mark_arrived(booking=booking, actor=staff)
+    queue_services.booking_mark_arrived(booking=booking, actor=staff)
     waiting = client.get(BOARD_API).json()["waiting"]
     assert len(waiting) == 1
     plate = waiting[0]["plate_masked"]
@@ -161,8 +162,8 @@ def test_c6_an_evicted_version_never_brings_back_an_old_entry(client, world):
     )
     cache.delete_many(
         [
-            selectors._cfg_key(world.checkpoint.pk),
-            selectors._day_key(world.checkpoint.pk, at(1, 0).date()),
+            public_reads.config_key(world.checkpoint.pk),
+            public_reads.day_key(world.checkpoint.pk, at(1, 0).date()),
         ]
     )
     assert slots(client)[9]["taken"] == 3
@@ -173,7 +174,7 @@ def test_c6_the_version_is_replaced_again_when_the_booking_commits(
 ):
     """A read between the change and its commit may store rows of before the commit: the commit
     replaces the version once more so that entry is never read."""
-    key = selectors._day_key(world.checkpoint.pk, at(1, 0).date())
+    key = public_reads.day_key(world.checkpoint.pk, at(1, 0).date())
     slots(client)
     with django_capture_on_commit_callbacks() as callbacks:
         book(world, start=at(1, 9))
@@ -200,6 +201,6 @@ def test_b8_a_booking_goes_through_when_the_cache_is_down(client, world, monkeyp
         def set_many(self, *args, **kwargs):
             raise ConnectionError("cache unreachable")
 
-    monkeypatch.setattr(selectors, "cache", Down())
+    monkeypatch.setattr(public_reads, "cache", Down())
     booking = book(world, start=at(1, 9))
     assert booking.status == "confirmed"

@@ -13,7 +13,7 @@ import pytest
 import time_machine
 from django.utils import timezone
 
-from bookings import services
+from checkpoint_queue import services as queue_services
 from core.clock import ALMATY
 from tests.e2e.conftest import artifacts_of
 from tests.worlds import book, make_world, officer_at
@@ -58,13 +58,13 @@ def test_q5_q7_the_driver_follows_the_queue_on_a_phone_without_signing_in(
         driver.screenshot(path=str(shots / "driver-01-confirmed.png"))
         assert driver.evaluate("document.documentElement.scrollWidth") <= 390
 
-        services.booking_mark_arrived(booking=booking, actor=officer)
+        queue_services.booking_mark_arrived(booking=booking, actor=officer)
         driver.reload()
         driver.get_by_text("Your place in the queue:").wait_for()
         assert driver.locator(".driver-position strong").inner_text() == "1"
         driver.screenshot(path=str(shots / "driver-02-in-the-queue.png"))
 
-        services.queue_call_next(checkpoint=world.checkpoint, direction="exit", actor=officer)
+        queue_services.queue_call_next(checkpoint=world.checkpoint, direction="exit", actor=officer)
         assert any("is called forward at" in body for body in sms_to(fake_twilio, DRIVER_PHONE))
         driver.reload()
         driver.get_by_text("Drive to the checkpoint now.").wait_for()

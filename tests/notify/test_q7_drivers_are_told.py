@@ -5,7 +5,7 @@ their own notices (B12)."""
 
 import pytest
 
-from bookings import services
+from checkpoint_queue import services as queue_services
 from notify.models import Message
 from tests.worlds import at, book, trucks
 
@@ -32,8 +32,8 @@ def test_q7_the_drivers_are_told_when_their_vehicle_is_called_forward(
     booking = book(world, start=at(1, 9), drivers=world.drivers[:2])
     clock.move_to(at(1, 9))
     with commit():
-        services.booking_mark_arrived(booking=booking, actor=staff)
-        services.queue_call_next(checkpoint=world.checkpoint, direction="exit", actor=staff)
+        queue_services.booking_mark_arrived(booking=booking, actor=staff)
+        queue_services.queue_call_next(checkpoint=world.checkpoint, direction="exit", actor=staff)
     called = driver_messages("driver_called")
     assert [(m.driver_id, m.recipient_id, m.address) for m in called] == [
         (world.drivers[0].pk, None, DRIVER_PHONE),
@@ -55,16 +55,16 @@ def test_q7_the_drivers_are_told_once_when_their_vehicle_nears_the_front(world, 
     bookings = [book(world, vehicle=v, start=at(1, 9)) for v in vehicles]
     clock.move_to(at(1, 8))
     for booking in bookings:
-        services.booking_mark_arrived(booking=booking, actor=staff)
+        queue_services.booking_mark_arrived(booking=booking, actor=staff)
     near = driver_messages("driver_near")
     assert [m.booking_id for m in near] == [b.pk for b in bookings[:5]]
     assert "is number 5 in the queue at Kordai" in near[4].body
     clock.move_to(at(1, 9))
-    services.queue_call_next(checkpoint=world.checkpoint, direction="exit", actor=staff)
+    queue_services.queue_call_next(checkpoint=world.checkpoint, direction="exit", actor=staff)
     near = driver_messages("driver_near")
     assert [m.booking_id for m in near] == [b.pk for b in bookings]  # the 6th is now 5th
     assert "is number 5 in the queue" in near[5].body
-    services.queue_call_next(checkpoint=world.checkpoint, direction="exit", actor=staff)
+    queue_services.queue_call_next(checkpoint=world.checkpoint, direction="exit", actor=staff)
     assert len(driver_messages("driver_near")) == 6  # nobody is told twice
 
 
@@ -75,6 +75,6 @@ def test_q7_a_driver_phone_outside_the_served_country_codes_is_not_told(
     world.top_up("1000000.00")
     booking = book(world, start=at(1, 9))
     clock.move_to(at(1, 9))
-    services.booking_mark_arrived(booking=booking, actor=staff)
-    services.queue_call_next(checkpoint=world.checkpoint, direction="exit", actor=staff)
+    queue_services.booking_mark_arrived(booking=booking, actor=staff)
+    queue_services.queue_call_next(checkpoint=world.checkpoint, direction="exit", actor=staff)
     assert not Message.objects.filter(driver__isnull=False).exists()

@@ -1,4 +1,4 @@
-from bookings.services import not_crossed_sweep
+from checkpoint_queue.services import not_crossed_sweep
 from core.management.jobs import JobCommand
 
 

@@ -17,10 +17,12 @@ from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_GET
 
 from auth2fa.decorators import verified_login_required
-from bookings import services
 from bookings.models import Booking, RefusalReason
-from checkpoints import selectors
+from checkpoint_queue import board as boards
+from checkpoint_queue import selectors, services
 from checkpoints.models import Checkpoint, Direction
+from checkpoints.public_reads import public_checkpoint
+from checkpoints.selectors import checkpoints_of_staff
 from core import clock
 from core.errors import ApplicationError
 from vehicles.plates import format_plate
@@ -66,10 +68,10 @@ def _plate(booking) -> str:
 def staff_checkpoints(request: HttpRequest) -> HttpResponse:
     """The checkpoints where the person works (A5), each with its screen and its board."""
     _staff_only(request)
-    checkpoints = selectors.checkpoints_of_staff(request.user).select_related("country")
+    checkpoints = checkpoints_of_staff(request.user).select_related("country")
     return render(
         request,
-        "checkpoints/staff_list.html",
+        "checkpoint_queue/staff_list.html",
         {"checkpoints": checkpoints.order_by("country_id", "name_en")},
     )
 
@@ -80,7 +82,7 @@ def staff_checkpoint(request: HttpRequest, code: str) -> HttpResponse:
     them crossed. Only at the person's own checkpoints (A5): any other is refused (403)."""
     _staff_only(request)
     checkpoint = get_object_or_404(Checkpoint, code=code.upper())
-    if not selectors.checkpoints_of_staff(request.user).filter(pk=checkpoint.pk).exists():
+    if not checkpoints_of_staff(request.user).filter(pk=checkpoint.pk).exists():
         raise PermissionDenied(_("You do not work at this checkpoint."))
     if request.method == "POST":
         _act(request, checkpoint)
@@ -102,7 +104,7 @@ def staff_checkpoint(request: HttpRequest, code: str) -> HttpResponse:
             booking.plate = _plate(booking)
     return render(
         request,
-        "checkpoints/staff_checkpoint.html",
+        "checkpoint_queue/staff_checkpoint.html",
         {
             "checkpoint": checkpoint,
             "search_form": search_form,
@@ -245,8 +247,8 @@ def _int(value) -> int:
 def board(request: HttpRequest, code: str) -> HttpResponse:
     """The public live board (Q4), made for a large screen in the waiting area; it re-reads
     itself every 30 seconds (static/js/live-refresh.js, or a refresh without script)."""
-    checkpoint = selectors.public_checkpoint(code)
+    checkpoint = public_checkpoint(code)
     if checkpoint is None:
         raise Http404
-    board = selectors.public_board(checkpoint).value
-    return render(request, "checkpoints/board.html", {"board": board, "refresh_seconds": 30})
+    board = boards.public_board(checkpoint).value
+    return render(request, "checkpoint_queue/board.html", {"board": board, "refresh_seconds": 30})

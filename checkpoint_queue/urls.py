@@ -1,6 +1,6 @@
 from django.urls import path
 
-from checkpoints import views
+from checkpoint_queue import views
 
 urlpatterns = [
     path("staff/checkpoints/", views.staff_checkpoints, name="staff-checkpoints"),
