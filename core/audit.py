@@ -16,6 +16,7 @@ import dataclasses
 import hashlib
 import ipaddress
 import json
+import secrets
 from collections.abc import Callable, Iterator, Sequence
 from decimal import Decimal
 from typing import Any
@@ -98,18 +99,31 @@ def canonical_json(payload: dict[str, Any]) -> bytes:
 
 
 def event_payload(event: AuditEvent) -> dict[str, Any]:
-    return {
-        "occurred_at": event.occurred_at.astimezone(clock.dt.UTC).isoformat(),
+    """What an event's hash covers. Who acted and from where (the person's id and name, the IP
+    address) are committed to, not shown, when the event has a `person_salt`: `person` is the
+    SHA-256 of the salt and their canonical JSON. The chain still binds them (the salt is kept
+    with the event and the full check recomputes it), but a proof handed to a carrier or shown
+    to the public (W6) names no officer, operator or address."""
+    person = {
         "actor_id": event.actor_id,
         "actor_label": event.actor_label,
+        "ip": _ip_for_hash(event.ip),
+    }
+    payload = {
+        "occurred_at": event.occurred_at.astimezone(clock.dt.UTC).isoformat(),
         "action": event.action,
         "object_type": event.object_type,
         "object_id": event.object_id,
         "object_repr": event.object_repr,
         "before": event.before,
         "after": event.after,
-        "ip": _ip_for_hash(event.ip),
     }
+    if event.person_salt:
+        secret = event.person_salt.encode() + canonical_json(person)
+        payload["person"] = hashlib.sha256(secret).hexdigest()
+    else:
+        payload.update(person)
+    return payload
 
 
 def payload_hash(payload: dict[str, Any]) -> str:
@@ -158,6 +172,7 @@ def record(
         before=_json_safe(before),
         after=_json_safe(after),
         ip=_ip_for_storage(ip if ip is not None else current_ip.get()),
+        person_salt=secrets.token_hex(16),
     )
     event.event_hash = compute_event_hash(event)
     pending = _pending.get()

@@ -32,6 +32,10 @@ class AuditEvent(models.Model):
     after = models.JSONField(_("after"), null=True, blank=True)
     ip = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
     event_hash = models.CharField(_("event hash"), max_length=64)
+    # A random secret per event (hex) that hides who acted and from where in the event's hash
+    # (core.audit.event_payload): a published proof shows the event without them. Empty for
+    # events recorded before it existed, which hash them in the clear.
+    person_salt = models.CharField(max_length=32, blank=True, default="")
 
     class Meta:
         verbose_name = _("audit event")

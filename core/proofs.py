@@ -40,19 +40,14 @@ PENDING_UNSEALED = "unsealed"
 PENDING_SEALED = "sealed"
 
 _HEX64 = re.compile(r"[0-9a-f]{64}")
-_EVENT_KEYS = frozenset(
-    {
-        "occurred_at",
-        "actor_id",
-        "actor_label",
-        "action",
-        "object_type",
-        "object_id",
-        "object_repr",
-        "before",
-        "after",
-        "ip",
-    }
+_SHARED_KEYS = frozenset(
+    {"occurred_at", "action", "object_type", "object_id", "object_repr", "before", "after"}
+)
+# Who acted and from where: in the clear in events recorded before `person_salt` existed, else
+# committed to by `person` (core.audit.event_payload).
+_EVENT_KEY_SETS = (
+    _SHARED_KEYS | {"person"},
+    _SHARED_KEYS | {"actor_id", "actor_label", "ip"},
 )
 
 
@@ -477,7 +472,7 @@ def _verify_event(entry: Any, check: ProofCheck, seen: set[int]) -> tuple[dict[s
     # (no duplicate keys, no second spelling of the same content).
     if (
         not isinstance(content, dict)
-        or set(content) != _EVENT_KEYS
+        or set(content) not in _EVENT_KEY_SETS
         or audit.canonical_json(content).decode() != canonical
     ):
         raise ProofError(
@@ -536,7 +531,7 @@ def _checked(
         id=event_id,
         occurred_at=occurred_at,
         action=str(content["action"]),
-        actor_label=str(content["actor_label"]),
+        actor_label=str(content.get("actor_label", "")),
         content=content,
         batch_number=batch,
         head_day=head_day,

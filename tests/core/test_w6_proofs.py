@@ -379,3 +379,35 @@ def test_w6_the_booking_page_links_the_proof(world, booking, owner):
 def test_w6_every_page_links_the_published_heads(client):
     for path in ("/faq/", "/transparency/check/"):
         assert 'href="/transparency/"' in client.get(path).content.decode(), path
+
+
+def test_w6_a_proof_names_no_person_and_no_address_yet_binds_them(
+    world, booking, owner, clock, tmp_path
+):
+    """A6/W6: who acted and from where are committed to (`person`), not shown: the carrier's
+    proof carries no name, e-mail or IP, and the full chain check still covers them."""
+    audit.record(
+        "booking.test_staff_step", actor=world.member.user, target=booking, ip="203.0.113.7"
+    )
+    _seal_and_publish(clock)
+    raw = _download(owner, booking)
+    text = raw.decode()
+    person = world.member.user
+    for secret in (person.email, person.full_name, "203.0.113.7", '"actor_id'):
+        assert secret not in text
+    for entry in json.loads(raw)["heads"][0]["events"]:
+        assert len(json.loads(entry["canonical"])["person"]) == 64
+    assert _verify_file(tmp_path, raw).startswith("valid")
+    # The salt is kept with the event: the registrar's full check recomputes `person`.
+    event = booking_events(booking).last()
+    assert audit.compute_event_hash(event) == event.event_hash
+    event.ip = "198.51.100.1"
+    assert audit.compute_event_hash(event) != event.event_hash
+
+
+def booking_events(booking):
+    from core.models import AuditEvent
+
+    return AuditEvent.objects.filter(
+        object_type="bookings.booking", object_id=str(booking.pk)
+    ).order_by("pk")
