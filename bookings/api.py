@@ -287,7 +287,7 @@ class DriverLinkApi(APIView):
                 "booking": serializers.CharField(),
                 "plate": serializers.CharField(),
                 "checkpoint": serializers.CharField(),
-                "direction": serializers.ChoiceField(choices=Direction.choices),
+                "direction": serializers.ChoiceField(choices=Direction.values),
                 "slot_start": serializers.DateTimeField(),
                 "slot_end": serializers.DateTimeField(),
                 "status": serializers.CharField(),

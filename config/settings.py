@@ -343,8 +343,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
-    # Several bodies have a field "kind"; the vehicle kinds get a stable name of their own.
-    "ENUM_NAME_OVERRIDES": {"VehicleKindEnum": "core.openapi.vehicle_kinds"},
+    # Several bodies have a field "kind" or "direction"; each set of values gets a stable name.
+    "ENUM_NAME_OVERRIDES": {
+        "VehicleKindEnum": "core.openapi.vehicle_kinds",
+        "DirectionEnum": "core.openapi.directions",
+    },
 }
 
 # --- Domain settings --------------------------------------------------------------------------

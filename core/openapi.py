@@ -55,3 +55,11 @@ def vehicle_kinds() -> list[str]:
     from vehicles.models import Vehicle
 
     return list(Vehicle.Kind.values)
+
+
+def directions() -> list[str]:
+    """settings.SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"]: bookings, requests for a draw and
+    the driver link all have a field "direction"; one name for its values (DirectionEnum)."""
+    from checkpoints.models import Direction
+
+    return list(Direction.values)

@@ -43,6 +43,9 @@ class Message(models.Model):
         DRIVER_LINK = "driver_link", _("Driver: the booking's link")
         # Told to the person whose sign-in factor was added, replaced or removed (A8).
         FACTOR_CHANGED = "factor_changed", _("Sign-in factor changed")
+        # The outcome of a draw (F5) for a request that got no place or was passed over.
+        RELEASE_UNSUCCESSFUL = "release_unsuccessful", _("Draw: no place")
+        RELEASE_SKIPPED = "release_skipped", _("Draw: request passed over")
 
     class Status(models.TextChoices):
         QUEUED = "queued", _("Queued")

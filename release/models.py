@@ -47,7 +47,7 @@ class ReleasePolicy(models.Model):
     window_minutes = models.PositiveSmallIntegerField(_("request window, minutes"), default=60)
     # F3: a carrier's requests for one day and direction: the larger of these two.
     carrier_share_percent = models.PositiveSmallIntegerField(
-        _("carrier share, % of the day's places"), default=10
+        _("carrier share, per cent of the day's places"), default=10
     )
     carrier_share_min = models.PositiveSmallIntegerField(_("carrier share, at least"), default=2)
     changed_at = models.DateTimeField(_("changed at"), null=True, blank=True)

@@ -18,9 +18,9 @@ from notify import services as notify
 from notify.models import Message
 from vehicles.plates import format_plate
 
-# The outbox's kinds of these messages (Message.kind).
-RELEASE_UNSUCCESSFUL = "release_unsuccessful"
-RELEASE_SKIPPED = "release_skipped"
+# The outbox's kinds of these messages.
+RELEASE_UNSUCCESSFUL = Message.Kind.RELEASE_UNSUCCESSFUL
+RELEASE_SKIPPED = Message.Kind.RELEASE_SKIPPED
 
 TEXTS = {
     RELEASE_UNSUCCESSFUL: gettext_lazy(

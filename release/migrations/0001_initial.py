@@ -93,7 +93,7 @@ class Migration(migrations.Migration):
                 ('days_before', models.PositiveSmallIntegerField(default=29, verbose_name='days before the day')),
                 ('release_time', models.TimeField(default=datetime.time(10, 0), verbose_name='release time (Almaty)')),
                 ('window_minutes', models.PositiveSmallIntegerField(default=60, verbose_name='request window, minutes')),
-                ('carrier_share_percent', models.PositiveSmallIntegerField(default=10, verbose_name="carrier share, % of the day's places")),
+                ('carrier_share_percent', models.PositiveSmallIntegerField(default=10, verbose_name="carrier share, per cent of the day's places")),
                 ('carrier_share_min', models.PositiveSmallIntegerField(default=2, verbose_name='carrier share, at least')),
                 ('changed_at', models.DateTimeField(blank=True, null=True, verbose_name='changed at')),
                 ('changed_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='changed by')),
