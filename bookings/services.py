@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils.translation import gettext as _
@@ -27,6 +28,7 @@ from bookings.models import (
     CargoCategory,
     SlotHold,
 )
+from carriers import locks as carrier_locks
 from carriers.models import Carrier, Member
 from checkpoints.capacity import local_dates_of_period
 from checkpoints.models import Checkpoint, Closure, Direction, SlotCounter
@@ -41,6 +43,7 @@ from deposits.selectors import ZERO, accounts_by_kind, available_balance
 from fees.models import Service
 from fees.selectors import Quote
 from fees.services import charge_quotes, fee_refund
+from notify.models import Message
 from notify.services import booking_drivers_notify, booking_event_notify
 from vehicles.models import Driver, Vehicle
 from vehicles.selectors import active_drivers_among, active_vehicles_by_id
@@ -428,17 +431,40 @@ def driver_link_renew(*, member: Member, booking: Booking) -> Booking:
     return booking
 
 
+def _refuse_too_many_driver_links(*, carrier_id: int) -> None:
+    """A8: a carrier types its drivers' phones, and a new link may be sent again, so the link
+    SMS a carrier sends in any 24 hours are limited (DRIVER_LINK_SMS_PER_CARRIER_PER_DAY), on
+    top of every phone's own limits."""
+    since = clock.now() - dt.timedelta(days=1)
+    sent = Message.objects.filter(
+        kind=Message.Kind.DRIVER_LINK, booking__carrier_id=carrier_id, created_at__gt=since
+    ).count()
+    if sent >= settings.DRIVER_LINK_SMS_PER_CARRIER_PER_DAY:
+        raise ApplicationError(
+            "too_many_driver_links",
+            _(
+                "Your carrier sent the driver link by SMS too many times in the last 24 hours. "
+                "Show the drivers the link or its QR code instead."
+            ),
+            status=429,
+            retry_after=3600,
+        )
+
+
 def driver_link_send(*, member: Member, booking: Booking) -> int:
     """The driver link by SMS to the booking's drivers (Q5), through the outbox: once per link
     and driver (a new link may be sent again), only to the served country codes (A8). Returns
     how many SMS were queued."""
     _require_booking_role(member)
     with transaction.atomic():
+        # The carrier's row first: its driver SMS of the day are counted one send at a time.
+        carrier_locks.carrier(member.carrier_id)
         booking = _lock_own(member, booking)
         if not booking.is_active:
             raise _not_changeable(
                 _("Booking %(number)s is no longer active.") % {"number": booking.number}
             )
+        _refuse_too_many_driver_links(carrier_id=member.carrier_id)
         queued = booking_drivers_notify(
             booking=booking,
             event="driver_link",

@@ -412,6 +412,11 @@ SMS_ALLOWED_COUNTRY_CODES = env.list(
 # invites) and from one carrier.
 INVITATION_SMS_PER_PHONE_PER_DAY = env.int("INVITATION_SMS_PER_PHONE_PER_DAY", default=3)
 INVITATION_SMS_PER_CARRIER_PER_DAY = env.int("INVITATION_SMS_PER_CARRIER_PER_DAY", default=20)
+# A3/A8: SMS to one phone, whatever sends them (codes, invitations, notices), in any hour and day.
+SMS_PER_PHONE_PER_HOUR = env.int("SMS_PER_PHONE_PER_HOUR", default=5)
+SMS_PER_PHONE_PER_DAY = env.int("SMS_PER_PHONE_PER_DAY", default=20)
+# A8: driver-link SMS (Q5) one carrier may send in any 24 hours, all its bookings together.
+DRIVER_LINK_SMS_PER_CARRIER_PER_DAY = env.int("DRIVER_LINK_SMS_PER_CARRIER_PER_DAY", default=300)
 # A8: one SMS notice of a factor change per person and kind of change in this many minutes.
 FACTOR_NOTICE_SMS_EVERY_MINUTES = env.int("FACTOR_NOTICE_SMS_EVERY_MINUTES", default=10)
 TWILIO_ACCOUNT_SID = env.str("TWILIO_ACCOUNT_SID", default="")

@@ -264,8 +264,10 @@ def booking_drivers_notify(
     now = clock.now()
     queued: list[Message] = []
     drivers = [link.driver for link in booking.driver_links.select_related("driver")]
+    # Once per phone, not per driver: two drivers sharing a phone get one SMS, which also
+    # spares that phone's limits (A3).
     key_of = {
-        driver.pk: f"{event}:booking:{booking.pk}{once_per}:driver:{driver.pk}"
+        driver.pk: f"{event}:booking:{booking.pk}{once_per}:phone:{driver.phone}"
         for driver in drivers
     }
     # Told already (the common case after every arrival and call): one read, no failed inserts.
@@ -278,6 +280,7 @@ def booking_drivers_notify(
         if not driver.phone or not is_served_phone(driver.phone):
             logger.info("Not told: %s of booking %s to driver #%s.", event, booking.pk, driver.pk)
             continue
+        told.add(key_of[driver.pk])
         message = Message(
             recipient=None,
             driver=driver,

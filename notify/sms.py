@@ -29,8 +29,10 @@ from notify.console import framed
 
 logger = logging.getLogger(__name__)
 
-SMS_PER_PHONE_HOUR = 5
-SMS_PER_PHONE_DAY = 20
+# Everything else may use the limits only up to this many SMS short of them: a busy day of
+# notices (bookings made, vehicles called) never leaves a person without a sign-in code.
+SMS_KEPT_FOR_CODES = 2
+CODE_PURPOSES = frozenset({"sign_in", "registration"})
 
 
 class SmsDeliveryError(Exception):
@@ -56,16 +58,19 @@ class SmsAllowance:
     record_id: int | None = None
 
 
-def sms_wait_seconds(phone: str, now: dt.datetime) -> int | None:
-    """Seconds until one more SMS to `phone` fits under A3's limits, or None when it fits now."""
+def sms_wait_seconds(phone: str, now: dt.datetime, *, kept_for_codes: int = 0) -> int | None:
+    """Seconds until one more SMS to `phone` fits under A3's limits less `kept_for_codes` of
+    them, or None when it fits now."""
+    per_day = settings.SMS_PER_PHONE_PER_DAY - kept_for_codes
+    per_hour = settings.SMS_PER_PHONE_PER_HOUR - kept_for_codes
     sent = SmsSent.objects.filter(phone=phone, sent_at__gt=now - dt.timedelta(days=1))
     in_day = sorted(sent.values_list("sent_at", flat=True))
     in_hour = [at for at in in_day if at > now - dt.timedelta(hours=1)]
     free_at = None
-    if len(in_day) >= SMS_PER_PHONE_DAY:
-        free_at = in_day[len(in_day) - SMS_PER_PHONE_DAY] + dt.timedelta(days=1)
-    elif len(in_hour) >= SMS_PER_PHONE_HOUR:
-        free_at = in_hour[len(in_hour) - SMS_PER_PHONE_HOUR] + dt.timedelta(hours=1)
+    if len(in_day) >= per_day:
+        free_at = in_day[len(in_day) - per_day] + dt.timedelta(days=1)
+    elif len(in_hour) >= per_hour:
+        free_at = in_hour[len(in_hour) - per_hour] + dt.timedelta(hours=1)
     if free_at is None:
         return None
     return max(1, math.ceil((free_at - now).total_seconds()))
@@ -80,7 +85,8 @@ def sms_allowance_take(phone: str, *, purpose: str, now: dt.datetime | None = No
     if not is_served_phone(phone):
         raise SmsRefused(f"Kezek sends no SMS to {phone[:4]}…: its country is not served.")
     locks.phone(phone)
-    wait = sms_wait_seconds(phone, now)
+    kept = 0 if purpose in CODE_PURPOSES else SMS_KEPT_FOR_CODES
+    wait = sms_wait_seconds(phone, now, kept_for_codes=kept)
     if wait is not None:
         raise SmsRefused(
             f"{phone[:4]}… had its SMS for now (A3); one more fits in {wait} s.", wait_seconds=wait

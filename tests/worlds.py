@@ -81,13 +81,15 @@ def make_world(
             iin=None,
             passport_number=passport,
             citizenship="KZ",
-            phone="+77019990000",
+            phone=f"+7701999000{n}",
         )
-        for name, passport in (
-            ("Yerlan Driver", "N1234567"),
-            ("Asel Driver", "N7654321"),
-            ("Bolat Driver", "N1111111"),
-            ("Dana Driver", "N2222222"),
+        for n, (name, passport) in enumerate(
+            (
+                ("Yerlan Driver", "N1234567"),
+                ("Asel Driver", "N7654321"),
+                ("Bolat Driver", "N1111111"),
+                ("Dana Driver", "N2222222"),
+            )
         )
     ]
     return World(

@@ -75,7 +75,6 @@ from auth2fa.services.tokens import (
     web_session_end,
     web_session_start,
 )
-from notify.sms import SMS_PER_PHONE_DAY, SMS_PER_PHONE_HOUR  # every SMS counts (A8)
 
 __all__ = [
     "CODE_FACTORS",
@@ -91,8 +90,6 @@ __all__ = [
     "PASSKEY_SIGN_IN",
     "PRIMARY_FACTORS",
     "RESEND_AFTER",
-    "SMS_PER_PHONE_DAY",
-    "SMS_PER_PHONE_HOUR",
     "TELEGRAM_PER_CHAT_DAY",
     "TELEGRAM_PER_CHAT_HOUR",
     "TELEGRAM_REPLIES",

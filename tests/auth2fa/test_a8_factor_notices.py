@@ -16,6 +16,13 @@ from tests.auth2fa.factories import T0, registered_person
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def no_phone_limits(settings):
+    """The notices' own 10-minute rule is tested here; A3's per-phone limits, which would hold
+    the fourth notice of an hour back, have tests of their own (tests/notify)."""
+    settings.SMS_PER_PHONE_PER_HOUR = settings.SMS_PER_PHONE_PER_DAY = 100
+
+
 @pytest.fixture
 def person(fake_twilio, eager):
     """Notices go through the outbox (A8), delivered by the worker: here right after commit."""

@@ -2,12 +2,15 @@
 signing in, the booking, its status and its place in the waiting queue; the carrier sends it to
 the drivers by SMS and can make a new one, which revokes the old."""
 
+import datetime as dt
+
 import pytest
 from django.test import Client
 
 from bookings import services
 from bookings.driver_links import driver_link_path, driver_link_url
 from checkpoint_queue import services as queue_services
+from core.errors import ApplicationError
 from core.models import AuditEvent
 from notify.models import Message
 from tests.worlds import at, book, trucks
@@ -60,6 +63,21 @@ def test_q5_the_link_goes_to_the_drivers_by_sms_once_per_link(world, booking):
     assert services.driver_link_send(member=world.member, booking=booking) == 0
     services.driver_link_renew(member=world.member, booking=booking)
     booking.refresh_from_db()
+    assert services.driver_link_send(member=world.member, booking=booking) == 2
+
+
+def test_a8_a_carrier_cannot_pump_driver_link_sms_by_renewing_the_link(
+    world, booking, settings, clock
+):
+    settings.DRIVER_LINK_SMS_PER_CARRIER_PER_DAY = 4
+    for _ in range(2):
+        assert services.driver_link_send(member=world.member, booking=booking) == 2
+        booking = services.driver_link_renew(member=world.member, booking=booking)
+    with pytest.raises(ApplicationError) as refused:
+        services.driver_link_send(member=world.member, booking=booking)
+    assert refused.value.code == "too_many_driver_links" and refused.value.status == 429
+    assert Message.objects.filter(kind="driver_link").count() == 4
+    clock.shift(dt.timedelta(days=1, seconds=1))
     assert services.driver_link_send(member=world.member, booking=booking) == 2
 
 

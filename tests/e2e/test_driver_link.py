@@ -20,7 +20,7 @@ from tests.worlds import book, make_world, officer_at
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-DRIVER_PHONE = "+77019990000"  # the drivers of tests.worlds
+DRIVER_PHONE = "+77019990000"  # the first driver of tests.worlds
 PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
 
 

@@ -52,16 +52,22 @@ def sent_to(fake_twilio, phone=PHONE) -> list[str]:
     return [m["Body"] for m in fake_twilio.messages if m["To"] == phone]
 
 
-def test_a8_invitations_notices_and_codes_count_against_one_phone_limit(
-    owner, fake_twilio, clock
-):
+def test_a8_invitations_notices_and_codes_count_against_one_phone_limit(owner, fake_twilio, clock):
     person = invited_person(fake_twilio, owner)
     SmsSent.objects.all().delete()  # registration's code is yesterday's news here
     inviter = Member.objects.get(user=owner)
-    for _ in range(3):  # the invitation limit per phone (3 a day) lets three through
-        carriers.member_invite(by=inviter, phone=PHONE, role="dispatcher")
     for _ in range(2):
-        assert services.message_deliver(message_id=queue_notice(person).pk) == "sent"
+        carriers.member_invite(by=inviter, phone=PHONE, role="dispatcher")
+    assert services.message_deliver(message_id=queue_notice(person).pk) == "sent"
+    # Three SMS in the hour: the rest of the limit is kept for sign-in codes.
+    held = queue_notice(person)
+    assert services.message_deliver(message_id=held.pk) == "retry"
+    with pytest.raises(ApplicationError) as refused:
+        carriers.member_invite(by=inviter, phone=PHONE, role="accountant")
+    assert refused.value.status == 429
+    for _ in range(2):  # a new sign-in may send at once (A3)
+        started = auth.sign_in_with_password(username=person.email, password=PASSWORD)
+        auth.sign_in_code_send(challenge=started.challenge, factor="sms")
     assert len(sent_to(fake_twilio)) == 5
     # The sixth SMS to the phone in the hour, a sign-in code, is refused (A3).
     started = auth.sign_in_with_password(username=person.email, password=PASSWORD)
@@ -72,27 +78,37 @@ def test_a8_invitations_notices_and_codes_count_against_one_phone_limit(
     assert SmsSent.objects.filter(phone=PHONE).count() == 5
 
 
+def test_a8_notices_never_use_up_the_sign_in_codes(owner, fake_twilio, clock):
+    person = invited_person(fake_twilio, owner)
+    SmsSent.objects.all().delete()
+    outcomes = [services.message_deliver(message_id=queue_notice(person).pk) for _ in range(6)]
+    assert outcomes == ["sent"] * 3 + ["retry"] * 3
+    started = auth.sign_in_with_password(username=person.email, password=PASSWORD)
+    auth.sign_in_code_send(challenge=started.challenge, factor="sms")
+    assert fake_twilio.codes_sent_to(PHONE)
+
+
 def test_a8_a_notice_over_the_phone_limit_waits_for_it_and_then_goes(owner, fake_twilio, clock):
     person = invited_person(fake_twilio, owner)
     SmsSent.objects.all().delete()
-    for _ in range(5):
+    for _ in range(3):
         assert services.message_deliver(message_id=queue_notice(person).pk) == "sent"
     held = queue_notice(person)
     assert services.message_deliver(message_id=held.pk) == "retry"
     held.refresh_from_db()
     assert held.status == Message.Status.QUEUED and held.attempts == 0
     assert held.next_attempt_at > held.created_at + dt.timedelta(minutes=59)
-    assert len(sent_to(fake_twilio)) == 5
+    assert len(sent_to(fake_twilio)) == 3
     clock.shift(dt.timedelta(hours=1, seconds=1))
     assert services.messages_deliver_due() == 1
     held.refresh_from_db()
-    assert held.status == Message.Status.SENT and len(sent_to(fake_twilio)) == 6
+    assert held.status == Message.Status.SENT and len(sent_to(fake_twilio)) == 4
 
 
 def test_a8_a_call_forward_over_the_phone_limit_is_not_sent_late(owner, fake_twilio, clock):
     person = invited_person(fake_twilio, owner)
     SmsSent.objects.all().delete()
-    for _ in range(5):
+    for _ in range(3):
         services.message_deliver(message_id=queue_notice(person).pk)
     called = queue_notice(person, kind=Message.Kind.DRIVER_CALLED)
     assert services.message_deliver(message_id=called.pk) == "failed"
@@ -121,10 +137,14 @@ def test_a8_no_sms_leaves_without_a_counted_allowance():
     with pytest.raises(TypeError, match="SmsAllowance"):
         send_sms(PHONE, "hello")  # type: ignore[arg-type]
     with transaction.atomic():
-        for _ in range(5):
+        for _ in range(3):
             sms_allowance_take(PHONE, purpose="test")
+        with pytest.raises(SmsRefused):
+            sms_allowance_take(PHONE, purpose="test")
+        for _ in range(2):  # the two kept for codes
+            sms_allowance_take(PHONE, purpose="sign_in")
         with pytest.raises(SmsRefused) as refused:
-            sms_allowance_take(PHONE, purpose="test")
+            sms_allowance_take(PHONE, purpose="sign_in")
     assert 0 < refused.value.wait_seconds <= 3600
 
 

@@ -11,7 +11,7 @@ from tests.worlds import at, book, trucks
 
 pytestmark = pytest.mark.django_db
 
-DRIVER_PHONE = "+77019990000"  # every driver of tests.worlds
+DRIVER_PHONE = "+77019990000"  # the first driver of tests.worlds (the others: …01, …02, …)
 
 
 @pytest.fixture(autouse=True)
@@ -37,7 +37,7 @@ def test_q7_the_drivers_are_told_when_their_vehicle_is_called_forward(
     called = driver_messages("driver_called")
     assert [(m.driver_id, m.recipient_id, m.address) for m in called] == [
         (world.drivers[0].pk, None, DRIVER_PHONE),
-        (world.drivers[1].pk, None, DRIVER_PHONE),
+        (world.drivers[1].pk, None, "+77019990001"),
     ]
     assert all(m.status == Message.Status.SENT for m in called)
     sent = [m["Body"] for m in world.fake_twilio.messages if m["To"] == DRIVER_PHONE]
@@ -78,3 +78,18 @@ def test_q7_a_driver_phone_outside_the_served_country_codes_is_not_told(
     queue_services.booking_mark_arrived(booking=booking, actor=staff)
     queue_services.queue_call_next(checkpoint=world.checkpoint, direction="exit", actor=staff)
     assert not Message.objects.filter(driver__isnull=False).exists()
+
+
+def test_q7_drivers_sharing_a_phone_get_one_sms(world, staff, clock, eager, commit):
+    """A3/A8: one SMS per phone and event, however many of the booking's drivers share it."""
+    world.top_up("1000000.00")
+    for driver in world.drivers[:2]:
+        driver.phone = DRIVER_PHONE
+        driver.save(update_fields=["phone"])
+    booking = book(world, start=at(1, 9), drivers=world.drivers[:2])
+    clock.move_to(at(1, 9))
+    with commit():
+        queue_services.booking_mark_arrived(booking=booking, actor=staff)
+        queue_services.queue_call_next(checkpoint=world.checkpoint, direction="exit", actor=staff)
+    [called] = driver_messages("driver_called")
+    assert called.address == DRIVER_PHONE and called.status == Message.Status.SENT
