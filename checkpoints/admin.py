@@ -110,7 +110,15 @@ class CheckpointAdmin(CheckpointScopedAdmin, AuditedAdmin):
         "is_active",
     ]
     list_filter = ["country", "is_active", "serves_trucks", "capacity_source"]
-    search_fields = ["code", "name_en", "name_ru", "name_kk", "counterpart"]
+    search_fields = [
+        "code",
+        "name_en",
+        "name_ru",
+        "name_kk",
+        "counterpart",
+        "counterpart_ru",
+        "counterpart_kk",
+    ]
     inlines = [StaffAssignmentInline]
 
     def save_model(self, request, obj, form, change):

@@ -4,6 +4,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
+from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 
 from core.i18n import localized
@@ -74,6 +75,55 @@ class Checkpoint(models.Model):
     queue_since = models.DateField(_("electronic queue since"), null=True, blank=True)
     note = models.TextField(_("note"), blank=True)
     is_active = models.BooleanField(_("active"), default=True)
+    # The checkpoint's public page (W4): each text in the three languages of the site; a
+    # language left empty shows one of the others, and a block with no text is not shown.
+    # `counterpart` holds the neighbour's name as the reference data has it (Latin script).
+    counterpart_kk = models.CharField(
+        _("neighbour's checkpoint (Kazakh)"), max_length=100, blank=True
+    )
+    counterpart_ru = models.CharField(
+        _("neighbour's checkpoint (Russian)"), max_length=100, blank=True
+    )
+    hours_note_kk = models.CharField(
+        _("about the opening hours (Kazakh)"), max_length=300, blank=True
+    )
+    hours_note_ru = models.CharField(
+        _("about the opening hours (Russian)"), max_length=300, blank=True
+    )
+    hours_note_en = models.CharField(
+        _("about the opening hours (English)"), max_length=300, blank=True
+    )
+    waiting_area_kk = models.CharField(
+        _("waiting area address (Kazakh)"), max_length=300, blank=True
+    )
+    waiting_area_ru = models.CharField(
+        _("waiting area address (Russian)"), max_length=300, blank=True
+    )
+    waiting_area_en = models.CharField(
+        _("waiting area address (English)"), max_length=300, blank=True
+    )
+    waiting_area_latitude = models.DecimalField(
+        _("waiting area latitude"),
+        max_digits=8,
+        decimal_places=5,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(-90), MaxValueValidator(90)],
+    )
+    waiting_area_longitude = models.DecimalField(
+        _("waiting area longitude"),
+        max_digits=8,
+        decimal_places=5,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(-180), MaxValueValidator(180)],
+    )
+    route_kk = models.TextField(_("how to get to the waiting area (Kazakh)"), blank=True)
+    route_ru = models.TextField(_("how to get to the waiting area (Russian)"), blank=True)
+    route_en = models.TextField(_("how to get to the waiting area (English)"), blank=True)
+    contacts_kk = models.TextField(_("contacts (Kazakh)"), blank=True)
+    contacts_ru = models.TextField(_("contacts (Russian)"), blank=True)
+    contacts_en = models.TextField(_("contacts (English)"), blank=True)
 
     objects = CheckpointQuerySet.as_manager()
 
@@ -99,6 +149,17 @@ class Checkpoint(models.Model):
                 ),
                 name="checkpoint_hours_within_one_day",
             ),
+            models.CheckConstraint(
+                condition=(
+                    models.Q(
+                        waiting_area_latitude__isnull=True, waiting_area_longitude__isnull=True
+                    )
+                    | models.Q(
+                        waiting_area_latitude__isnull=False, waiting_area_longitude__isnull=False
+                    )
+                ),
+                name="checkpoint_waiting_area_both_coordinates_or_neither",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -107,6 +168,45 @@ class Checkpoint(models.Model):
     @property
     def name(self) -> str:
         return localized(self, "name")
+
+    def _text(self, field: str) -> str:
+        """`<field>_<language>` in the visitor's language, else in another one (W4)."""
+        return localized(self, field) or getattr(self, f"{field}_kk", "")
+
+    @property
+    def counterpart_name(self) -> str:
+        """The neighbour's checkpoint in the visitor's language (W4); `counterpart` is the
+        English (Latin) name the reference data gives."""
+        names = {"kk": self.counterpart_kk, "ru": self.counterpart_ru, "en": self.counterpart}
+        language = (translation.get_language() or "ru")[:2]
+        for code in (language, "ru", "en", "kk"):
+            if names.get(code):
+                return names[code]
+        return ""
+
+    @property
+    def hours_note(self) -> str:
+        return self._text("hours_note")
+
+    @property
+    def waiting_area(self) -> str:
+        return self._text("waiting_area")
+
+    @property
+    def route(self) -> str:
+        return self._text("route")
+
+    @property
+    def contacts(self) -> str:
+        return self._text("contacts")
+
+    @property
+    def waiting_area_map_url(self) -> str:
+        """A plain link that opens the waiting area's coordinates in a map (W4), or ""."""
+        if self.waiting_area_latitude is None or self.waiting_area_longitude is None:
+            return ""
+        lat, lon = self.waiting_area_latitude, self.waiting_area_longitude
+        return f"https://www.openstreetmap.org/?mlat={lat}&mlon={lon}#map=15/{lat}/{lon}"
 
     @property
     def is_open_around_the_clock(self) -> bool:
@@ -121,6 +221,8 @@ class Checkpoint(models.Model):
         """Opening hours (C1): both or neither, on the hour, within one local day. Closing at
         00:00 means midnight; an interval crossing midnight (22:00–06:00) is refused."""
         super().clean()
+        if (self.waiting_area_latitude is None) != (self.waiting_area_longitude is None):
+            raise ValidationError(_("Give both coordinates of the waiting area, or neither."))
         if (self.opens_at is None) != (self.closes_at is None):
             missing = "opens_at" if self.opens_at is None else "closes_at"
             raise ValidationError(

@@ -299,3 +299,11 @@ def capacity_check(
                     f"({', '.join(report.sources)})"
                 )
     return report
+
+
+def closures_ahead(checkpoint: Checkpoint) -> QuerySet[Closure]:
+    """The checkpoint's current and coming closures (C3), soonest first: published on its page
+    so a carrier plans around them (W4)."""
+    return Closure.objects.filter(checkpoint=checkpoint, ends_at__gt=clock.now()).order_by(
+        "starts_at", "pk"
+    )

@@ -23,6 +23,7 @@ urlpatterns = [
     path("", include("deposits.urls")),
     path("", include("vehicles.urls")),
     path("", include("checkpoint_queue.urls")),
+    path("", include("checkpoints.urls")),
     path("", include("bookings.urls")),
     path("cabinet/bookings/<int:pk>/proof.json", booking_proof_download, name="booking-proof"),
     path("", include("receipts.urls")),

@@ -165,7 +165,16 @@ def throttle_view(
 # The pages anyone may read without signing in (by URL name): they count with the public API
 # reads (THROTTLE_PUBLIC_READ per IP). Receipt verification has its own stricter limit.
 PUBLIC_PAGES = frozenset(
-    {"home", "faq", "fees", "board", "receipt-verify", "audit-heads", "proof-check"}
+    {
+        "home",
+        "faq",
+        "fees",
+        "board",
+        "checkpoint",
+        "receipt-verify",
+        "audit-heads",
+        "proof-check",
+    }
 )
 
 

@@ -1,0 +1,7 @@
+from django.urls import path
+
+from checkpoints import views
+
+urlpatterns = [
+    path("checkpoints/<str:code>/", views.checkpoint_page, name="checkpoint"),
+]
