@@ -4,4 +4,9 @@ from checkpoints import views
 
 urlpatterns = [
     path("checkpoints/<str:code>/", views.checkpoint_page, name="checkpoint"),
+    path(
+        "checkpoints/<str:code>/calendar/",
+        views.checkpoint_calendar,
+        name="checkpoint-calendar",
+    ),
 ]

@@ -171,6 +171,7 @@ PUBLIC_PAGES = frozenset(
         "fees",
         "board",
         "checkpoint",
+        "checkpoint-calendar",
         "receipt-verify",
         "audit-heads",
         "proof-check",

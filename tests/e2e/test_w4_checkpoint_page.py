@@ -73,3 +73,34 @@ def test_w4_checkpoint_page_on_a_phone(chromium, live_server, request, language)
         problems = check_title_and_landmarks(page, "/checkpoints/NUR-ZHOLY/")
         problems.extend(axe_violations(page, f"/checkpoints/NUR-ZHOLY/ ({language})"))
         assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize("language", ["kk", "ru"])
+def test_w4_calendar_on_a_phone(chromium, live_server, request, language):
+    _nur_zholy_with_details()
+    context = chromium.new_context(
+        base_url=live_server.url,
+        locale=f"{language}-KZ",
+        viewport=PHONE,
+        is_mobile=True,
+        bypass_csp=AXE.exists(),
+    )
+    context.set_default_timeout(15_000)
+    context.add_cookies([{"name": "django_language", "value": language, "url": live_server.url}])
+    page = context.new_page()
+    folder = artifacts_of(request)
+    page.goto("/checkpoints/NUR-ZHOLY/")
+    page.locator('a[href="/checkpoints/NUR-ZHOLY/calendar/?direction=exit"]').click()
+    page.wait_for_url("**/calendar/?direction=exit")
+    assert page.locator("html").get_attribute("lang") == language
+    assert page.locator("tr[data-date]").count() >= 30
+    # The closure three days ahead is marked in its hours.
+    assert page.locator("td.calendar-closed").count() >= 6
+    # Only the table scrolls sideways, inside its own box; the page does not.
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    page.screenshot(path=str(folder / f"01-calendar-{language}.png"))
+
+    if AXE.exists():
+        problems = check_title_and_landmarks(page, "/checkpoints/NUR-ZHOLY/calendar/")
+        problems.extend(axe_violations(page, f"/checkpoints/NUR-ZHOLY/calendar/ ({language})"))
+        assert not problems, "\n".join(problems)
