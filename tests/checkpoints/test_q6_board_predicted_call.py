@@ -63,7 +63,7 @@ def test_q6_board_shows_each_waiting_vehicle_the_call_time_of_its_booking_page(
 
 
 def test_q6_board_page_shows_the_expected_call_as_a_clock_time(client, waiting):
-    page = client.get(PAGE).content.decode()
+    page = client.get(PAGE, HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert "Expected call" in page
     for moment in predicted(in_call_order(waiting)):
         clock_time = dt.datetime.fromisoformat(moment).strftime("%H:%M")
