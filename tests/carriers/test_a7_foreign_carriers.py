@@ -799,7 +799,7 @@ def test_a7_a_parked_payment_is_assigned_to_a_foreign_carrier_by_its_tax_number(
     assert form.cleaned_data["number"] == foreign.carrier.personal_account.number
 
 
-def test_a7_a_tax_number_of_two_countries_asks_for_the_account_number(foreign):
+def test_a7_a_tax_number_of_two_countries_asks_for_the_account_number(foreign, english):
     # Another country's carrier whose national number happens to be written the same.
     Carrier.objects.create(
         kind=Carrier.Kind.FOREIGN, country="TM", tax_number=RU_INN, name="Ashgabat Trans"
