@@ -123,9 +123,9 @@ def test_q3_every_call_and_crossing_records_who_did_it(world, staff, clock):
     booking.refresh_from_db()
     assert "officer@kordai.kz" in booking.called_by and "officer@kordai.kz" in booking.crossed_by
     actions = list(
-        AuditEvent.objects.filter(object_id=str(booking.pk), actor=staff).values_list(
-            "action", flat=True
-        )
+        AuditEvent.objects.filter(object_id=str(booking.pk), actor=staff)
+        .order_by("pk")
+        .values_list("action", flat=True)
     )
     assert actions == ["booking.arrived", "booking.called", "booking.crossed"]
 
