@@ -216,7 +216,7 @@ def test_d2_mark_crossed_releases_the_deposit(signed_in, world, staff, clock):
     actions = AuditEvent.objects.filter(
         object_id=str(booking.pk), actor=staff, action__startswith="booking."
     )
-    assert list(actions.values_list("action", flat=True)) == [
+    assert list(actions.order_by("pk").values_list("action", flat=True)) == [
         "booking.arrived",
         "booking.called",
         "booking.crossed",
