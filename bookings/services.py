@@ -57,14 +57,14 @@ def _refuse(code: str, message: str, *, status: int = 409, **fields: Any) -> App
     return ApplicationError(code, message, status=status, fields=fields)
 
 
-def _require_booking_role(member: Member) -> None:
+def require_booking_role(member: Member) -> None:
     if not member.can_dispatch:
         raise ApplicationError(
             "forbidden", _("Only the owner or a dispatcher can manage bookings."), status=403
         )
 
 
-def _require_confirmed_carrier(member: Member) -> None:
+def require_confirmed_carrier(member: Member) -> None:
     """A7: only a carrier confirmed by its EDS (or an operator, from abroad) takes places."""
     if not member.carrier.is_confirmed:
         if member.carrier.kind == Carrier.Kind.FOREIGN:
@@ -87,7 +87,7 @@ def _invalid(field: str, message: str) -> ApplicationError:
 
 @dataclasses.dataclass(frozen=True)
 class BookingRequest:
-    """What a person asks for (B1); checked by `_checked` before anything is taken."""
+    """What a person asks for (B1); checked by `booking_request_check` before anything is taken."""
 
     checkpoint_code: str
     direction: str
@@ -101,14 +101,16 @@ class BookingRequest:
 
 
 @dataclasses.dataclass(frozen=True)
-class _Checked:
+class CheckedRequest:
     checkpoint: Checkpoint
     vehicle: Vehicle
     trailer: Vehicle | None
     drivers: list[Driver]
 
 
-def _checked(member: Member, request: BookingRequest) -> _Checked:
+def booking_request_check(member: Member, request: BookingRequest) -> CheckedRequest:
+    """What a booking (and a request for a draw, F2) must pass before anything is taken: the
+    checkpoint, the vehicle, trailer and drivers (B1, B2, B6, B7), read and refused here."""
     carrier = member.carrier
     checkpoint = Checkpoint.objects.bookable().filter(code=request.checkpoint_code).first()
     if checkpoint is None:
@@ -155,14 +157,14 @@ def _checked(member: Member, request: BookingRequest) -> _Checked:
                 _("Out-of-turn passage is only for the cargo the rules name (B2)."),
                 fields=problems,
             )
-    return _Checked(checkpoint=checkpoint, vehicle=vehicle, trailer=trailer, drivers=drivers)
+    return CheckedRequest(checkpoint=checkpoint, vehicle=vehicle, trailer=trailer, drivers=drivers)
 
 
 def _insufficient(required: Decimal, available: Decimal) -> ApplicationError:
     return ledger.InsufficientFunds(required=required, available=available)
 
 
-def _booking_charge(service: str, *, on: dt.date) -> tuple[Quote, Quote, Decimal]:
+def booking_charge(service: str, *, on: dt.date) -> tuple[Quote, Quote, Decimal]:
     """The fee of `service` and the guarantee deposit at the MRP of `on` (R2, R3, D1), and their
     sum: what a booking charges and holds (B8), and what a slot hold needs available (C5)."""
     fee, deposit = charge_quotes(service, Service.DEPOSIT, on=on)
@@ -191,13 +193,13 @@ def booking_create(
     insufficient_funds (with required and available), active_booking_exists (B6),
     validation_error (B1, B2). The booking keeps its checkpoint, vehicle, trailer and deposit
     hold in memory, and its driver links, in the order added, in `added_driver_links`."""
-    _require_booking_role(member)
-    _require_confirmed_carrier(member)
-    checked = _checked(member, request)
+    require_booking_role(member)
+    require_confirmed_carrier(member)
+    checked = booking_request_check(member, request)
     carrier = member.carrier
     now = clock.now()
     today = clock.local_date(now)
-    fee, deposit, required = _booking_charge(request.service, on=today)
+    fee, deposit, required = booking_charge(request.service, on=today)
     # The ledger accounts, read once: the balance for this early refusal (B8), the ids for the
     # transfers. Only the conditional UPDATE in the transaction decides whether the money is
     # there; this read just spares a place and the writes when it plainly is not.
@@ -331,8 +333,8 @@ def slot_hold_create(
     the held hour again keeps that hold as it is, so it still ends 15 minutes after it was
     first taken; then its place is freed and has to be taken again like anyone's. Other
     refusals: not_found, validation_error and those of `slot_take`."""
-    _require_booking_role(member)
-    _require_confirmed_carrier(member)
+    require_booking_role(member)
+    require_confirmed_carrier(member)
     checkpoint = Checkpoint.objects.bookable().filter(code=checkpoint_code).first()
     if checkpoint is None:
         raise ApplicationError("not_found", _("No such checkpoint."), status=404)
@@ -340,7 +342,7 @@ def slot_hold_create(
         raise _invalid("service", _("Choose regular, accelerated or out-of-turn passage."))
     now = clock.now()
     # Before any place is touched: a hold nobody could pay for takes nothing from anyone.
-    _fee, _deposit, required = _booking_charge(service, on=clock.local_date(now))
+    _fee, _deposit, required = booking_charge(service, on=clock.local_date(now))
     available = available_balance(member.carrier)
     if available < required:
         raise _insufficient(required, available)
@@ -417,7 +419,7 @@ def _not_changeable(message: str) -> ApplicationError:
 
 def driver_link_renew(*, member: Member, booking: Booking) -> Booking:
     """A new driver link for the booking (Q5): the old one stops working at once."""
-    _require_booking_role(member)
+    require_booking_role(member)
     with transaction.atomic():
         booking = _lock_own(member, booking)
         booking.driver_link_generation += 1
@@ -455,7 +457,7 @@ def driver_link_send(*, member: Member, booking: Booking) -> int:
     """The driver link by SMS to the booking's drivers (Q5), through the outbox: once per link
     and driver (a new link may be sent again), only to the served country codes (A8). Returns
     how many SMS were queued."""
-    _require_booking_role(member)
+    require_booking_role(member)
     with transaction.atomic():
         # The carrier's row first: its driver SMS of the day are counted one send at a time.
         carrier_locks.carrier(member.carrier_id)
@@ -482,7 +484,7 @@ def driver_link_send(*, member: Member, booking: Booking) -> int:
 
 def booking_add_drivers(*, member: Member, booking: Booking, driver_ids: Sequence[int]) -> Booking:
     """Add drivers to an active booking (B4), up to 3 in all; nobody is ever removed."""
-    _require_booking_role(member)
+    require_booking_role(member)
     now = clock.now()
     with transaction.atomic():
         booking = _lock_own(member, booking)
@@ -520,7 +522,7 @@ def booking_reschedule(*, member: Member, booking: Booking, slot_start: dt.datet
     """Move the booking to another hour of the same checkpoint, direction and service, before
     its slot starts (B5): the new place is taken, the old one freed, the re-booking fee charged;
     the deposit stays held as it is."""
-    _require_booking_role(member)
+    require_booking_role(member)
     now = clock.now()
     (fee,) = charge_quotes(Service.REBOOKING, on=clock.local_date(now))
     with transaction.atomic():
@@ -627,7 +629,7 @@ def deposit_settle_after_strike(booking: Booking, *, moment: dt.datetime, actor:
 def booking_cancel(*, member: Member, booking: Booking) -> Booking:
     """The carrier cancels before the slot starts (B9): the place is freed, the fee is not
     refunded, the deposit follows D3."""
-    _require_booking_role(member)
+    require_booking_role(member)
     now = clock.now()
     with transaction.atomic():
         booking = _lock_own(member, booking)

@@ -24,11 +24,12 @@ from django.utils.translation import gettext as _
 
 from bookings.services import (
     BookingRequest,
-    _booking_charge,
-    _checked,
-    _require_booking_role,
-    _require_confirmed_carrier,
+    CheckedRequest,
+    booking_charge,
     booking_create,
+    booking_request_check,
+    require_booking_role,
+    require_confirmed_carrier,
 )
 from carriers import locks as carrier_locks
 from carriers.models import Member
@@ -340,7 +341,7 @@ def _window_closed(window: ReleaseWindow) -> ApplicationError:
 class _Valid:
     window: ReleaseWindow
     hours: list[int]
-    checked: Any  # bookings.services._Checked
+    checked: CheckedRequest
 
 
 def _validated(member: Member, data: RequestInput, window: ReleaseWindow) -> _Valid:
@@ -359,7 +360,7 @@ def _validated(member: Member, data: RequestInput, window: ReleaseWindow) -> _Va
             _("The checkpoint takes no vehicles at %(hours)s on that day.")
             % {"hours": ", ".join(f"{hour:02d}:00" for hour in shut)},
         )
-    checked = _checked(
+    checked = booking_request_check(
         member,
         BookingRequest(
             checkpoint_code=data.checkpoint_code,
@@ -373,7 +374,7 @@ def _validated(member: Member, data: RequestInput, window: ReleaseWindow) -> _Va
             document_number=data.document_number,
         ),
     )
-    _fee, _deposit, required = _booking_charge(data.service, on=clock.local_today())
+    _fee, _deposit, required = booking_charge(data.service, on=clock.local_today())
     available = available_balance(member.carrier)
     if available < required:
         raise InsufficientFunds(required=required, available=available)
@@ -399,8 +400,8 @@ def request_create(*, member: Member, data: RequestInput) -> ReleaseRequest:
     """Place a request in an open window (F2): checked like a booking, holding nothing. Refusals:
     no_release_window, window_closed, request_limit (F3), active_booking_exists (B6, requests
     counted as bookings), insufficient_funds (B8), and the booking's own (B1, B2)."""
-    _require_booking_role(member)
-    _require_confirmed_carrier(member)
+    require_booking_role(member)
+    require_confirmed_carrier(member)
     window = _open_window(data.checkpoint_code, data.direction, data.day)
     valid = _validated(member, data, window)
     now = clock.now()
@@ -485,7 +486,7 @@ def request_change(
 ) -> ReleaseRequest:
     """Change a request freely inside its window (F2): the same checks as a new one; its id,
     and so its rank at the draw, stay."""
-    _require_booking_role(member)
+    require_booking_role(member)
     request = _own_live(member, request)
     window = request.window
     if (data.checkpoint_code, data.direction, data.day) != (
@@ -533,7 +534,7 @@ def request_change(
 def request_withdraw(*, member: Member, request: ReleaseRequest) -> ReleaseRequest:
     """Withdraw a request inside its window (F2); the vehicle is free to be requested or booked
     in the country again."""
-    _require_booking_role(member)
+    require_booking_role(member)
     request = _own_live(member, request)
     with transaction.atomic():
         now = clock.now()
@@ -711,7 +712,7 @@ class _Precheck:
         self.balances = selectors.available_balances(sorted({r.carrier_id for r in requests}))
         today = clock.local_today()
         self.required = {
-            service: _booking_charge(service, on=today)[2]
+            service: booking_charge(service, on=today)[2]
             for service in sorted({r.service for r in requests})
         }
         vins = [r.vehicle_vin for r in requests] + [

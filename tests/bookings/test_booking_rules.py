@@ -390,7 +390,7 @@ def test_r1_b1_only_a_bookable_checkpoint_takes_a_booking(world):
 
 
 def test_b1_a_booking_reads_only_the_carriers_active_vehicles_and_drivers(world, fake_twilio):
-    # The reads of `_checked` against plain queries of what they must find.
+    # The reads of `booking_request_check` against plain queries of what they must find.
     from vehicles.models import Driver, Vehicle
     from vehicles.selectors import active_drivers_among, active_vehicles_by_id
 
