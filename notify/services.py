@@ -38,6 +38,7 @@ Messages are not state changes of the domain: no audit events, only logs.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import functools
 import logging
@@ -324,44 +325,67 @@ def carrier_owners_notify(
     if event not in OWNER_TEXTS:
         raise ValueError(f"No owners' text for the notification {event!r}.")
     now = clock.now()
-    queued: list[Message] = []
     # Owners only: no person has the id 0.
-    for owner in _RECIPIENTS.run(creator_id=0, carrier_id=carrier_id):
-        if not owner.is_active:
+    queued = [
+        Message(
+            recipient=person.user,
+            channel=person.channel,
+            address=person.address,
+            language=person.language,
+            kind=event,
+            body=owner_message_text(
+                event=event, role=role, amount=amount, iban=iban, language=person.language
+            ),
+            status=Message.Status.QUEUED,
+            next_attempt_at=now,
+            created_at=now,
+        )
+        for person in people_to_tell(creator_id=0, carrier_id=carrier_id, about=event)
+    ]
+    return messages_queue(queued)
+
+
+@dataclasses.dataclass(frozen=True)
+class Reachable:
+    """A person to tell, and how: the channel, the address and the language of their messages."""
+
+    user: User
+    channel: str
+    address: str
+    language: str
+
+
+def people_to_tell(*, creator_id: int, carrier_id: int, about: str = "") -> list[Reachable]:
+    """Who hears of a carrier's matter (B12): the person who acted, while they still act for
+    the carrier, and every owner; each once, on their Telegram chat, else their confirmed phone.
+    Inactive people and people with neither are left out (logged, with `about`)."""
+    reachable = []
+    for user in _RECIPIENTS.run(creator_id=creator_id, carrier_id=carrier_id):
+        if not user.is_active:
             continue
-        address = _address_of(owner, owner.telegram_chat, owner.sms_phone)
+        address = _address_of(user, user.telegram_chat, user.sms_phone)
         if address is None:
             logger.info(
-                "Nobody to tell: %s of carrier %s — owner #%s has no linked Telegram chat and "
+                "Nobody to tell: %s of carrier %s — person #%s has no linked Telegram chat and "
                 "no confirmed phone.",
-                event,
+                about,
                 carrier_id,
-                owner.pk,
+                user.pk,
             )
             continue
         channel, to = address
-        language = _language_of(owner)
-        queued.append(
-            Message(
-                recipient=owner,
-                channel=channel,
-                address=to,
-                language=language,
-                kind=event,
-                body=owner_message_text(
-                    event=event, role=role, amount=amount, iban=iban, language=language
-                ),
-                status=Message.Status.QUEUED,
-                next_attempt_at=now,
-                created_at=now,
-            )
-        )
-    if queued:
-        _insert_all(queued)
+        reachable.append(Reachable(user, channel, to, _language_of(user)))
+    return reachable
+
+
+def messages_queue(messages: list[Message]) -> list[Message]:
+    """Insert `messages` in the caller's transaction; they go to the worker after commit."""
+    if messages:
+        _insert_all(messages)
         transaction.on_commit(
-            functools.partial(_enqueue, [message.pk for message in queued]), robust=True
+            functools.partial(_enqueue, [message.pk for message in messages]), robust=True
         )
-    return queued
+    return messages
 
 
 def person_notify(
@@ -396,12 +420,7 @@ def person_notify(
         )
         for channel, address in addresses
     ]
-    if queued:
-        _insert_all(queued)
-        transaction.on_commit(
-            functools.partial(_enqueue, [message.pk for message in queued]), robust=True
-        )
-    return queued
+    return messages_queue(queued)
 
 
 def owner_message_text(

@@ -4,11 +4,9 @@ their channel (B12). A winner is told by the booking's own notice ("booking made
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
 from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext_lazy
@@ -58,16 +56,9 @@ def request_outcome_notify(*, window: Any, requests: list[Any]) -> list[Message]
         kind = RELEASE_SKIPPED if request.status == "skipped" else RELEASE_UNSUCCESSFUL
         key = (request.created_by_id, request.carrier_id)
         if key not in people:
-            people[key] = list(notify._RECIPIENTS.run(creator_id=key[0], carrier_id=key[1]))
-        for user in people[key]:
-            if not user.is_active:
-                continue
-            address = notify._address_of(user, user.telegram_chat, user.sms_phone)
-            if address is None:
-                continue
-            channel, to = address
-            language = notify._language_of(user)
-            with translation.override(language):
+            people[key] = notify.people_to_tell(creator_id=key[0], carrier_id=key[1], about=kind)
+        for person in people[key]:
+            with translation.override(person.language):
                 body = str(TEXTS[kind]) % {
                     "checkpoint": window.checkpoint.name,
                     "day": window.day.strftime("%d.%m.%Y"),
@@ -78,10 +69,10 @@ def request_outcome_notify(*, window: Any, requests: list[Any]) -> list[Message]
                 }
             messages.append(
                 Message(
-                    recipient=user,
-                    channel=channel,
-                    address=to,
-                    language=language,
+                    recipient=person.user,
+                    channel=person.channel,
+                    address=person.address,
+                    language=person.language,
                     kind=kind,
                     body=body,
                     status=Message.Status.QUEUED,
@@ -89,9 +80,5 @@ def request_outcome_notify(*, window: Any, requests: list[Any]) -> list[Message]
                     created_at=now,
                 )
             )
-    if messages:
-        notify._insert_all(messages)
-        transaction.on_commit(
-            functools.partial(notify._enqueue, [message.pk for message in messages]), robust=True
-        )
+    notify.messages_queue(messages)
     return messages
