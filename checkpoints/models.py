@@ -4,7 +4,6 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
-from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 
 from core.i18n import localized
@@ -169,36 +168,31 @@ class Checkpoint(models.Model):
     def name(self) -> str:
         return localized(self, "name")
 
-    def _text(self, field: str) -> str:
-        """`<field>_<language>` in the visitor's language, else in another one (W4)."""
-        return localized(self, field) or getattr(self, f"{field}_kk", "")
+    @property
+    def counterpart_en(self) -> str:
+        """The neighbour's name as the reference data gives it (Latin script) stands for English."""
+        return self.counterpart
 
     @property
     def counterpart_name(self) -> str:
-        """The neighbour's checkpoint in the visitor's language (W4); `counterpart` is the
-        English (Latin) name the reference data gives."""
-        names = {"kk": self.counterpart_kk, "ru": self.counterpart_ru, "en": self.counterpart}
-        language = (translation.get_language() or "ru")[:2]
-        for code in (language, "ru", "en", "kk"):
-            if names.get(code):
-                return names[code]
-        return ""
+        """The neighbour's checkpoint in the visitor's language (W4)."""
+        return localized(self, "counterpart")
 
     @property
     def hours_note(self) -> str:
-        return self._text("hours_note")
+        return localized(self, "hours_note")
 
     @property
     def waiting_area(self) -> str:
-        return self._text("waiting_area")
+        return localized(self, "waiting_area")
 
     @property
     def route(self) -> str:
-        return self._text("route")
+        return localized(self, "route")
 
     @property
     def contacts(self) -> str:
-        return self._text("contacts")
+        return localized(self, "contacts")
 
     @property
     def waiting_area_map_url(self) -> str:
