@@ -41,6 +41,23 @@ RUN_AXE = """async (tags) => {
 }"""
 
 
+PHONE_VIEWPORT = {"width": 390, "height": 844}
+
+
+def phone_page(chromium, live_server, language: str):
+    """A page on a phone-sized screen in `language` (kk, ru, en), ready for axe-core."""
+    context = chromium.new_context(
+        base_url=live_server.url,
+        locale=f"{language}-KZ",
+        viewport=PHONE_VIEWPORT,
+        is_mobile=True,
+        bypass_csp=AXE.exists(),
+    )
+    context.set_default_timeout(15_000)
+    context.add_cookies([{"name": "django_language", "value": language, "url": live_server.url}])
+    return context.new_page()
+
+
 def axe_violations(page, where: str) -> list[str]:
     """The serious and critical violations on the page as it is now, one readable line each."""
     page.add_script_tag(path=str(AXE))

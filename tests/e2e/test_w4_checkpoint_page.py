@@ -11,11 +11,15 @@ from checkpoints.models import Checkpoint, Closure
 from checkpoints.services import reference_checkpoints_load
 from core import clock
 from tests.e2e.conftest import artifacts_of
-from tests.e2e.test_accessibility import AXE, axe_violations, check_title_and_landmarks
+from tests.e2e.test_accessibility import (
+    AXE,
+    PHONE_VIEWPORT,
+    axe_violations,
+    check_title_and_landmarks,
+    phone_page,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-PHONE = {"width": 390, "height": 844}
 
 
 def _nur_zholy_with_details() -> Checkpoint:
@@ -43,16 +47,7 @@ def _nur_zholy_with_details() -> Checkpoint:
 @pytest.mark.parametrize("language", ["kk", "ru"])
 def test_w4_checkpoint_page_on_a_phone(chromium, live_server, request, language):
     _nur_zholy_with_details()
-    context = chromium.new_context(
-        base_url=live_server.url,
-        locale=f"{language}-KZ",
-        viewport=PHONE,
-        is_mobile=True,
-        bypass_csp=AXE.exists(),
-    )
-    context.set_default_timeout(15_000)
-    context.add_cookies([{"name": "django_language", "value": language, "url": live_server.url}])
-    page = context.new_page()
+    page = phone_page(chromium, live_server, language)
     folder = artifacts_of(request)
     page.goto("/")
     page.locator('a[href="/checkpoints/NUR-ZHOLY/"]').first.click()
@@ -66,7 +61,7 @@ def test_w4_checkpoint_page_on_a_phone(chromium, live_server, request, language)
     map_link = page.locator('a[href^="https://www.openstreetmap.org/"]')
     assert "mlat=44.17000" in map_link.get_attribute("href")
     # Readable on a phone: the page does not scroll sideways.
-    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE_VIEWPORT["width"]
     page.screenshot(path=str(folder / f"01-checkpoint-{language}.png"), full_page=True)
 
     if AXE.exists():
@@ -78,16 +73,7 @@ def test_w4_checkpoint_page_on_a_phone(chromium, live_server, request, language)
 @pytest.mark.parametrize("language", ["kk", "ru"])
 def test_w4_calendar_on_a_phone(chromium, live_server, request, language):
     _nur_zholy_with_details()
-    context = chromium.new_context(
-        base_url=live_server.url,
-        locale=f"{language}-KZ",
-        viewport=PHONE,
-        is_mobile=True,
-        bypass_csp=AXE.exists(),
-    )
-    context.set_default_timeout(15_000)
-    context.add_cookies([{"name": "django_language", "value": language, "url": live_server.url}])
-    page = context.new_page()
+    page = phone_page(chromium, live_server, language)
     folder = artifacts_of(request)
     page.goto("/checkpoints/NUR-ZHOLY/")
     page.locator('a[href="/checkpoints/NUR-ZHOLY/calendar/?direction=exit"]').click()
@@ -97,7 +83,7 @@ def test_w4_calendar_on_a_phone(chromium, live_server, request, language):
     # The closure three days ahead is marked in its hours.
     assert page.locator("td.calendar-closed").count() >= 6
     # Only the table scrolls sideways, inside its own box; the page does not.
-    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE_VIEWPORT["width"]
     page.screenshot(path=str(folder / f"01-calendar-{language}.png"))
 
     if AXE.exists():

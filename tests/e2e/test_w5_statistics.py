@@ -13,11 +13,15 @@ from checkpoints.services import reference_checkpoints_load
 from core import clock
 from open_data.models import DailyFigures, HourlyLoad
 from tests.e2e.conftest import artifacts_of
-from tests.e2e.test_accessibility import AXE, axe_violations, check_title_and_landmarks
+from tests.e2e.test_accessibility import (
+    AXE,
+    PHONE_VIEWPORT,
+    axe_violations,
+    check_title_and_landmarks,
+    phone_page,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-PHONE = {"width": 390, "height": 844}
 
 
 def _ninety_days_of_figures() -> Checkpoint:
@@ -61,16 +65,7 @@ def _ninety_days_of_figures() -> Checkpoint:
 @pytest.mark.parametrize("language", ["kk", "ru"])
 def test_w5_statistics_page_on_a_phone(chromium, live_server, request, language):
     _ninety_days_of_figures()
-    context = chromium.new_context(
-        base_url=live_server.url,
-        locale=f"{language}-KZ",
-        viewport=PHONE,
-        is_mobile=True,
-        bypass_csp=AXE.exists(),
-    )
-    context.set_default_timeout(15_000)
-    context.add_cookies([{"name": "django_language", "value": language, "url": live_server.url}])
-    page = context.new_page()
+    page = phone_page(chromium, live_server, language)
     folder = artifacts_of(request)
     page.goto("/statistics/?checkpoint=KORDAI&direction=exit")
     assert page.locator("html").get_attribute("lang") == language
@@ -79,9 +74,9 @@ def test_w5_statistics_page_on_a_phone(chromium, live_server, request, language)
     for index in range(3):
         box = charts.nth(index).bounding_box()
         # Each chart fits the phone's width: nothing to scroll sideways to see it.
-        assert box["width"] > 200 and box["x"] + box["width"] <= PHONE["width"]
+        assert box["width"] > 200 and box["x"] + box["width"] <= PHONE_VIEWPORT["width"]
     # Nor the page: only the wide tables scroll, inside their own box.
-    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE_VIEWPORT["width"]
     # The form shows the range the charts draw.
     assert (
         page.locator("#id_to").input_value()
@@ -108,4 +103,4 @@ def test_w5_statistics_page_on_a_phone(chromium, live_server, request, language)
         problems = check_title_and_landmarks(page, "/statistics/")
         problems.extend(axe_violations(page, f"/statistics/ ({language})"))
         assert not problems, "\n".join(problems)
-    context.close()
+    page.context.close()
