@@ -9,6 +9,7 @@ of the page is replaced; such requests carry the `Kezek-Partial` header and get 
 import dataclasses
 import datetime as dt
 from decimal import Decimal
+from urllib.parse import urlencode
 
 import segno
 from django.conf import settings
@@ -55,6 +56,8 @@ from core.money import format_tenge
 from deposits.selectors import available_balance
 from fees.models import Service
 from fees.selectors import as_charge_refusal, fee_table, quote
+from release.models import ReleaseWindow
+from release.selectors import window_for
 from vehicles.plates import format_plate
 
 PARTIAL_HEADER = "Kezek-Partial"
@@ -245,6 +248,7 @@ def _wizard_context(
         context["cells"] = hour_cells(grid, now=wizard.now, held=held.slot_start if mine else None)
         context["quota"] = _quota(grid)
         context["days"] = _day_links(wizard, base)
+        context["draw"] = _draw_of_day(wizard)
         if wizard.hold_lapsed and not refusal:
             context["refusal"] = _(
                 "The 15 minutes to confirm have passed and the place was freed. Choose again."
@@ -264,6 +268,19 @@ def _wizard_context(
             missing=max(required - available, Decimal("0.00")),
         )
     return context
+
+
+def _draw_of_day(wizard: BookingWizard) -> dict | None:
+    """The day's places are given out by a draw that has not taken place yet (F1): the wizard
+    says when requests are taken and leads to the request form while they are."""
+    window = window_for(wizard.checkpoint, wizard.direction, wizard.date)
+    if window is None or window.status != ReleaseWindow.Status.SCHEDULED:
+        return None
+    return {
+        "window": window,
+        "is_open": window.is_open(wizard.now),
+        "request_url": f"{reverse('release-request-new')}?{urlencode(wizard.carried('hour'))}",
+    }
 
 
 def _choices(wizard: BookingWizard) -> dict:

@@ -5,7 +5,7 @@ import json
 import logging
 import secrets
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -330,6 +330,32 @@ def _closed(period: capacity.ClosedPeriod | None) -> ApplicationError:
     )
 
 
+# Who may keep a freed place back from first-come booking, in the transaction that freed it:
+# fair release keeps it for a draw's window or its waitlist (F1, F7), so the place is never free
+# for a moment that a refreshing client could catch. Registered from an app's `ready()`.
+PlacesFreedClaimant = Callable[[Mapping[int, int]], None]
+_places_freed_claimants: dict[str, PlacesFreedClaimant] = {}
+
+
+def register_places_freed(name: str, claimant: PlacesFreedClaimant) -> PlacesFreedClaimant:
+    """`claimant({counter_id: places freed})` runs inside the transaction that freed the places,
+    with those counters' rows locked by it; it may take them again (taken + n) for its own.
+    Registering a name again replaces the function."""
+    _places_freed_claimants[name] = claimant
+    return claimant
+
+
+def unregister_places_freed(name: str) -> None:
+    _places_freed_claimants.pop(name, None)
+
+
+def _places_freed(freed: Mapping[int, int]) -> None:
+    freed = {pk: places for pk, places in freed.items() if places > 0}
+    if freed:
+        for claimant in list(_places_freed_claimants.values()):
+            claimant(freed)
+
+
 def slot_release(*, counter_id: int) -> bool:
     """Give one place back (a cancelled booking, a lapsed hold, the old slot of a reschedule).
 
@@ -337,12 +363,17 @@ def slot_release(*, counter_id: int) -> bool:
     back down towards `planned` when it was kept up by an overbooked row. Best called in the
     same transaction that ends the booking or hold, so both happen or neither. Returns False
     when nothing was taken (already 0): a bug elsewhere, logged and left to verify_capacity.
+    The freed place is offered to the registered claimants (`register_places_freed`), unless
+    the counter was over its capacity (then no place became free).
     """
     released = SlotCounter.objects.filter(pk=counter_id, taken__gt=0).update(
         taken=F("taken") - 1, capacity=Greatest(F("planned"), F("taken") - 1)
     )
     if not released:
         logger.warning("slot_release: counter %s had no place taken", counter_id)
+    elif _places_freed_claimants:
+        free = SlotCounter.objects.filter(pk=counter_id).values_list("capacity", "taken").get()
+        _places_freed({counter_id: min(1, free[0] - free[1])})
     return bool(released)
 
 
@@ -408,7 +439,9 @@ def capacity_refresh(
     with transaction.atomic():
         current = [
             row
-            for row in rows.values_list("pk", "direction", "date", "hour", "kind", "planned")
+            for row in rows.values_list(
+                "pk", "direction", "date", "hour", "kind", "planned", "capacity", "taken"
+            )
             if wanted_dates is None or row[2] in wanted_dates
         ]
         report.checked = len(current)
@@ -418,10 +451,12 @@ def capacity_refresh(
             dates={row[2] for row in current},
         )
         changes: dict[int, list[int]] = defaultdict(list)
-        for pk, row_direction, date, hour, kind, planned in current:
+        opened: dict[int, int] = {}  # places that became free (a closure lifted, more capacity)
+        for pk, row_direction, date, hour, kind, planned, row_capacity, taken in current:
             wanted = plans[(row_direction, date)].planned(kind, hour)
             if wanted != planned:
                 changes[wanted].append(pk)
+                opened[pk] = max(wanted, taken) - max(row_capacity, taken)
         changed = sorted(pk for pks in changes.values() for pk in pks)
         if changed:
             locks.slot_counters(changed)
@@ -429,6 +464,7 @@ def capacity_refresh(
                 report.updated += SlotCounter.objects.filter(pk__in=pks).update(
                     planned=wanted, capacity=Greatest(Value(wanted), F("taken"))
                 )
+            _places_freed(opened)
         report.overbooked = [
             row
             for row in rows.filter(taken__gt=F("planned")).order_by("date", "hour")

@@ -235,6 +235,8 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(minute=7),
     },
     "run-draws": {"task": "release.tasks.run_draws", "schedule": 30.0},
+    # F7: places kept for a waitlist whose task was lost on the way.
+    "serve-waitlists": {"task": "release.tasks.serve_waitlists", "schedule": 60.0},
     # Statistics and open data (W5): the days before, computed again once they have settled.
     "aggregate-statistics": {
         "task": "open_data.tasks.aggregate_statistics",

@@ -122,8 +122,14 @@ class RequestOutput(serializers.Serializer):
     hour_won = serializers.IntegerField(allow_null=True)
     booking = serializers.SerializerMethodField()
     skip_reason = serializers.CharField()
+    on_waitlist = serializers.SerializerMethodField(
+        help_text="unsuccessful at the draw and waiting for a freed place of its day (F7)"
+    )
     created_at = serializers.DateTimeField()
     changed_at = serializers.DateTimeField()
+
+    def get_on_waitlist(self, request) -> bool:
+        return selectors.is_waiting(request)
 
     def get_number(self, request) -> str:
         return request_number(request.pk)

@@ -8,7 +8,11 @@ class ReleaseConfig(AppConfig):
 
     def ready(self) -> None:
         from checkpoints.capacity import register_occupancy
+        from checkpoints.services import register_places_freed
         from release.selectors import reserved_per_counter
+        from release.tasks import places_freed
 
         # F1: the places a release window keeps back until its draw occupy their counters.
         register_occupancy("release windows", reserved_per_counter)
+        # F1, F7: a place freed on a day with a window is kept for its draw or its waitlist.
+        register_places_freed("release windows", places_freed)

@@ -136,7 +136,8 @@ class ReleaseWindow(models.Model):
 
 
 class Reservation(models.Model):
-    """Places of a counter a window keeps back from first-come booking until its draw (F1)."""
+    """Places of a counter a window keeps back from first-come booking: until its draw (F1), and
+    after it, a place freed on its day until the waitlist has been offered it (F7)."""
 
     window = models.ForeignKey(ReleaseWindow, on_delete=models.PROTECT, related_name="reserved")
     counter = models.ForeignKey(
@@ -163,6 +164,8 @@ class ReleaseRequest(models.Model):
         UNSUCCESSFUL = "unsuccessful", _("Unsuccessful")
         # F5: could no longer pay, or the vehicle got a booking in the country meanwhile.
         SKIPPED = "skipped", _("Skipped at the draw")
+        # F7: unsuccessful at the draw, booked later with a place freed on its day.
+        WAITLIST_WON = "waitlist_won", _("Booked from the waitlist")
 
     window = models.ForeignKey(
         ReleaseWindow, verbose_name=_("window"), on_delete=models.PROTECT, related_name="requests"
@@ -203,6 +206,9 @@ class ReleaseRequest(models.Model):
         _("status"), max_length=12, choices=Status.choices, default=Status.LIVE
     )
     skip_reason = models.CharField(_("why skipped"), max_length=40, blank=True)
+    # F7: an unsuccessful request waits for a place freed on its day (the waitlist) until it
+    # gets one, the day has passed, or its carrier takes it off the waitlist (this moment).
+    waitlist_left_at = models.DateTimeField(_("taken off the waitlist at"), null=True, blank=True)
     rank = models.CharField(_("rank"), max_length=64, blank=True)
     hour_won = models.SmallIntegerField(_("hour won"), null=True, blank=True)
     booking = models.OneToOneField(
@@ -230,6 +236,11 @@ class ReleaseRequest(models.Model):
         ]
         indexes = [
             models.Index(fields=["window", "status"]),
+            models.Index(
+                fields=["window", "rank"],
+                condition=Q(status="unsuccessful", waitlist_left_at__isnull=True),
+                name="release_waitlist",
+            ),
             models.Index(fields=["carrier", "window"]),
         ]
 

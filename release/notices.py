@@ -23,7 +23,8 @@ RELEASE_SKIPPED = Message.Kind.RELEASE_SKIPPED
 TEXTS = {
     RELEASE_UNSUCCESSFUL: gettext_lazy(
         "Kezek: the draw for %(checkpoint)s on %(day)s is done. Request %(number)s (vehicle "
-        "%(plate)s) got no place. The draw and its ranks: %(link)s"
+        "%(plate)s) got no place. It stays on the waitlist: a place freed that day is booked "
+        "for it automatically, in rank order. The draw and its ranks: %(link)s"
     ),
     RELEASE_SKIPPED: gettext_lazy(
         "Kezek: the draw for %(checkpoint)s on %(day)s is done. Request %(number)s (vehicle "

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -151,6 +151,8 @@ def draw_document(window: ReleaseWindow) -> dict[str, Any]:
                     "rank": request.rank,
                     "outcome": _outcome(request),
                     "hour": request.hour_won,
+                    # F7, after the draw: the request got a place freed later on its day.
+                    "booked_from_waitlist": request.status == ReleaseRequest.Status.WAITLIST_WON,
                 }
                 for request in requests.only(
                     "pk", "salt", "service", "hours", "rank", "status", "hour_won"
@@ -167,3 +169,16 @@ def _outcome(request: ReleaseRequest) -> str:
     if request.hour_won is not None:
         return "won"
     return "unsuccessful"
+
+
+def waitlist(window_ids: Sequence[int]) -> QuerySet[ReleaseRequest]:
+    """The requests waiting for a freed place of their day (F7), best rank first."""
+    return ReleaseRequest.objects.filter(
+        window_id__in=list(window_ids),
+        status=ReleaseRequest.Status.UNSUCCESSFUL,
+        waitlist_left_at__isnull=True,
+    ).order_by("window_id", "rank", "pk")
+
+
+def is_waiting(request: ReleaseRequest) -> bool:
+    return request.status == ReleaseRequest.Status.UNSUCCESSFUL and request.waitlist_left_at is None

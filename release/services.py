@@ -12,13 +12,13 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import secrets
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.db.models.functions import Greatest
 from django.utils.translation import gettext as _
 
@@ -36,6 +36,7 @@ from carriers.models import Member
 from checkpoints import capacity
 from checkpoints import locks as checkpoint_locks
 from checkpoints.models import Checkpoint, Direction, SlotCounter
+from checkpoints.public_reads import public_reads_changed
 from core import audit, clock
 from core.clock import ALMATY
 from core.errors import ApplicationError
@@ -239,10 +240,13 @@ def _places_keep(window: ReleaseWindow, plan: capacity.DayPlan) -> int:
     slot holds then find the day full until the draw gives the places back. The counters are
     made if missing and locked in id order (docs/locking.md) while their free places are read."""
     key = {"checkpoint_id": window.checkpoint_id, "direction": window.direction, "date": window.day}
+    # Closed hours get their (empty) counters too: a closure lifted later opens their places
+    # through `capacity_refresh`, which offers them to the window's waitlist (F7).
+    closed = [(REGULAR, hour, 0) for hour in plan.hours if hour in plan.closed]
     SlotCounter.objects.bulk_create(
         [
             SlotCounter(**key, hour=hour, kind=kind, planned=planned, capacity=planned, taken=0)
-            for kind, hour, planned in _pools(plan)
+            for kind, hour, planned in _pools(plan) + closed
         ],
         ignore_conflicts=True,
     )
@@ -262,9 +266,13 @@ def _places_keep(window: ReleaseWindow, plan: capacity.DayPlan) -> int:
     return sum(free.values())
 
 
-def _places_return(window: ReleaseWindow) -> int:
-    """Give back the places the window kept (at its draw, or when it is cancelled)."""
-    kept = list(window.reserved.order_by("counter_id").values_list("pk", "counter_id", "places"))
+def _places_return(window: ReleaseWindow, *, counter_ids: Sequence[int] | None = None) -> int:
+    """Give back the places the window kept (at its draw, or when it is cancelled; of
+    `counter_ids` only, when the waitlist is offered them)."""
+    reserved = window.reserved.all()
+    if counter_ids is not None:
+        reserved = reserved.filter(counter_id__in=list(counter_ids))
+    kept = list(reserved.order_by("counter_id").values_list("pk", "counter_id", "places"))
     for _pk, counter_id, places in kept:
         SlotCounter.objects.filter(pk=counter_id).update(
             taken=Greatest(F("taken") - places, 0),
@@ -533,8 +541,14 @@ def request_change(
 
 def request_withdraw(*, member: Member, request: ReleaseRequest) -> ReleaseRequest:
     """Withdraw a request inside its window (F2); the vehicle is free to be requested or booked
-    in the country again."""
+    in the country again. After the draw, an unsuccessful request is taken off the waitlist
+    (F7): no place freed later on its day will be booked for it."""
     require_booking_role(member)
+    if (
+        request.carrier_id == member.carrier_id
+        and request.status == ReleaseRequest.Status.UNSUCCESSFUL
+    ):
+        return _waitlist_leave(member, request)
     request = _own_live(member, request)
     with transaction.atomic():
         now = clock.now()
@@ -802,3 +816,189 @@ def _book(request: ReleaseRequest, window: ReleaseWindow, hour: int) -> str | No
         return exc.code
     request.booking = booking
     return None
+
+
+# --- The waitlist (F7) -------------------------------------------------------------------------
+#
+# A place freed on a day that has a release window never becomes free for first-come booking
+# first: in the transaction that frees it (a cancellation, a reschedule, a lapsed hold, a closure
+# lifted) it is kept for the window (`Reservation`), like the window's places before its draw.
+# After the draw it is kept only when a waiting request could take it, and once that transaction
+# commits the waitlist is offered it (`waitlist_serve`): the best-ranked waiting request that
+# still passes B6 and B8 is booked; a place nobody can take is given back to everyone. A refresh
+# loop therefore never sees the place before the waitlist has had it.
+
+
+def _waitlist_leave(member: Member, request: ReleaseRequest) -> ReleaseRequest:
+    with transaction.atomic():
+        now = clock.now()
+        left = ReleaseRequest.objects.filter(
+            pk=request.pk,
+            status=ReleaseRequest.Status.UNSUCCESSFUL,
+            waitlist_left_at__isnull=True,
+        ).update(waitlist_left_at=now, changed_at=now)
+        if not left:
+            raise ApplicationError(
+                "not_changeable", _("This request is no longer on the waitlist."), status=409
+            )
+        request.waitlist_left_at = request.changed_at = now
+        audit.record("release.waitlist_left", actor=member.user, target=request)
+    return request
+
+
+def _hour_for(request: ReleaseRequest, counter: SlotCounter, now: dt.datetime) -> int | None:
+    """The request's most preferred hour that the freed place of `counter` can serve, if any
+    is still bookable (C4): the counter's own hour for a regular place; for a priority quota's
+    place, any hour of the request."""
+    if counter.kind != request.service:
+        return None
+    hours = [counter.hour] if counter.kind == REGULAR else request.hours
+    for hour in request.hours:
+        if hour in hours and capacity.in_booking_window(
+            capacity.hour_start(counter.date, hour), now
+        ):
+            return hour
+    return None
+
+
+def places_freed_keep(freed: Mapping[int, int]) -> list[int]:
+    """In the transaction that freed places, with their counters locked by it (registered with
+    `checkpoints.services.register_places_freed` through `release.tasks`). A place freed on a
+    day whose window is still to be drawn is kept for the draw (F1); on a drawn day, for the
+    waitlist when a waiting request could take it (F7). The windows whose waitlist is to be
+    offered places once the transaction commits."""
+    counters = list(SlotCounter.objects.filter(pk__in=list(freed)).order_by("pk"))
+    days = Q()
+    for counter in counters:
+        days |= Q(
+            checkpoint_id=counter.checkpoint_id, direction=counter.direction, day=counter.date
+        )
+    windows = {
+        (window.checkpoint_id, window.direction, window.day): window
+        for window in ReleaseWindow.objects.filter(
+            days,
+            status__in=[ReleaseWindow.Status.SCHEDULED, ReleaseWindow.Status.DRAWN],
+        )
+    }
+    if not windows:
+        return []
+    drawn = [w.pk for w in windows.values() if w.status == ReleaseWindow.Status.DRAWN]
+    waiting: dict[int, list[ReleaseRequest]] = {}
+    for request in selectors.waitlist(drawn).only("window_id", "service", "hours"):
+        waiting.setdefault(request.window_id, []).append(request)
+    now = clock.now()
+    to_offer: set[int] = set()
+    for counter in counters:
+        window = windows.get((counter.checkpoint_id, counter.direction, counter.date))
+        if window is None:
+            continue
+        is_drawn = window.status == ReleaseWindow.Status.DRAWN
+        if is_drawn and not any(
+            _hour_for(request, counter, now) is not None for request in waiting.get(window.pk, [])
+        ):
+            continue
+        places = min(freed[counter.pk], counter.capacity - counter.taken)
+        if places <= 0:
+            continue
+        SlotCounter.objects.filter(pk=counter.pk).update(taken=F("taken") + places)
+        more = Reservation.objects.filter(window=window, counter=counter).update(
+            places=F("places") + places
+        )
+        if not more:
+            Reservation.objects.create(window=window, counter=counter, places=places)
+        audit.record(
+            "release.place_kept",
+            target=window,
+            after={
+                "kind": counter.kind,
+                "hour": None if counter.hour == SlotCounter.DAY else counter.hour,
+                "places": places,
+                "for": "waitlist" if is_drawn else "draw",
+            },
+        )
+        if is_drawn:
+            to_offer.add(window.pk)
+    return sorted(to_offer)
+
+
+def waitlist_serve(*, window_id: int) -> list[ReleaseRequest]:
+    """Offer the places kept for a drawn window's waitlist (F7), in one transaction: the counters
+    are locked in id order (before their reservations, as the transactions that keep places take
+    them), the places given back, and each offered down the waiting requests in rank order; the
+    first whose booking goes through (B6, B8: `booking_create`) gets it, and a place nobody
+    takes stays free for everyone. The booked requests; none when nothing was kept."""
+    window = (
+        ReleaseWindow.objects.select_related("checkpoint")
+        .filter(pk=window_id, status=ReleaseWindow.Status.DRAWN)
+        .first()
+    )
+    if window is None:
+        return []
+    booked: list[ReleaseRequest] = []
+    with transaction.atomic():
+        counter_ids = list(window.reserved.values_list("counter_id", flat=True))
+        if not counter_ids:
+            return []
+        checkpoint_locks.slot_counters(counter_ids)
+        kept = list(
+            window.reserved.filter(counter_id__in=counter_ids)
+            .select_related("counter")
+            .order_by("counter_id")
+        )
+        if not kept:
+            return []  # offered by a run in parallel
+        _places_return(window, counter_ids=[reservation.counter_id for reservation in kept])
+        waiting = list(selectors.waitlist([window.pk]).select_related("vehicle"))
+        now = clock.now()
+        for reservation in kept:
+            for _place in range(reservation.places):
+                request = _waitlist_book(window, reservation.counter, waiting, now)
+                if request is None:
+                    break  # nobody waiting takes this counter's places: free for everyone
+                waiting.remove(request)
+                booked.append(request)
+        for request in booked:
+            request.status = ReleaseRequest.Status.WAITLIST_WON
+            request.changed_at = now
+        ReleaseRequest.objects.bulk_update(booked, ["status", "booking", "changed_at"])
+        for request in booked:
+            audit.record(
+                "release.waitlist_booked",
+                target=request,
+                after={
+                    "window": window.pk,
+                    "booking": request.booking.number,
+                    "rank": request.rank,
+                },
+            )
+        public_reads_changed(checkpoint_id=window.checkpoint_id, dates=[window.day])
+    return booked
+
+
+def _waitlist_book(
+    window: ReleaseWindow,
+    counter: SlotCounter,
+    waiting: list[ReleaseRequest],
+    now: dt.datetime,
+) -> ReleaseRequest | None:
+    """The first waiting request, in rank order, that takes a place of `counter`: booked at its
+    most preferred hour the place serves. One that cannot be booked (money, B6, its person no
+    longer dispatching) stays on the waitlist for the next place."""
+    for request in waiting:
+        hour = _hour_for(request, counter, now)
+        if hour is None:
+            continue
+        if _book(request, window, hour) is None:
+            return request
+    return None
+
+
+def waitlists_serve() -> int:
+    """Offer every drawn window's kept places (every minute): the task queued at the commit that
+    kept them may have been lost. The number of requests booked."""
+    windows = (
+        Reservation.objects.filter(window__status=ReleaseWindow.Status.DRAWN)
+        .values_list("window_id", flat=True)
+        .distinct()
+    )
+    return sum(len(waitlist_serve(window_id=pk)) for pk in sorted(set(windows)))
