@@ -36,6 +36,8 @@ PROJECT_APPS = (
     "deposits",
     "receipts",
     "notify",
+    "release",
+    "open_data",
 )
 
 # Never granted through "<app>.*": rows that hold a live secret (a session key is the session).
@@ -102,6 +104,11 @@ ROLES: dict[str, dict[str, tuple[str, ...]]] = {
         "checkpoints.devicekey": EDIT,
         # The outbox of SMS and Telegram messages (B12): read, and failed ones retried.
         "notify.message": ("view", "retry"),
+        # Fair release (F8): each checkpoint's policy, saved through the service (audited); the
+        # windows with their demand and requests, read.
+        "release.releasepolicy": EDIT,
+        "release.releasewindow": VIEW,
+        "release.releaserequest": VIEW,
     },
     AUDITORS: {
         **{f"{app}.*": VIEW for app in PROJECT_APPS},

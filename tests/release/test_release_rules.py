@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.test import Client
 
 from bookings.models import Booking
 from checkpoints.capacity import plan_of_day
@@ -384,9 +385,14 @@ def test_f8_operator_switches_a_checkpoint_to_the_draw_in_the_admin_audited(
 ):
     from django.urls import reverse
 
-    operator = django_user_model.objects.create_superuser(
-        "operator@example.kz", "a-long-passphrase", full_name="Operator"
-    )
+    from auth2fa.roles import CHECKPOINT_STAFF, OPERATORS
+    from tests.bookings.test_staff_page import person
+
+    # Checkpoint staff see nothing of it; the registrar's operators set it.
+    officer = person(django_user_model, "officer@kordai.kz", CHECKPOINT_STAFF)
+    staff_browser = sign_in_browser(Client(), officer)
+    assert staff_browser.get(reverse("admin:release_releasepolicy_add")).status_code == 403
+    operator = person(django_user_model, "operator@registrar.kz", OPERATORS)
     browser = sign_in_browser(client, operator)
     data = {
         "checkpoint": world.checkpoint.pk,
@@ -408,3 +414,6 @@ def test_f8_operator_switches_a_checkpoint_to_the_draw_in_the_admin_audited(
     services.windows_schedule()
     page = browser.get(windows)
     assert page.status_code == 200 and "column-demand_shown" in page.content.decode()
+    window = ReleaseWindow.objects.filter(checkpoint=world.checkpoint).first()
+    shown = browser.get(reverse("admin:release_releasewindow_change", args=[window.pk]))
+    assert shown.status_code == 200 and window.secret not in shown.content.decode()
