@@ -21,6 +21,8 @@ import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from django.utils.translation import gettext as _
+
 from core.audit import canonical_json, leaf_hash, merkle_root
 
 REGULAR = "regular"
@@ -123,12 +125,15 @@ def verify_document(document: Mapping[str, Any]) -> Verdict:
         requests = list(document["requests"])
         commitment_ok = commitment_of(secret) == document["commitment"]
     except (KeyError, TypeError, ValueError) as exc:
-        return Verdict([f"the document is incomplete or malformed: {exc!r}"])
+        return Verdict([_("The document is incomplete or malformed: %(error)s") % {"error": exc}])
     if not commitment_ok:
-        problems.append("the secret does not match the commitment C published before the window")
+        problems.append(
+            _("The secret does not match the commitment C published before the window.")
+        )
     if document.get("request_count") != len(requests):
         problems.append(
-            f"{len(requests)} requests are listed, the draw says {document.get('request_count')}"
+            _("%(listed)s requests are listed, the draw says %(count)s.")
+            % {"listed": len(requests), "count": document.get("request_count")}
         )
     try:
         ordered = sorted(requests, key=lambda r: int(r["id"]))
@@ -137,20 +142,27 @@ def verify_document(document: Mapping[str, Any]) -> Verdict:
             for r in ordered
         ]
     except (KeyError, TypeError, ValueError) as exc:
-        return Verdict([*problems, f"a request is malformed: {exc!r}"])
+        return Verdict([*problems, _("A request is malformed: %(error)s") % {"error": exc}])
     root = root_of(leaves)
     if root != document.get("merkle_root"):
         problems.append(
-            f"the requests give the Merkle root {root}, published {document.get('merkle_root')}"
+            _("The requests give the Merkle root %(root)s; published: %(published)s.")
+            % {"root": root, "published": document.get("merkle_root")}
         )
     seed = seed_of(secret, root)
     if seed != document.get("seed"):
-        problems.append(f"SHA-256(secret ‖ R) is {seed}, published {document.get('seed')}")
+        problems.append(
+            _("SHA-256(secret ‖ R) is %(seed)s; published: %(published)s.")
+            % {"seed": seed, "published": document.get("seed")}
+        )
     entries = []
     for r in ordered:
         rank = rank_of(seed, int(r["id"]))
         if rank != r.get("rank"):
-            problems.append(f"request {r['id']}: rank {rank}, published {r.get('rank')}")
+            problems.append(
+                _("Request %(id)s: the rank is %(rank)s; published: %(published)s.")
+                % {"id": r["id"], "rank": rank, "published": r.get("rank")}
+            )
         entries.append(Entry(int(r["id"]), str(r["service"]), tuple(r["hours"]), rank))
     skipped = [int(r["id"]) for r in ordered if r.get("outcome") == "skipped"]
     won = allocate(entries, document.get("places") or {}, document.get("open_hours") or [], skipped)
@@ -163,9 +175,19 @@ def verify_document(document: Mapping[str, Any]) -> Verdict:
         )
         if outcome != r.get("outcome") or (outcome == "won" and hour != r.get("hour")):
             problems.append(
-                f"request {r['id']}: the draw gives {outcome}"
-                + (f" at {hour:02d}:00" if hour is not None else "")
-                + f", published {r.get('outcome')}"
-                + (f" at {r.get('hour'):02d}:00" if isinstance(r.get("hour"), int) else "")
+                _("Request %(id)s: the draw gives %(outcome)s; published: %(published)s.")
+                % {
+                    "id": r["id"],
+                    "outcome": _outcome_text(outcome, hour),
+                    "published": _outcome_text(r.get("outcome"), r.get("hour")),
+                }
             )
     return verdict
+
+
+def _outcome_text(outcome: Any, hour: Any) -> str:
+    if outcome == "won" and isinstance(hour, int):
+        return _("won at %(hour)s") % {"hour": f"{hour:02d}:00"}
+    return {"won": _("won"), "unsuccessful": _("no place"), "skipped": _("skipped")}.get(
+        outcome, str(outcome)
+    )

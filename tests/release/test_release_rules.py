@@ -9,6 +9,7 @@ from decimal import Decimal
 import pytest
 from django.core.management import CommandError, call_command
 from django.test import Client
+from django.utils import translation
 
 from bookings.models import Booking
 from checkpoints.capacity import plan_of_day
@@ -367,6 +368,9 @@ def test_f6_verify_draw_detects_altered_published_data(world, draw_window, clock
     # A secret swapped: it no longer gives the commitment.
     forged = {**document, "secret": "00" * 32}
     assert any("commitment" in p for p in draw.verify_document(forged).problems)
+    # The public page shows the problems in the reader's language.
+    with translation.override("ru"):
+        assert any("обязательству C" in p for p in draw.verify_document(forged).problems)
 
 
 def test_c6_verify_capacity_counts_the_places_a_window_keeps(world, draw_window, clock):
