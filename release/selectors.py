@@ -67,6 +67,23 @@ def windows_public(*, checkpoint: Checkpoint | None = None) -> QuerySet[ReleaseW
     return rows.order_by("-day", "checkpoint__code", "direction")
 
 
+def next_request_windows(
+    *, checkpoint_ids: list[int], at: dt.datetime
+) -> dict[tuple[int, str], ReleaseWindow]:
+    """For each checkpoint and direction, the draw window that takes requests now or will open
+    next (F1), if any: what the home page tells a carrier besides the soonest free hour. One
+    query whatever the number of checkpoints; windows are made a few days ahead only."""
+    found: dict[tuple[int, str], ReleaseWindow] = {}
+    rows = ReleaseWindow.objects.filter(
+        checkpoint_id__in=checkpoint_ids,
+        status=ReleaseWindow.Status.SCHEDULED,
+        closes_at__gt=at,
+    ).order_by("opens_at", "pk")
+    for window in rows.only("checkpoint_id", "direction", "day", "opens_at", "closes_at", "status"):
+        found.setdefault((window.checkpoint_id, window.direction), window)
+    return found
+
+
 def windows_with_demand() -> QuerySet[ReleaseWindow]:
     """Each window with its live (or drawn) requests counted: the operators' view of where
     capacity is short (F8)."""
