@@ -63,13 +63,13 @@ def test_w4_soonest_free_hour_is_the_first_hour_of_the_booking_window(frozen_now
     page = _home()
     assert _shown(page, "NUR-ZHOLY", "exit") == "today, 11:00"
     assert _shown(page, "NUR-ZHOLY", "entry") == "today, 11:00"
-    # The hour opens the checkpoint's calendar in that direction at its day.
+    # The hour opens the checkpoint's calendar in that direction at that hour.
     assert (
-        f'href="/checkpoints/NUR-ZHOLY/calendar/?direction=entry#day-{NOW.date().isoformat()}"'
+        f'href="/checkpoints/NUR-ZHOLY/calendar/?direction=entry#at-{NOW.date().isoformat()}-11"'
         in page
     )
     calendar = Client(HTTP_ACCEPT_LANGUAGE="en").get("/checkpoints/NUR-ZHOLY/calendar/")
-    assert f'id="day-{NOW.date().isoformat()}"' in calendar.content.decode()
+    assert f'data-hour="11" id="at-{NOW.date().isoformat()}-11"' in calendar.content.decode()
 
 
 def test_w4_soonest_free_hour_skips_a_closure_of_its_direction(frozen_now, make_checkpoint):
