@@ -8,7 +8,10 @@ class ReleaseConfig(AppConfig):
 
     def ready(self) -> None:
         from checkpoints.capacity import register_occupancy
-        from release.selectors import reserved_per_counter
+        from open_data.figures import register_requested_source
+        from release.selectors import requests_per_checkpoint, reserved_per_counter
 
         # F1: the places a release window keeps back until its draw occupy their counters.
         register_occupancy("release windows", reserved_per_counter)
+        # W5: the statistics' "requested" figure; open_data knows nothing of the draw.
+        register_requested_source("release draws", requests_per_checkpoint)
