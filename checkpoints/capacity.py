@@ -370,6 +370,7 @@ class RuleBook:
     `plan()` then makes any of those days' plans without a query."""
 
     checkpoints: Mapping[int, Checkpoint]
+    directions: tuple[str, ...]
     first: dt.date
     last: dt.date
     hour_overrides: Mapping[tuple[int, str, dt.date], Mapping[int, int]]
@@ -377,8 +378,11 @@ class RuleBook:
     closures: Mapping[int, list[ClosedPeriod]]
 
     def plan(self, checkpoint_id: int, direction: str, date: dt.date) -> DayPlan:
-        if not self.first <= date <= self.last:
-            raise ValueError(f"{date} is outside the days read, {self.first}–{self.last}")
+        if not self.first <= date <= self.last or direction not in self.directions:
+            raise ValueError(
+                f"{direction} {date} is outside what was read: {self.directions}, "
+                f"{self.first}–{self.last}"
+            )
         checkpoint = self.checkpoints[checkpoint_id]
         key = (checkpoint_id, direction, date)
         return day_plan(
@@ -414,6 +418,7 @@ def rule_book(
     )
     return RuleBook(
         checkpoints=by_id,
+        directions=tuple(directions),
         first=first,
         last=last,
         hour_overrides=hour_overrides,
