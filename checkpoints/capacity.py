@@ -283,33 +283,50 @@ def load_overrides(
 ) -> tuple[dict[tuple[str, dt.date], dict[int, int]], dict[tuple[str, dt.date], dict[str, int]]]:
     """Hour and quota overrides of a checkpoint for a range of days, in ONE query (a UNION).
     Returns ({(direction, date): {hour: capacity}}, {(direction, date): {service: capacity}})."""
-    directions = list(directions)
-    hour_overrides: dict[tuple[str, dt.date], dict[int, int]] = defaultdict(dict)
-    quota_overrides: dict[tuple[str, dt.date], dict[str, int]] = defaultdict(dict)
-    if not directions:
+    hours, quotas = _overrides_of(
+        checkpoint_ids=[checkpoint_id], directions=directions, first=first, last=last
+    )
+    return (
+        defaultdict(dict, {key[1:]: value for key, value in hours.items()}),
+        defaultdict(dict, {key[1:]: value for key, value in quotas.items()}),
+    )
+
+
+def _overrides_of(
+    *, checkpoint_ids: Iterable[int], directions: Iterable[str], first: dt.date, last: dt.date
+) -> tuple[
+    dict[tuple[int, str, dt.date], dict[int, int]], dict[tuple[int, str, dt.date], dict[str, int]]
+]:
+    """`load_overrides` of several checkpoints at once, keyed by (checkpoint id, direction,
+    date): one query whatever their number."""
+    checkpoint_ids, directions = list(checkpoint_ids), list(directions)
+    hour_overrides: dict[tuple[int, str, dt.date], dict[int, int]] = defaultdict(dict)
+    quota_overrides: dict[tuple[int, str, dt.date], dict[str, int]] = defaultdict(dict)
+    if not directions or not checkpoint_ids:
         return hour_overrides, quota_overrides
     scope = {
-        "checkpoint_id": checkpoint_id,
+        "checkpoint_id__in": checkpoint_ids,
         "direction__in": directions,
         "date__range": (first, last),
     }
+    columns = ("checkpoint_id", "direction", "date")
     hours = (
         HourOverride.objects.filter(**scope)
         .annotate(kind=Value(REGULAR, output_field=CharField()))
-        .values_list("direction", "date", "hour", "kind", "capacity")
+        .values_list(*columns, "hour", "kind", "capacity")
         .order_by()
     )
     quotas = (
         QuotaOverride.objects.filter(**scope)
         .annotate(day=Value(DAY, output_field=IntegerField()))
-        .values_list("direction", "date", "day", "service", "capacity")
+        .values_list(*columns, "day", "service", "capacity")
         .order_by()
     )
-    for direction, date, hour, kind, capacity in hours.union(quotas, all=True):
+    for checkpoint_id, direction, date, hour, kind, capacity in hours.union(quotas, all=True):
         if kind == REGULAR:
-            hour_overrides[(direction, date)][hour] = capacity
+            hour_overrides[(checkpoint_id, direction, date)][hour] = capacity
         else:
-            quota_overrides[(direction, date)][kind] = capacity
+            quota_overrides[(checkpoint_id, direction, date)][kind] = capacity
     return hour_overrides, quota_overrides
 
 
@@ -317,19 +334,97 @@ def load_closures(
     *, checkpoint_id: int, starts_at: dt.datetime, ends_at: dt.datetime
 ) -> list[ClosedPeriod]:
     """Closures of a checkpoint that overlap [starts_at, ends_at), in one query."""
+    return _closures_of(checkpoint_ids=[checkpoint_id], starts_at=starts_at, ends_at=ends_at).get(
+        checkpoint_id, []
+    )
+
+
+def _closures_of(
+    *, checkpoint_ids: Iterable[int], starts_at: dt.datetime, ends_at: dt.datetime
+) -> dict[int, list[ClosedPeriod]]:
+    """`load_closures` of several checkpoints at once, by checkpoint id: one query."""
+    checkpoint_ids = list(checkpoint_ids)
+    found: dict[int, list[ClosedPeriod]] = defaultdict(list)
+    if not checkpoint_ids:
+        return found
     rows = Closure.objects.filter(
-        checkpoint_id=checkpoint_id, starts_at__lt=ends_at, ends_at__gt=starts_at
-    ).only("starts_at", "ends_at", "direction", "reason")
-    return [
-        ClosedPeriod(
-            starts_at=row.starts_at,
-            ends_at=row.ends_at,
-            direction=row.direction or None,
-            closure_id=row.pk,
-            reason=row.reason,
+        checkpoint_id__in=checkpoint_ids, starts_at__lt=ends_at, ends_at__gt=starts_at
+    ).only("checkpoint_id", "starts_at", "ends_at", "direction", "reason")
+    for row in rows:
+        found[row.checkpoint_id].append(
+            ClosedPeriod(
+                starts_at=row.starts_at,
+                ends_at=row.ends_at,
+                direction=row.direction or None,
+                closure_id=row.pk,
+                reason=row.reason,
+            )
         )
-        for row in rows
-    ]
+    return found
+
+
+@dataclasses.dataclass(frozen=True)
+class RuleBook:
+    """What the rules need to plan the days `first`…`last` of some checkpoints: their overrides
+    and closures, read by `rule_book` in two queries whatever the number of checkpoints and days.
+    `plan()` then makes any of those days' plans without a query."""
+
+    checkpoints: Mapping[int, Checkpoint]
+    directions: tuple[str, ...]
+    first: dt.date
+    last: dt.date
+    hour_overrides: Mapping[tuple[int, str, dt.date], Mapping[int, int]]
+    quota_overrides: Mapping[tuple[int, str, dt.date], Mapping[str, int]]
+    closures: Mapping[int, list[ClosedPeriod]]
+
+    def plan(self, checkpoint_id: int, direction: str, date: dt.date) -> DayPlan:
+        if not self.first <= date <= self.last or direction not in self.directions:
+            raise ValueError(
+                f"{direction} {date} is outside what was read: {self.directions}, "
+                f"{self.first}–{self.last}"
+            )
+        checkpoint = self.checkpoints[checkpoint_id]
+        key = (checkpoint_id, direction, date)
+        return day_plan(
+            daily_capacity=checkpoint.daily_capacity,
+            opens_at=checkpoint.opens_at,
+            closes_at=checkpoint.closes_at,
+            direction=direction,
+            date=date,
+            hour_overrides=self.hour_overrides.get(key),
+            quota_overrides=self.quota_overrides.get(key),
+            closures=self.closures.get(checkpoint_id, ()),
+        )
+
+
+def rule_book(
+    *,
+    checkpoints: Iterable[Checkpoint],
+    directions: Iterable[str],
+    first: dt.date,
+    last: dt.date,
+) -> RuleBook:
+    """The overrides and closures of `checkpoints` for the days `first`…`last`, in two queries
+    (none without checkpoints or directions)."""
+    by_id = {checkpoint.pk: checkpoint for checkpoint in checkpoints}
+    directions = list(directions)
+    hour_overrides, quota_overrides = _overrides_of(
+        checkpoint_ids=by_id, directions=directions, first=first, last=last
+    )
+    closures = _closures_of(
+        checkpoint_ids=by_id if directions else (),
+        starts_at=hour_start(first, 0),
+        ends_at=hour_start(last, 0) + dt.timedelta(days=1),
+    )
+    return RuleBook(
+        checkpoints=by_id,
+        directions=tuple(directions),
+        first=first,
+        last=last,
+        hour_overrides=hour_overrides,
+        quota_overrides=quota_overrides,
+        closures=closures,
+    )
 
 
 def day_plans(
@@ -344,26 +439,11 @@ def day_plans(
     dates = sorted(set(dates))
     if not dates or not directions:
         return {}
-    first, last = dates[0], dates[-1]
-    hour_overrides, quota_overrides = load_overrides(
-        checkpoint_id=checkpoint.pk, directions=directions, first=first, last=last
-    )
-    closures = load_closures(
-        checkpoint_id=checkpoint.pk,
-        starts_at=hour_start(first, 0),
-        ends_at=hour_start(last, 0) + dt.timedelta(days=1),
+    book = rule_book(
+        checkpoints=[checkpoint], directions=directions, first=dates[0], last=dates[-1]
     )
     return {
-        (direction, date): day_plan(
-            daily_capacity=checkpoint.daily_capacity,
-            opens_at=checkpoint.opens_at,
-            closes_at=checkpoint.closes_at,
-            direction=direction,
-            date=date,
-            hour_overrides=hour_overrides.get((direction, date)),
-            quota_overrides=quota_overrides.get((direction, date)),
-            closures=closures,
-        )
+        (direction, date): book.plan(checkpoint.pk, direction, date)
         for direction in directions
         for date in dates
     }

@@ -8,11 +8,11 @@ import datetime as dt
 from collections import defaultdict
 from typing import Any
 
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import F, Prefetch, Q, QuerySet
 
 from auth2fa.roles import OPERATORS, has_role
 from checkpoints import capacity
-from checkpoints.models import Checkpoint, Closure, Country, SlotCounter
+from checkpoints.models import Checkpoint, Closure, Country, Direction, SlotCounter
 from core import clock
 from core.models import AuditEvent
 
@@ -131,6 +131,86 @@ def day_grid(
     return DayGrid(
         checkpoint=checkpoint.code, direction=direction, date=date, service=service, slots=slots
     )
+
+
+@dataclasses.dataclass(frozen=True)
+class SoonestHour:
+    """The soonest hour of a checkpoint and direction that a carrier can book now (W4), or
+    `start` None when no hour of the booking window has a place."""
+
+    checkpoint_id: int
+    direction: str
+    start: dt.datetime | None
+
+
+def soonest_free_hours(
+    checkpoints: list[Checkpoint], *, now: dt.datetime | None = None
+) -> dict[tuple[int, str], SoonestHour]:
+    """For each checkpoint and direction, the first hour of the booking window (C4) that takes a
+    regular booking first-come now: within the opening hours or opened by an override, not in a
+    closure (C3), with a regular place by the rules and a counter (if it has one yet) that is not
+    full. A day whose places a release window keeps back for its draw has every counter full
+    (F1), so it is passed over like a day booked out; so is a live hold (C5).
+
+    Three queries whatever the number of checkpoints (the home page lists them all): the
+    overrides and the closures of every checkpoint (`capacity.rule_book`) and the full regular
+    counters of the window. Only full counters are read: a counter that is not full has
+    places by the rules too (capacity = max(planned, taken), and `planned` follows the rules,
+    which `verify_capacity` checks), so the rules alone say where the places are."""
+    now = now or clock.now()
+    earliest, latest = capacity.booking_window(now)
+    dates = capacity.local_dates_of_period(earliest, latest + capacity.SLOT_LENGTH)
+    found: dict[tuple[int, str], SoonestHour] = {}
+    if not checkpoints:
+        return found
+    directions = Direction.values
+    book = capacity.rule_book(
+        checkpoints=checkpoints, directions=directions, first=dates[0], last=dates[-1]
+    )
+    full = set(
+        SlotCounter.objects.filter(
+            checkpoint_id__in=[checkpoint.pk for checkpoint in checkpoints],
+            kind=capacity.REGULAR,
+            date__range=(dates[0], dates[-1]),
+            taken__gte=F("capacity"),
+        )
+        .values_list("checkpoint_id", "direction", "date", "hour")
+        .order_by()
+    )
+    for checkpoint in checkpoints:
+        for direction in directions:
+            found[(checkpoint.pk, direction)] = SoonestHour(
+                checkpoint_id=checkpoint.pk,
+                direction=direction,
+                start=_soonest_start(book, full, checkpoint.pk, direction, dates, earliest, latest),
+            )
+    return found
+
+
+def _soonest_start(
+    book: capacity.RuleBook,
+    full: set[tuple[int, str, dt.date, int]],
+    checkpoint_id: int,
+    direction: str,
+    dates: list[dt.date],
+    earliest: dt.datetime,
+    latest: dt.datetime,
+) -> dt.datetime | None:
+    for date in dates:
+        plan = book.plan(checkpoint_id, direction, date)
+        for hour in plan.hours:
+            start = capacity.hour_start(date, hour)
+            if start < earliest:
+                continue
+            if start > latest:
+                return None
+            if (
+                plan.is_open(hour)
+                and plan.planned(capacity.REGULAR, hour) > 0
+                and (checkpoint_id, direction, date, hour) not in full
+            ):
+                return start
+    return None
 
 
 @dataclasses.dataclass(frozen=True)

@@ -3,7 +3,6 @@ from django.urls import path
 from core import healthz, transparency_views, views
 
 urlpatterns = [
-    path("", views.home, name="home"),
     path("faq/", views.faq, name="faq"),
     path("healthz", healthz.healthz, name="healthz"),
     path("transparency/", transparency_views.audit_heads, name="audit-heads"),

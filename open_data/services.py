@@ -87,10 +87,13 @@ def _computed(day: dt.date) -> tuple[dict[tuple, dict], dict[tuple, dict]]:
     daily: dict[tuple, dict] = {}
     hourly: dict[tuple, dict] = {}
     booked_ids = {checkpoint_id for checkpoint_id, _direction in tallies}
-    for checkpoint in _checkpoints_of(day, booked_ids):
-        plans = capacity.day_plans(checkpoint=checkpoint, directions=Direction.values, dates=[day])
+    checkpoints = _checkpoints_of(day, booked_ids)
+    rules = capacity.rule_book(
+        checkpoints=checkpoints, directions=Direction.values, first=day, last=day
+    )
+    for checkpoint in checkpoints:
         for direction in Direction.values:
-            plan = plans[(direction, day)]
+            plan = rules.plan(checkpoint.pk, direction, day)
             tally = tallies.get((checkpoint.pk, direction), figures.Tally())
             hours = set(plan.regular) | {
                 hour

@@ -108,14 +108,16 @@ def _context(form: FiguresFilterForm, page: selectors.Page) -> dict:
     def series(field: str) -> list:
         return [row[field] if row else None for row in rows]
 
-    places = charts.line_chart(
-        dates,
-        [
-            (_("Places offered"), "#5c6b7a", "6 4", series("places_offered")),
-            (_("Booked"), "#00597a", "", series("booked")),
-            (_("Crossed"), "#1d6b35", "2 3", series("crossed")),
-        ],
-    )
+    lines = [
+        (_("Places offered"), "#5c6b7a", "6 4", series("places_offered")),
+        (_("Booked"), "#00597a", "", series("booked")),
+        (_("Crossed"), "#1d6b35", "2 3", series("crossed")),
+    ]
+    requested = series("requested")
+    if any(value is not None for value in requested):
+        # Where a draw released the places (F1), the demand beside what was offered and booked.
+        lines.insert(1, (_("Requested in the draw"), "#8a4b00", "8 3 2 3", requested))
+    places = charts.line_chart(dates, lines)
     waits = charts.line_chart(
         dates,
         [

@@ -54,6 +54,31 @@ def reserved_per_counter(counters: QuerySet[SlotCounter]) -> Mapping[int, int]:
     return {row["counter_id"]: row["places"] for row in rows}
 
 
+def requests_per_checkpoint(day: dt.date) -> dict[tuple[int, str], int]:
+    """The "requested" figure of the statistics (W5) for `day`: {(checkpoint id, direction):
+    requests placed in the window of that day's places}, in one query. Every window but a
+    cancelled one answers, with 0 when nobody asked, so "no draw" (not applicable) stays apart
+    from "a draw nobody entered".
+
+    Every request counts except a withdrawn one: a carrier takes its request back inside the
+    window, before the close, so it never entered the draw (the sealed list R holds only the
+    requests live at the close, F4) — counting it would add demand that was not there, and a
+    request changed instead of withdrawn is still one request. Won, unsuccessful and skipped
+    requests (F5: could not pay, or the vehicle was booked meanwhile) all entered the draw and
+    count: each was a carrier asking for a place. After the draw the figure equals the number
+    the draw's page publishes (F6); before it, the live requests so far."""
+    rows = (
+        ReleaseWindow.objects.filter(day=day)
+        .exclude(status=ReleaseWindow.Status.CANCELLED)
+        .annotate(
+            placed=Count("requests", filter=~Q(requests__status=ReleaseRequest.Status.WITHDRAWN))
+        )
+        .values_list("checkpoint_id", "direction", "placed")
+        .order_by()
+    )
+    return {(checkpoint_id, direction): placed for checkpoint_id, direction, placed in rows}
+
+
 def window_for(checkpoint: Checkpoint, direction: str, day: dt.date) -> ReleaseWindow | None:
     return ReleaseWindow.objects.filter(checkpoint=checkpoint, direction=direction, day=day).first()
 
@@ -65,6 +90,23 @@ def windows_public(*, checkpoint: Checkpoint | None = None) -> QuerySet[ReleaseW
     if checkpoint is not None:
         rows = rows.filter(checkpoint=checkpoint)
     return rows.order_by("-day", "checkpoint__code", "direction")
+
+
+def next_request_windows(
+    *, checkpoint_ids: list[int], at: dt.datetime
+) -> dict[tuple[int, str], ReleaseWindow]:
+    """For each checkpoint and direction, the draw window that takes requests now or will open
+    next (F1), if any: what the home page tells a carrier besides the soonest free hour. One
+    query whatever the number of checkpoints; windows are made a few days ahead only."""
+    found: dict[tuple[int, str], ReleaseWindow] = {}
+    rows = ReleaseWindow.objects.filter(
+        checkpoint_id__in=checkpoint_ids,
+        status=ReleaseWindow.Status.SCHEDULED,
+        closes_at__gt=at,
+    ).order_by("opens_at", "pk")
+    for window in rows.only("checkpoint_id", "direction", "day", "opens_at", "closes_at", "status"):
+        found.setdefault((window.checkpoint_id, window.direction), window)
+    return found
 
 
 def windows_with_demand() -> QuerySet[ReleaseWindow]:

@@ -324,3 +324,59 @@ def test_c1_c3_overrides_and_closures_of_a_checkpoint_and_a_range_of_days(
         read = capacity.load_closures(**scope)
         assert sorted(read, key=lambda p: p.closure_id) == _closures_by_the_orm(**scope), scope
         assert all(period.starts_at.utcoffset() is not None for period in read)
+
+
+def test_c1_c3_rule_book_plans_many_checkpoints_as_day_plans_plans_each_in_two_queries(
+    checkpoint, make_checkpoint, django_assert_num_queries
+):
+    other = make_checkpoint(
+        code="OTHER", daily_capacity=48, opens_at=dt.time(8), closes_at=dt.time(20)
+    )
+    quiet = make_checkpoint(code="QUIET")
+    day_after = TOMORROW + dt.timedelta(1)
+    HourOverride.objects.create(
+        checkpoint=checkpoint, direction="exit", date=TOMORROW, hour=9, capacity=3
+    )
+    HourOverride.objects.create(
+        checkpoint=other, direction="entry", date=day_after, hour=21, capacity=2
+    )
+    QuotaOverride.objects.create(
+        checkpoint=other, direction="exit", date=TOMORROW, service="accelerated", capacity=4
+    )
+    Closure.objects.create(
+        checkpoint=other, starts_at=at(TOMORROW, 10), ends_at=at(TOMORROW, 12), reason="x"
+    )
+    Closure.objects.create(
+        checkpoint=checkpoint,
+        direction="entry",
+        starts_at=at(day_after, 23),
+        ends_at=at(day_after + dt.timedelta(2), 0),
+        reason="x",
+    )
+    everyone = [checkpoint, other, quiet]
+    with django_assert_num_queries(2):
+        book = capacity.rule_book(
+            checkpoints=everyone, directions=["exit", "entry"], first=TOMORROW, last=day_after
+        )
+    with django_assert_num_queries(0):
+        plans = {
+            (where.pk, direction, date): book.plan(where.pk, direction, date)
+            for where in everyone
+            for direction in ("exit", "entry")
+            for date in (TOMORROW, day_after)
+        }
+    for where in everyone:
+        alone = capacity.day_plans(
+            checkpoint=where, directions=["exit", "entry"], dates=[TOMORROW, day_after]
+        )
+        for (direction, date), plan in alone.items():
+            assert plans[(where.pk, direction, date)] == plan, (where.code, direction, date)
+    assert plans[(other.pk, "entry", day_after)].is_open(21)
+    assert plans[(other.pk, "exit", TOMORROW)].closed == frozenset({10, 11})
+    with pytest.raises(ValueError):
+        book.plan(checkpoint.pk, "exit", day_after + dt.timedelta(1))
+    with django_assert_num_queries(0):
+        empty = capacity.rule_book(
+            checkpoints=[], directions=["exit"], first=TOMORROW, last=TOMORROW
+        )
+    assert empty.checkpoints == {}

@@ -1,19 +1,24 @@
 """W6 in a browser: the carrier downloads a booking's audit proof from the booking page; anyone
 uploads it on the public check page, without signing in, and reads "valid"; a file changed by
-one byte is "not valid". The heads page shows the head the proof ends on, also in Kazakh on a
-phone. axe-core finds no serious issue on the new pages.
+one byte is "not valid". `verify_proof` says the same of the file as downloaded, and of it with
+one byte of the event or of the head changed. The heads page shows the head the proof ends on,
+also in Kazakh on a phone. axe-core finds no serious issue on the new pages.
 
 The chain is sealed and the head published by the portal's own jobs (core.audit), on the live
 server's real clock."""
 
 import datetime as dt
+import io
 
 import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
 from django.utils import timezone
 
 from core import audit
 from core.clock import ALMATY
 from core.models import AuditHeadPublication
+from tests.core.test_w6_proofs import _one_byte_changed
 from tests.e2e.conftest import artifacts_of
 from tests.e2e.test_accessibility import AXE, axe_violations, check_title_and_landmarks
 from tests.worlds import book, make_world
@@ -49,6 +54,18 @@ def test_w6_carrier_downloads_the_proof_and_anyone_checks_it_valid(
     download.value.save_as(proof)
     assert proof.name == f"kezek-proof-{booking.number}.json"
     carrier.snap("booking-page")
+
+    # The file as downloaded checks out with the command, and fails once one byte of its event
+    # or of its head is changed.
+    report = io.StringIO()
+    call_command("verify_proof", str(proof), stdout=report)
+    assert report.getvalue().startswith(f"valid: the proof of bookings.booking {booking.pk}")
+    raw = proof.read_bytes()
+    for needle in (b"booking.created", publication.batch_hash.encode()):
+        changed = shots / "one-byte-changed.json"
+        changed.write_bytes(_one_byte_changed(raw, needle))
+        with pytest.raises(CommandError, match=r"^NOT valid: "):
+            call_command("verify_proof", str(changed), stdout=io.StringIO())
 
     context = chromium.new_context(base_url=live_server.url, locale="en-US", bypass_csp=True)
     context.set_default_timeout(15_000)

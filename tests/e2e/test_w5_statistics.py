@@ -1,5 +1,6 @@
 """The statistics page (W5) in a phone's browser, in Kazakh and Russian: its charts are drawn
-(screenshots in test-artifacts/), its table says what the CSV says, and axe-core finds no serious
+(screenshots in test-artifacts/), each with a table of the same numbers, its table says what the
+CSV and the JSON behind its links say, every row and field, and axe-core finds no serious
 issue."""
 
 import csv
@@ -35,6 +36,8 @@ def _ninety_days_of_figures() -> Checkpoint:
             direction="exit",
             date=day,
             places_offered=650,
+            # The last 30 days were released by a draw (F1): their requests are known.
+            requested=700 + (n * 53) % 300 if n < 30 else None,
             booked=400 + (n * 37) % 240,
             arrived=380 + (n * 37) % 230,
             crossed=360 + (n * 37) % 220,
@@ -83,21 +86,58 @@ def test_w5_statistics_page_on_a_phone(chromium, live_server, request, language)
         == (clock.local_today() - dt.timedelta(days=1)).isoformat()
     )
     page.screenshot(path=str(folder / f"01-statistics-{language}.png"), full_page=True)
-    charts.nth(2).screenshot(path=str(folder / f"02-heatmap-{language}.png"))
+    for index, name in enumerate(("places", "waits", "load")):
+        section = page.locator(f'section[aria-labelledby="{name}-title"]')
+        section.screenshot(path=str(folder / f"0{index + 2}-{name}-{language}.png"))
+    for index in range(2):
+        # The axes' labels stand apart, in order: dates left to right, values top to bottom
+        # (in Russian too, whose decimal comma must not reach the SVG's coordinates).
+        dates = charts.nth(index).locator('text[text-anchor="middle"]')
+        values = charts.nth(index).locator('text[text-anchor="end"]')
+        xs = [dates.nth(n).bounding_box()["x"] for n in range(dates.count())]
+        ys = [values.nth(n).bounding_box()["y"] for n in range(values.count())]
+        assert len(xs) >= 4 and xs == sorted(set(xs)), xs
+        assert len(ys) == 5 and ys == sorted(set(ys), reverse=True), ys
+    # The chart of places draws four lines, the requests of the draw's days among them.
+    assert charts.nth(0).locator("polyline").count() == 4
+    assert page.locator(".chart-legend").first.locator("li").count() == 4
 
+    # Each chart's text alternative is a table of the same numbers.
     table = page.locator("#daily-figures tbody tr")
     assert table.count() == 90
-    last = table.last
-    shown = {
-        field: last.locator(f'[data-field="{field}"]').inner_text()
-        for field in ("places_offered", "booked", "crossed", "wait_median_minutes")
-    }
-    csv_link = page.get_by_role("link", name="CSV")
-    answer = page.request.get(csv_link.get_attribute("href"))
-    assert answer.ok
+    shown = [
+        {
+            cell.get_attribute("data-field"): cell.inner_text()
+            for cell in row.locator("td[data-field]").all()
+        }
+        | {"date": row.get_attribute("data-date")}
+        for row in table.all()
+    ]
+    heat_table = page.locator("details:has(#load-table-caption)")
+    heat_table.locator("summary").click()
+    heat_rows = heat_table.locator("tbody tr")
+    assert heat_rows.count() == 24
+    # 08:00 on a Monday: the chart's cell and the table's cell say the same share.
+    monday_eight = heat_rows.nth(8).locator("td").first.inner_text()
+    titles = charts.nth(2).locator("rect > title").all_text_contents()
+    assert titles[8].split("—")[1].strip().startswith(monday_eight)
+    heat_table.screenshot(path=str(folder / f"05-load-table-{language}.png"))
+
+    # The CSV and the JSON behind the page's links answer with the same numbers as its table.
+    def as_shown(value) -> str:
+        if value is None or value == "":
+            return "—"
+        return f"{value:.1f}" if isinstance(value, float) else str(value)
+
+    answer = page.request.get(page.get_by_role("link", name="CSV").get_attribute("href"))
+    assert answer.ok and answer.headers["content-type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(answer.text())))
-    assert len(rows) == 90
-    assert {field: rows[-1][field] for field in shown} == shown
+    assert [{field: as_shown(row[field]) for field in shown[0]} for row in rows] == shown
+    answer = page.request.get(page.get_by_role("link", name="JSON").get_attribute("href"))
+    assert answer.ok and answer.headers["content-type"].startswith("application/json")
+    results = answer.json()["results"]
+    assert [{field: as_shown(row[field]) for field in shown[0]} for row in results] == shown
+    assert results[-1]["requested"] is not None and results[0]["requested"] is None
 
     if AXE.exists():
         problems = check_title_and_landmarks(page, "/statistics/")

@@ -174,6 +174,28 @@ def test_w5_page_draws_charts_and_a_table(day_of_queue, client, language):
     assert numbers["booked"] == "4" and numbers["wait_median_minutes"] == "50.0"
 
 
+@pytest.mark.parametrize("language", ["ru", "kk", "en"])
+def test_w5_chart_coordinates_are_plain_numbers_in_every_language(day_of_queue, client, language):
+    """SVG reads only a decimal point: a coordinate written the Russian way ("40,5") puts the
+    mark at 0, and the charts' labels and points pile up in a corner."""
+    daily_figures_rebuild(day=DAY - dt.timedelta(days=1))
+    daily_figures_rebuild(day=DAY)
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = language
+    two_days = f"checkpoint=KORDAI&direction=exit&from={DAY - dt.timedelta(days=1)}&to={DAY}"
+    html = client.get(f"/statistics/?{two_days}").content.decode()
+    svgs = re.findall(r"<svg viewBox.*?</svg>", html, re.S)
+    assert len(svgs) == 3
+    geometry = re.compile(r' (x|y|x1|x2|y1|y2|cx|cy|r|width|height|viewBox|dy)="([^"]*)"')
+    values = [value for svg in svgs for _name, value in geometry.findall(svg)]
+    assert any("." in value for value in values)  # fractions are there to be written
+    assert [value for value in values if not re.fullmatch(r"[-\d. ]+", value)] == []
+    # A polyline's points are "x,y x,y …": the comma only between the two numbers of a point.
+    polylines = re.findall(r' points="([^"]*)"', "".join(svgs))
+    assert polylines
+    for points in polylines:
+        assert re.fullmatch(r"-?[\d.]+,-?[\d.]+( -?[\d.]+,-?[\d.]+)*", points), points
+
+
 def test_w5_page_refuses_bad_input_in_the_readers_language(db, client):
     reference_checkpoints_load()
     client.cookies[settings.LANGUAGE_COOKIE_NAME] = "ru"
