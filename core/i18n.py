@@ -1,4 +1,5 @@
 from django.utils import translation
+from django.utils.translation import gettext_noop
 
 
 def localized(obj: object, field: str) -> str:
@@ -9,3 +10,17 @@ def localized(obj: object, field: str) -> str:
         if value:
             return value
     return ""
+
+
+# Dates name weekdays through these msgids (django.utils.dates). Django's own Kazakh catalog
+# abbreviates Tuesday "Сб", which Kazakh readers know as Saturday (Сенбі); the project's
+# catalogs come first, so the abbreviations are given there, marked here to stay in them.
+WEEKDAY_ABBREVIATIONS = (
+    gettext_noop("Mon"),
+    gettext_noop("Tue"),
+    gettext_noop("Wed"),
+    gettext_noop("Thu"),
+    gettext_noop("Fri"),
+    gettext_noop("Sat"),
+    gettext_noop("Sun"),
+)

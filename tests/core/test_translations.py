@@ -314,3 +314,19 @@ def test_w1_catalogs_hold_every_translatable_string_of_the_source(tmp_path):
         f"In the source but not in the catalogs ({len(new)}):\n{_show(new)}\n"
         f"In the catalogs but no longer in the source ({len(stale)}):\n{_show(stale)}"
     )
+
+
+@pytest.mark.parametrize(
+    ("language", "tuesday", "saturday"),
+    [("kk", "Сс", "Сб"), ("ru", "Вт", "Сб"), ("en", "Tue", "Sat")],
+)
+def test_w1_weekday_abbreviations_name_each_day_apart(language, tuesday, saturday):
+    """Dates on the calendar and the home page abbreviate weekdays; in Kazakh, Tuesday is not
+    abbreviated as Saturday is (Django's own catalog gives both as "Сб")."""
+    import datetime as dt
+
+    from django.utils.formats import date_format
+
+    with translation.override(language):
+        shown = [date_format(dt.date(2026, 12, day), "D") for day in range(7, 14)]
+    assert shown[1] == tuesday and shown[5] == saturday and len(set(shown)) == 7
