@@ -27,6 +27,7 @@ run: install
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py load_reference_data
 	$(PY) manage.py load_demo_data
+	$(PY) manage.py rotate_manifest_key --if-missing
 	@echo ""
 	@echo "  Kezek is starting at http://$(HOST):$(PORT)/ with the people above to sign in as."
 	@echo "  API docs: http://$(HOST):$(PORT)/api/v1/docs/    Stop with Ctrl+C."
