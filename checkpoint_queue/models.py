@@ -5,6 +5,8 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from bookings.models import Booking
+
 
 class ManifestCounter(models.Model):
     """The sequence number of a checkpoint's last manifest (O1): each manifest issued takes the
@@ -100,3 +102,14 @@ class OfflineEvent(models.Model):
     def __str__(self) -> str:
         when = f"{self.occurred_at:%Y-%m-%d %H:%M}"
         return f"{self.booking_number} {self.kind} {when} ({self.outcome})"
+
+
+class HeldBackBooking(Booking):
+    """A booking the no-show sweep leaves alone because its checkpoint's devices have not
+    reported since its check-in window ended (O4): in the admin, operators see them and settle
+    them by hand when the devices are not coming back."""
+
+    class Meta:
+        proxy = True
+        verbose_name = _("booking held back from the no-show sweep")
+        verbose_name_plural = _("bookings held back from the no-show sweep")

@@ -3,8 +3,10 @@ test's own, a checkpoint device key, an officer's verified browser session."""
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from django.test import Client
 
+from auth2fa.roles import OPERATORS
 from checkpoint_queue import manifest_keys
 from checkpoints.services import device_key_issue
 
@@ -20,9 +22,12 @@ def manifest_key_dir(tmp_path, settings):
 
 @pytest.fixture
 def operator(world):
-    return get_user_model().objects.create_user(
+    """A registrar operator (A5)."""
+    person = get_user_model().objects.create_user(
         "operator@registrar.kz", "x", full_name="Registrar Operator", is_staff=True
     )
+    person.groups.add(Group.objects.get(name=OPERATORS))
+    return person
 
 
 @pytest.fixture
