@@ -446,3 +446,41 @@ def parked_event_settle(*, event: OfflineEvent, note: str, actor: Any) -> Offlin
         )
     event.refresh_from_db()
     return event
+
+
+def held_back_notices(moment: dt.datetime) -> list:
+    """The operators' notice (admin front page, `operator_notices`) of checkpoints whose devices
+    have not reported since check-in windows ended there, with how many bookings the no-show
+    sweep holds back for them (O4)."""
+    from django.db.models import Count
+    from django.utils.translation import ngettext
+
+    from bookings.services import no_shows_held_back
+    from core.notices import Notice
+
+    rows = list(
+        no_shows_held_back(moment)
+        .values_list("checkpoint__code")
+        .annotate(count=Count("pk"))
+        .order_by("checkpoint__code")
+    )
+    if not rows:
+        return []
+    total = sum(count for _code, count in rows)
+    codes = ", ".join(f"{code} ({count})" for code, count in rows)
+    message = ngettext(
+        "%(count)s booking is held back from the no-show sweep: its checkpoint's devices have "
+        "not reported since its check-in window ended (%(checkpoints)s). Settle it by hand if "
+        "the devices are not coming back.",
+        "%(count)s bookings are held back from the no-show sweep: their checkpoints' devices "
+        "have not reported since their check-in windows ended (%(checkpoints)s). Settle them by "
+        "hand if the devices are not coming back.",
+        total,
+    ) % {"count": total, "checkpoints": codes}
+    return [
+        Notice(
+            code="no_shows_held_back",
+            message=message,
+            permission="checkpoints.change_devicereport",
+        )
+    ]

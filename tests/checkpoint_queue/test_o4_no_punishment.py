@@ -179,3 +179,12 @@ def test_o3_operators_read_parked_events_with_both_versions_and_settle_them(
     row.refresh_from_db()
     assert (row.outcome, row.settled_by) == ("settled", operator)
     assert list(offline.parked_events()) == []
+
+
+def test_o4_operators_are_told_of_the_held_back_bookings(world, outage, clock):
+    from core import notices
+
+    clock.move_to(local(0, 16))
+    (notice,) = [n for n in notices.current() if n.code == "no_shows_held_back"]
+    assert "2 bookings are held back" in notice.message and "KORDAI (2)" in notice.message
+    assert notice.permission == "checkpoints.change_devicereport"
