@@ -102,9 +102,25 @@ def sign(data: bytes) -> tuple[str, bytes]:
     return key_id, private.sign(data)
 
 
+# keyring text -> the public keys it names: the PEM files are read once per rotation.
+_public_cache: dict[str, list[PublicKey]] = {}
+
+
 def public_keys() -> list[PublicKey]:
     """The keys a device accepts: the current one first, then the previous one (if any)."""
-    ring = _keyring()
+    try:
+        text = (_dir() / KEYRING).read_text()
+    except FileNotFoundError:
+        return []
+    cached = _public_cache.get(f"{_dir()}\n{text}")
+    if cached is None:
+        cached = _public_keys_of(json.loads(text))
+        _public_cache.clear()
+        _public_cache[f"{_dir()}\n{text}"] = cached
+    return list(cached)
+
+
+def _public_keys_of(ring: dict) -> list[PublicKey]:
     found = []
     for role in ("current", "previous"):
         key_id = ring.get(role)
@@ -168,4 +184,5 @@ def rotate(*, only_if_missing: bool = False) -> tuple[str, str | None, list[str]
             pem_file.unlink()
             deleted.append(pem_file.stem)
     _cache.clear()
+    _public_cache.clear()
     return key_id, previous, sorted(deleted)
