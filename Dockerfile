@@ -10,7 +10,8 @@ RUN apt-get update \
     fonts-dejavu-core \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --home /app kezek \
- && mkdir -p /var/lib/kezek && chown kezek /var/lib/kezek
+ && mkdir -p /var/lib/kezek/manifest_keys && chown kezek /var/lib/kezek /var/lib/kezek/manifest_keys \
+ && chmod 700 /var/lib/kezek/manifest_keys
 
 WORKDIR /app
 COPY pyproject.toml ./

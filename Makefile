@@ -8,7 +8,8 @@ STAMP := $(VENV)/.installed
 export HOST ?= 127.0.0.1
 export PORT ?= 8000
 
-.PHONY: run test test-new-year lint format install messages clean bench bench-scale bench-replay
+.PHONY: run test test-new-year lint format install messages clean bench bench-scale bench-replay \
+	bench-outage
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Kezek needs Python 3.11 or newer; set PYTHON=python3.x")'
@@ -27,6 +28,7 @@ run: install
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py load_reference_data
 	$(PY) manage.py load_demo_data
+	$(PY) manage.py rotate_manifest_key --if-missing
 	@echo ""
 	@echo "  Kezek is starting at http://$(HOST):$(PORT)/ with the people above to sign in as."
 	@echo "  API docs: http://$(HOST):$(PORT)/api/v1/docs/    Stop with Ctrl+C."
@@ -74,6 +76,10 @@ bench-scale: install
 
 bench-replay: install
 	$(PY) -m bench.replay $(BENCH_REPLAY_ARGS)
+
+# A checkpoint cut off for 4 hours of a busy day (O1-O4): its section of bench/REPORT.md.
+bench-outage: install
+	$(PY) -m bench.outage $(BENCH_OUTAGE_ARGS)
 
 # Needs GNU gettext (msgfmt); the compiled .mo files are committed so nothing else does.
 messages: install

@@ -38,6 +38,7 @@ PROJECT_APPS = (
     "notify",
     "release",
     "open_data",
+    "checkpoint_queue",
 )
 
 # Never granted through "<app>.*": rows that hold a live secret (a session key is the session).
@@ -57,6 +58,10 @@ ROLES: dict[str, dict[str, tuple[str, ...]]] = {
         # Bookings of their own checkpoints: read; arrivals, calls and crossings go through the
         # admin actions and the staff screen, which call the booking services (Q1–Q3).
         "bookings.booking": VIEW,
+        # Working through an outage (O3, O4): the events their devices delivered (the parked
+        # ones with both versions) and the devices themselves, read.
+        "checkpoint_queue.offlineevent": VIEW,
+        "checkpoints.devicereport": VIEW,
     },
     OPERATORS: {
         # Reference data (R1–R4).
@@ -102,6 +107,12 @@ ROLES: dict[str, dict[str, tuple[str, ...]]] = {
         # revoked through the services; never deleted, so their marks keep naming them).
         "bookings.booking": VIEW,
         "checkpoints.devicekey": EDIT,
+        # Working through an outage (O3, O4): parked events settled ("change", the note of how),
+        # devices retired; the bookings the no-show sweep holds back, settled by hand through
+        # the admin's operator actions.
+        "checkpoint_queue.offlineevent": ("view", "change"),
+        "checkpoints.devicereport": ("view", "change"),
+        "checkpoint_queue.heldbackbooking": VIEW,
         # The outbox of SMS and Telegram messages (B12): read, and failed ones retried.
         "notify.message": ("view", "retry"),
         # Fair release (F8): each checkpoint's policy, saved through the service (audited); the

@@ -13,7 +13,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils.translation import gettext as _
 
 from auth2fa.roles import OPERATORS, has_role
@@ -33,7 +33,7 @@ from carriers.models import Carrier, Member
 from checkpoints.capacity import local_dates_of_period
 from checkpoints.models import Checkpoint, Closure, Direction, SlotCounter
 from checkpoints.public_reads import public_reads_changed
-from checkpoints.selectors import sees_every_checkpoint
+from checkpoints.selectors import devices_last_report, sees_every_checkpoint
 from checkpoints.services import capacity_refresh, slot_move, slot_release, slot_take
 from core import audit, clock
 from core.errors import ApplicationError
@@ -655,33 +655,82 @@ def booking_cancel(*, member: Member, booking: Booking) -> Booking:
 # --- No-shows (D3, D6); the queue at the checkpoint is checkpoint_queue.services ----------------
 
 
+def no_shows_due(as_of: dt.datetime):
+    """Confirmed bookings whose check-in window ended by `as_of` (D6), each with
+    `devices_reported`: until when its checkpoint's devices have delivered what they recorded
+    offline (O4; NULL where the checkpoint has no such devices)."""
+    return Booking.objects.filter(
+        status=Booking.Status.CONFIRMED, slot_end__lte=as_of - CHECK_IN_CLOSES
+    ).annotate(devices_reported=devices_last_report())
+
+
+def _devices_have_reported() -> Q:
+    return Q(devices_reported__isnull=True) | Q(
+        devices_reported__gte=F("slot_end") + CHECK_IN_CLOSES
+    )
+
+
+def no_shows_held_back(as_of: dt.datetime | None = None):
+    """The bookings the sweep leaves alone (O4): their window ended, but their checkpoint's
+    devices have not reported since before it ended (they may have checked the truck in
+    offline). They wait for the devices, or for an operator to settle them by hand."""
+    return no_shows_due(as_of or clock.now()).exclude(_devices_have_reported())
+
+
 def no_shows_sweep(*, as_of: dt.datetime | None = None) -> int:
     """Confirmed bookings whose check-in window has ended become no-shows (D6); their deposit
     follows D3. Running it again, or two sweeps at once, changes nothing more: each booking is
-    locked and re-checked, and the strike moment is the end of its window, not the sweep's."""
+    locked and re-checked, and the strike moment is the end of its window, not the sweep's.
+
+    A window of a checkpoint whose devices have not reported since before it ended is left
+    alone (O4): nobody gets a strike for an outage (`no_shows_held_back`)."""
     as_of = as_of or clock.now()
-    due = Booking.objects.filter(
-        status=Booking.Status.CONFIRMED, slot_end__lte=as_of - CHECK_IN_CLOSES
-    ).order_by("slot_end", "pk")
+    due = no_shows_due(as_of).filter(_devices_have_reported()).order_by("slot_end", "pk")
     swept = 0
     for booking_id in due.values_list("pk", flat=True).iterator():
         with transaction.atomic():
             booking = locks.confirmed_booking_unless_held(booking_id)
             if booking is None:
                 continue
-            deadline = booking.slot_end + CHECK_IN_CLOSES
-            booking.status = Booking.Status.NO_SHOW
-            booking.status_changed_at = deadline
-            booking.save(update_fields=["status", "status_changed_at"])
-            outcome = deposit_settle_after_strike(booking, moment=deadline, actor=None)
-            audit.record(
-                "booking.no_show",
-                target=booking,
-                before={"status": Booking.Status.CONFIRMED},
-                after={"status": booking.status, "deposit": outcome},
-            )
+            _no_show(booking, actor=None)
             swept += 1
     return swept
+
+
+def _no_show(booking: Booking, *, actor: Any, record: dict | None = None) -> str:
+    """The booking (locked, confirmed) becomes a no-show at the end of its window; D3."""
+    deadline = booking.slot_end + CHECK_IN_CLOSES
+    booking.status = Booking.Status.NO_SHOW
+    booking.status_changed_at = deadline
+    booking.save(update_fields=["status", "status_changed_at"])
+    outcome = deposit_settle_after_strike(booking, moment=deadline, actor=actor)
+    audit.record(
+        "booking.no_show",
+        actor=actor,
+        target=booking,
+        before={"status": Booking.Status.CONFIRMED},
+        after={"status": booking.status, "deposit": outcome, **(record or {})},
+    )
+    return outcome
+
+
+def no_show_settle_by_hand(
+    *, booking: Booking, actor: Any, as_of: dt.datetime | None = None
+) -> str:
+    """An operator settles a booking the sweep held back (O4) as a no-show, when the
+    checkpoint's devices are not coming back: D3 as the sweep would have. Audited with who.
+    Returns the deposit's outcome."""
+    if not has_role(actor, OPERATORS):
+        raise _refuse("forbidden", _("Only operators settle a held-back booking."), status=403)
+    as_of = as_of or clock.now()
+    with transaction.atomic():
+        (booking,) = locks.bookings_in_order(Booking.objects.filter(pk=booking.pk))
+        if booking.status != Booking.Status.CONFIRMED or booking.check_in_window[1] > as_of:
+            raise _not_changeable(
+                _("Booking %(number)s is not waiting for the no-show sweep.")
+                % {"number": booking.number}
+            )
+        return _no_show(booking, actor=actor, record={"settled_by_hand": True})
 
 
 @dataclasses.dataclass(frozen=True)

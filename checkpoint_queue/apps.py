@@ -9,3 +9,9 @@ class CheckpointQueueConfig(AppConfig):
 
     name = "checkpoint_queue"
     verbose_name = _("Queue at the checkpoint")
+
+    def ready(self) -> None:
+        from checkpoint_queue.offline import held_back_notices
+        from core import notices
+
+        notices.register(held_back_notices)

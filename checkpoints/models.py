@@ -554,3 +554,57 @@ class DeviceKey(models.Model):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+
+# --- Devices of a checkpoint that work through an outage (O1-O4, docs/offline.md) ------------
+
+
+class DeviceReport(models.Model):
+    """A device that keeps a checkpoint's manifest and sends its events (O1-O3): a staff screen
+    (a browser, by the id it made for itself) or a device key. `reported_at` is when it last
+    delivered everything it had recorded (a sync that left nothing on the device); while the
+    newest report of a checkpoint's devices is older than a check-in window's end, the no-show
+    sweep leaves that window alone (O4). Operators retire a device that is out of service."""
+
+    checkpoint = models.ForeignKey(
+        Checkpoint,
+        verbose_name=_("checkpoint"),
+        on_delete=models.PROTECT,
+        related_name="device_reports",
+    )
+    device = models.CharField(_("device"), max_length=80)
+    name = models.CharField(_("name"), max_length=200, blank=True)
+    device_key = models.ForeignKey(
+        DeviceKey, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("person"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    first_seen_at = models.DateTimeField(_("first seen at"))
+    last_seen_at = models.DateTimeField(_("last seen at"))
+    reported_at = models.DateTimeField(_("last reported at"), null=True, blank=True)
+    manifest_sequence = models.PositiveBigIntegerField(_("last manifest"), default=0)
+    manifest_at = models.DateTimeField(_("last manifest at"), null=True, blank=True)
+    retired_at = models.DateTimeField(_("retired at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("checkpoint device")
+        verbose_name_plural = _("checkpoint devices")
+        ordering = ["checkpoint", "-last_seen_at", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["checkpoint", "device"], name="device_report_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name or self.device} @ {self.checkpoint_id}"
+
+    @property
+    def report_moment(self):
+        """Since when everything it recorded has reached the portal: its last report, or its
+        first contact while it never reported."""
+        return self.reported_at or self.first_seen_at

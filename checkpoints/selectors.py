@@ -8,11 +8,12 @@ import datetime as dt
 from collections import defaultdict
 from typing import Any
 
-from django.db.models import F, Prefetch, Q, QuerySet
+from django.db.models import F, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 
 from auth2fa.roles import OPERATORS, has_role
 from checkpoints import capacity
-from checkpoints.models import Checkpoint, Closure, Country, Direction, SlotCounter
+from checkpoints.models import Checkpoint, Closure, Country, DeviceReport, Direction, SlotCounter
 from core import clock
 from core.models import AuditEvent
 
@@ -387,3 +388,25 @@ def closures_ahead(checkpoint: Checkpoint) -> QuerySet[Closure]:
     return Closure.objects.filter(checkpoint=checkpoint, ends_at__gt=clock.now()).order_by(
         "starts_at", "pk"
     )
+
+
+# --- Devices that work through an outage (O4) -------------------------------------------------
+
+
+def devices_last_report(checkpoint_ref: Any = None) -> Subquery:
+    """The moment up to which a checkpoint's devices have delivered everything they recorded
+    (O4): the newest report of its devices in service (a device that never reported counts from
+    its first contact). NULL for a checkpoint without such devices. `checkpoint_ref` is the
+    checkpoint's id in the outer query (OuterRef("checkpoint_id") by default)."""
+    reports = (
+        DeviceReport.objects.filter(
+            checkpoint_id=checkpoint_ref
+            if checkpoint_ref is not None
+            else OuterRef("checkpoint_id"),
+            retired_at__isnull=True,
+        )
+        .annotate(moment=Coalesce("reported_at", "first_seen_at"))
+        .order_by("-moment")
+        .values("moment")[:1]
+    )
+    return Subquery(reports)

@@ -8,6 +8,7 @@ from bookings import api as bookings_api
 from bookings import proof_views as booking_proofs
 from carriers import api as carriers_api
 from checkpoint_queue import api as queue_api
+from checkpoint_queue import offline_api
 from checkpoints import api as checkpoints_api
 from core import api as core_api
 from core import transparency_api
@@ -100,6 +101,17 @@ urlpatterns = [
         queue_api.CheckpointQueueApi.as_view(),
         name="api-checkpoint-queue",
     ),
+    path(
+        "checkpoints/<str:code>/manifest",
+        offline_api.ManifestApi.as_view(),
+        name="api-checkpoint-manifest",
+    ),
+    path(
+        "checkpoints/<str:code>/offline-events",
+        offline_api.OfflineEventsApi.as_view(),
+        name="api-checkpoint-offline-events",
+    ),
+    path("manifest-keys", offline_api.ManifestKeysApi.as_view(), name="api-manifest-keys"),
     path(
         "checkpoint-events",
         queue_api.CheckpointEventApi.as_view(),

@@ -354,6 +354,12 @@ SPECTACULAR_SETTINGS = {
 
 # --- Domain settings --------------------------------------------------------------------------
 BOOKING_WINDOW_DAYS = env.int("BOOKING_WINDOW_DAYS", default=30)
+
+# --- Working through an outage (O1-O4, docs/offline.md) -----------------------------------------
+# The Ed25519 keys that sign the checkpoints' manifests live in files here, never in the database
+# (nothing in the admin or a database dump can sign a manifest). `rotate_manifest_key` makes and
+# rotates them; `make run` makes the first. Every web process must read the same directory.
+MANIFEST_KEY_DIR = env.str("MANIFEST_KEY_DIR", default=str(VAR_DIR / "manifest_keys"))
 # The portal's public address, for links sent by SMS or Telegram.
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
 REGISTRAR_IBAN = env.str("REGISTRAR_IBAN", default="KZ86125KZT5004100100")

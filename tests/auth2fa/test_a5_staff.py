@@ -112,6 +112,9 @@ def test_a5_roles_exist_with_their_permissions_after_migrate():
         "checkpoints.view_closure",
         "checkpoints.view_staffassignment",
         "bookings.view_booking",
+        # What their devices delivered offline and the devices themselves (O3, O4).
+        "checkpoint_queue.view_offlineevent",
+        "checkpoints.view_devicereport",
     }
     operators = permissions_of(OPERATORS)
     for model in ("checkpoints.country", "checkpoints.checkpoint", "fees.mrprate"):
