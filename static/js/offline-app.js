@@ -45,7 +45,8 @@
     deviceId: null,
     lastManifestTry: 0,
     syncing: false,
-    lastFind: ""
+    lastFind: "",
+    kept: false
   };
 
   function t(key, values) {
@@ -495,8 +496,8 @@
   }
 
   function sync() {
-    if (state.syncing) {
-      return Promise.resolve();
+    if (state.syncing || !navigator.onLine) {
+      return Promise.resolve(); // the browser knows it has no network: try when it has
     }
     state.syncing = true;
     var pending = sortedEvents().filter(function (event) {
@@ -565,8 +566,12 @@
       return;
     }
     sync().then(function () {
-      if (Date.now() - state.lastManifestTry > MANIFEST_EVERY_MS) {
+      // Without a manifest yet (the first load met a bad link), ask again at every round.
+      if (!state.doc || Date.now() - state.lastManifestTry > MANIFEST_EVERY_MS) {
         refreshManifest();
+      }
+      if (!state.kept) {
+        keepForOffline();
       }
     });
   }
@@ -833,10 +838,14 @@
     }
     navigator.serviceWorker.register(URLS.sw, { scope: URLS.scope }).catch(function () {});
     var assets = root.getAttribute("data-cache").split(" ").filter(Boolean);
-    caches
+    // All or nothing: tried again at the next round when a request failed.
+    return caches
       .open("kezek-staff-v1")
       .then(function (cache) {
         return cache.addAll([window.location.pathname].concat(assets));
+      })
+      .then(function () {
+        state.kept = true;
       })
       .catch(function () {});
   }
@@ -890,10 +899,10 @@
       .then(function () {
         render();
         root.setAttribute("data-ready", "1");
-        if (navigator.onLine) {
-          sync().then(refreshManifest);
-        }
-        keepForOffline();
+        // One request after another: the first contact reports, then the manifest, then the
+        // copy of the screen for offline use.
+        var first = navigator.onLine ? sync().then(refreshManifest) : Promise.resolve();
+        first.then(keepForOffline);
         setInterval(tick, SYNC_EVERY_MS);
       });
   }

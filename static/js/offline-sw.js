@@ -32,6 +32,13 @@ function keep(key, response) {
   return response;
 }
 
+// The kept copy of a page, whatever the headers it varies on (the language, the cookie).
+function kept(path) {
+  return caches.match(path, { ignoreVary: true, ignoreSearch: true }).then(function (page) {
+    return page || Response.error();
+  });
+}
+
 self.addEventListener("fetch", function (event) {
   var request = event.request;
   if (request.method !== "GET") {
@@ -49,9 +56,7 @@ self.addEventListener("fetch", function (event) {
           return keep(url.pathname, response);
         })
         .catch(function () {
-          return caches.match(url.pathname).then(function (kept) {
-            return kept || Response.error();
-          });
+          return kept(url.pathname);
         })
     );
     return;
@@ -60,18 +65,16 @@ self.addEventListener("fetch", function (event) {
   if (request.mode === "navigate" && screen) {
     event.respondWith(
       fetch(request).catch(function () {
-        return caches.match("/staff/checkpoints/" + screen[1] + "/app/").then(function (kept) {
-          return kept || Response.error();
-        });
+        return kept("/staff/checkpoints/" + screen[1] + "/app/");
       })
     );
     return;
   }
   if (url.pathname.indexOf("/static/") === 0 || /\/app\.webmanifest$/.test(url.pathname)) {
     event.respondWith(
-      caches.match(request).then(function (kept) {
+      caches.match(request, { ignoreVary: true }).then(function (copy) {
         return (
-          kept ||
+          copy ||
           fetch(request).then(function (response) {
             return keep(request, response);
           })
