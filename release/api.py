@@ -222,7 +222,8 @@ class ReleaseRequestListApi(ListAPIView):
         data = RequestInput(data=request.data)
         data.is_valid(raise_exception=True)
         made = services.request_create(member=request.member, data=data.to_input())
-        return Response(_answer(request, made.pk), status=status.HTTP_201_CREATED)
+        # The new request carries its window, vehicle and trailer already: no second read.
+        return Response(RequestOutput(made).data, status=status.HTTP_201_CREATED)
 
 
 def _answer(request, pk: int) -> dict:

@@ -151,10 +151,13 @@ def vins_booked(*, country_id: str, vins: list[str]) -> set[str]:
     """Of `vins`, those of vehicles or trailers with an active booking in the country (B6)."""
     if not vins:
         return set()
-    active = Booking.objects.filter(country_id=country_id, status__in=Booking.ACTIVE)
-    found = set(active.filter(vehicle_vin__in=vins).values_list("vehicle_vin", flat=True))
-    found |= set(active.filter(trailer_vin__in=vins).values_list("trailer_vin", flat=True))
-    return found
+    rows = Booking.objects.filter(
+        Q(vehicle_vin__in=vins) | Q(trailer_vin__in=vins),
+        country_id=country_id,
+        status__in=Booking.ACTIVE,
+    ).values_list("vehicle_vin", "trailer_vin")
+    wanted = set(vins)
+    return {vin for row in rows for vin in row if vin in wanted}
 
 
 def draw_document(window: ReleaseWindow) -> dict[str, Any]:

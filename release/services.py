@@ -440,8 +440,8 @@ def request_create(*, member: Member, data: RequestInput) -> ReleaseRequest:
         )
         _fill(request, data, valid)
         try:
-            with transaction.atomic():
-                request.save(force_insert=True)
+            # No savepoint: a refused insert ends the whole transaction anyway.
+            request.save(force_insert=True)
         except IntegrityError as exc:
             raise _already_booked("trailer" if "trailer" in str(exc) else "vehicle") from exc
         audit.record(

@@ -59,6 +59,18 @@ def test_f2_requests_over_the_api_create_list_change_withdraw(world, draw_window
     assert withdrawn.json()["status"] == "withdrawn"
 
 
+def test_f2_the_post_answers_what_a_later_get_of_the_request_answers(world, draw_window, api):
+    """The answer to a placed request is made from the request just written, without reading it
+    again: it must still be exactly what reading it gives (a trailer included)."""
+    draw_window()
+    world.top_up("1000000.00")
+    (truck,) = trucks(world, 1)
+    made = api("post", "requests", body(world, truck, hours=[10, 9], trailer=world.trailer.pk))
+    assert made.status_code == 201, made.content
+    assert made.json()["trailer"]["vin"] == world.trailer.vin
+    assert api("get", f"requests/{made.json()['id']}").json() == made.json()
+
+
 def test_f2_a_request_outside_any_window_is_refused_in_the_error_shape(world, draw_window, api):
     draw_window()
     world.top_up("1000000.00")
