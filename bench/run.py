@@ -15,6 +15,7 @@ import dataclasses
 import http.client
 import json
 import os
+import resource
 import runpy
 import shutil
 import signal
@@ -24,6 +25,8 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+
+from bench import release
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
@@ -206,6 +209,11 @@ def prepare() -> dict:
     lua += ["{" + ",".join(f"[==[{part}]==]" for part in row) + "}," for row in rows]
     (WORK / "floor_book.lua").write_text("\n".join([*lua, "}"]) + "\n")
     (WORK / "floor_const.lua").write_text('return { {"GET", "/const", "", ""} }\n')
+    say(
+        "fair release: 1 000 carriers and a bot, draw policies, open windows, the draw's "
+        "requests (bench/release_data.py)"
+    )
+    facts["release"] = release.data(PY, ROOT, ENV, "seed", WORK)
     return facts
 
 
@@ -552,7 +560,16 @@ def nginx_version(nginx: str) -> str:
     return (done.stderr or done.stdout).strip().rsplit("/", 1)[-1]
 
 
+def raise_open_files() -> None:
+    """1 000 clients, their connections in wrk or in the fairness clients and in gunicorn: the
+    limit of open files raised to the hard limit for this process and what it starts."""
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = 65536 if hard == resource.RLIM_INFINITY else min(hard, 65536)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+
+
 def main() -> int:
+    raise_open_files()
     wrk = ensure_wrk()
     nginx_bin = ensure_nginx()
     ensure_services()
@@ -592,6 +609,18 @@ def main() -> int:
         say("floor: the essential SQL of a booking; then the spread of bookings")
         floor_book = scenario("booking SQL", floor, "floor_book.lua", clients=32)
         spread = scenario("spread", kezek, "spread.lua", clients=32, mode="once")
+        say("fair release: request intake with 200 and 1 000 clients into open windows")
+        intake = {
+            clients: scenario(
+                "request intake",
+                kezek,
+                f"intake_{clients}.lua",
+                clients=clients,
+                mode="once",
+                seconds=120,
+            )
+            for clients in (200, 1000)
+        }
         say("straight to gunicorn, as on a miss of the proxy's cache: a constant, the reads")
         trivial = scenario("trivial view", floor, "floor_const.lua", clients=64)
         availability = scenario("availability", kezek, "availability.lua", clients=64)
@@ -607,9 +636,15 @@ def main() -> int:
         board_page_p = scenario(
             "board page (proxy)", kezek, "board_page.lua", proxy=True, clients=64
         )
+        say("fair release: 1 000 carriers and a bot place requests (draw), then book (first-come)")
+        fair_draw = release.clients_run(WORK, "draw", KEZEK_PORT)
+        release.throttles_forget(REDIS_URL)
+        fair_first_come = release.clients_run(WORK, "first_come", KEZEK_PORT)
         for result, floor_result in (
             (rush, floor_book),
             (spread, floor_book),
+            (intake[200], floor_book),
+            (intake[1000], floor_book),
             (availability, trivial),
             (board_api, trivial),
             (availability_p, trivial_p),
@@ -622,6 +657,8 @@ def main() -> int:
             rush,
             floor_book,
             spread,
+            intake[200],
+            intake[1000],
             trivial,
             availability,
             board_api,
@@ -638,6 +675,28 @@ def main() -> int:
                 server.process.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 server.process.kill()
+
+    say("fair release: what the clients left; the fairness draws; the draw of 10 000 requests")
+    rel = facts["release"]
+    rel_check = release.data(PY, ROOT, ENV, "check", WORK)
+    fair = release.Fairness(
+        facts=rel,
+        draw_clients=fair_draw,
+        first_come_clients=fair_first_come,
+        check=rel_check,
+        draws=release.data(PY, ROOT, ENV, "draws", WORK)["draws"],
+    )
+    the_draw = release.data(PY, ROOT, ENV, "draw", WORK)
+    done = subprocess.run(
+        [PY, "manage.py", "verify_draw", str(rel["draw_window"])],
+        cwd=ROOT,
+        env=ENV,
+        capture_output=True,
+        text=True,
+    )
+    lines = (done.stdout + done.stderr).strip().splitlines()
+    draw_verified = (done.returncode == 0, lines[-1][:300] if lines else "")
+    profiled = release.data(PY, ROOT, ENV, "profile", WORK)
 
     checks = verify()
     booked = rush_booked(facts)
@@ -698,6 +757,81 @@ def main() -> int:
             for r in (availability, board_api)
         ),
     ]
+    bot = fair.bot_result()
+    fair_first = fair.first_come()
+    draws_ok = all(d["verified"] for d in fair.draws) and len(fair.draws) >= 20
+    capped = bot["most_in_a_draw"] <= rel["fair_carrier_limit"]
+    fair_limit_ok = (
+        rel_check["fairness"]["most_per_carrier"] <= rel_check["fairness"]["carrier_limit"]
+    )
+    resolved = the_draw["won"] is not None and (
+        the_draw["won"] + the_draw["unsuccessful"] + the_draw["skipped"] == rel["draw_requests"]
+    )
+    release_goals = [
+        *(
+            (
+                f"request intake, {n} clients: every accepted request stored once, F3 respected",
+                *release.intake_correct(rel_check, n, intake[n].statuses),
+            )
+            for n in (200, 1000)
+        ),
+        (
+            "fairness: every draw verified from its published document (at least 20 draws)",
+            draws_ok,
+            f"{sum(d['verified'] for d in fair.draws)} of {len(fair.draws)} draws",
+        ),
+        (
+            "fairness: the bot's requests in the draw within F3's cap, and its places in every "
+            "draw",
+            fair_limit_ok and capped,
+            f"{bot['requests']} requests, at most {bot['most_in_a_draw']} places in one draw; "
+            f"cap {rel['fair_carrier_limit']}",
+        ),
+        (
+            "draw of 10 000 requests: every request resolved, verify_draw clean",
+            resolved and draw_verified[0],
+            f"won {the_draw['won']}, unsuccessful {the_draw['unsuccessful']}, skipped "
+            f"{the_draw['skipped']}; {draw_verified[1]}",
+        ),
+    ]
+    release_speed = [
+        *(
+            (
+                f"request intake, {n} clients ≥ 50 % of the floor's booking SQL",
+                intake[n].ratio >= 0.5,
+                f"{intake[n].ratio:.0%} ({intake[n].throughput:.0f} against "
+                f"{floor_book.throughput:.0f} req/s)",
+            )
+            for n in (200, 1000)
+        ),
+        *(
+            (
+                f"request intake, {n} clients: p95 < 250 ms",
+                intake[n].p95_ms < 250,
+                f"{intake[n].p95_ms:.0f} ms",
+            )
+            for n in (200, 1000)
+        ),
+        (
+            "fairness: the bot's share of places under the draw within the 95 % interval of "
+            "its share of requests",
+            bot["inside"],
+            f"{bot['place_share']:.2%} of places for {bot['request_share']:.2%} of requests; "
+            f"interval {bot['low']:.2%} – {bot['high']:.2%}",
+        ),
+        (
+            "fairness, first-come (measured): the bot's share of places",
+            True,
+            f"{fair_first['bot']} of {fair_first['booked']} places "
+            f"({fair_first['bot'] / max(fair_first['booked'], 1):.0%})",
+        ),
+        (
+            f"draw of {rel['draw_requests']} requests, 24 h × 650 places, money included: < 10 s",
+            the_draw["seconds"] < 10,
+            f"{the_draw['seconds']:.1f} s",
+        ),
+    ]
+    goals += release_goals + release_speed
     load = os.getloadavg()
     report = "\n".join(
         [
@@ -717,13 +851,31 @@ def main() -> int:
             "|---|---|---|",
             *(f"| {name} | {'yes' if ok else 'NO'} | {text} |" for name, ok, text in goals),
             "",
+            "### Fair release",
+            "",
+            f"Seeded in {rel['seconds']} s: {rel['carriers']} carriers through the services "
+            f"({rel['carriers_seconds']} s), {rel['vehicles']} trucks; windows open from "
+            f"{rel['opens_at']} to {rel['closes_at']} for the day {rel['day']}.",
+            "",
+            release.fairness_tables(fair),
+            "",
+            release.draw_table(rel, the_draw, draw_verified),
+            "",
+            f"One request placed through the test client (bench/results/work/request_profile.txt):"
+            f" {profiled['answers']}.",
+            "",
         ]
     )
     (BENCH / "results" / "latest.md").write_text(report)
     print()
     print(report)
     say("written to bench/results/latest.md")
-    correctness = rush_ok and server_errors == 0 and all(ok for ok, _ in checks.values())
+    correctness = (
+        rush_ok
+        and server_errors == 0
+        and all(ok for ok, _ in checks.values())
+        and all(ok for _name, ok, _text in release_goals)
+    )
     return 0 if correctness else 1
 
 

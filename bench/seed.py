@@ -34,9 +34,9 @@ from django.db import transaction  # noqa: E402
 from auth2fa.models import ApiToken  # noqa: E402
 from auth2fa.services import api_token_issue  # noqa: E402
 from bookings import services as bookings  # noqa: E402
-from checkpoint_queue import services as queue  # noqa: E402
 from carriers.models import Carrier, Member  # noqa: E402
 from carriers.validators import first_valid_iin_bin_from  # noqa: E402
+from checkpoint_queue import services as queue  # noqa: E402
 from checkpoints import capacity  # noqa: E402
 from checkpoints.models import Checkpoint, HourOverride  # noqa: E402
 from checkpoints.services import capacity_refresh  # noqa: E402
