@@ -26,9 +26,12 @@ import time
 import urllib.request
 from pathlib import Path
 
-from bench import release
-
 ROOT = Path(__file__).resolve().parent.parent
+# `python bench/run.py` (make bench) puts bench/ first on the path, not the project.
+sys.path.insert(0, str(ROOT))
+
+from bench import release  # noqa: E402
+
 BENCH = ROOT / "bench"
 WORK = BENCH / "results" / "work"
 PY = sys.executable
