@@ -278,7 +278,9 @@ def data(python: str, root: Path, env: dict, command: str, work: Path) -> dict:
     if done.returncode != 0:
         sys.stdout.write(done.stdout[-5000:] + done.stderr[-5000:])
         raise SystemExit(f"failed: bench.release_data {command}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    answer = done.stdout.strip().splitlines()[-1]
+    (work / f"release_{command}.json").write_text(answer + "\n")
+    return json.loads(answer)
 
 
 # --- Tables ---------------------------------------------------------------------------------
@@ -467,6 +469,12 @@ def fairness_tables(f: Fairness) -> str:
 
 def draw_table(facts: dict, result: dict, verified: tuple[bool, str]) -> str:
     written = result["written"]
+    if result["timed_out"]:
+        return (
+            f"The draw of {facts['draw_requests']} requests for {facts['draw_places']} places "
+            f"was cancelled after {result['seconds']:.0f} s ({result['queries']} queries), in: "
+            f"{result['cancelled_in']}; its transaction was rolled back."
+        )
     return "\n".join(
         [
             "| draw | requests | places | won | unsuccessful | skipped | seconds | queries "

@@ -29,6 +29,7 @@ import pstats
 import random
 import secrets
 import sys
+import threading
 import time
 from collections import Counter
 from decimal import Decimal
@@ -40,7 +41,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 django.setup()
 
 from django.contrib.auth import get_user_model  # noqa: E402
-from django.db import connection, transaction  # noqa: E402
+from django.db import OperationalError, connection, connections, transaction  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 
@@ -81,6 +82,8 @@ DRAW_PLACES_PER_HOUR = 650
 WINDOW_MINUTES = 120
 DAYS_BEFORE = 29
 DRAWS = int(os.environ.get("BENCH_FAIR_DRAWS", "20"))
+# The draw of DRAW_REQUESTS is cancelled (its transaction rolled back) after this long.
+DRAW_TIMEOUT_S = float(os.environ.get("BENCH_DRAW_TIMEOUT", "300"))
 # When carriers like to cross (the draw's requests name a first hour by these weights and the
 # three hours either side after it, nearest first).
 HOUR_WEIGHTS = [1, 1, 1, 1, 2, 3, 5, 8, 10, 10, 9, 8, 7, 7, 7, 7, 6, 5, 4, 3, 2, 2, 1, 1]
@@ -479,10 +482,44 @@ def draw_once(out: Path) -> dict:
         queries.append(1)
         return execute(sql, params, many, context)
 
-    with connection.execute_wrapper(count):
-        started = time.monotonic()
-        result = services.window_draw(window_id=window.pk, as_of=window.closes_at)
-        seconds = time.monotonic() - started
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        backend = cursor.fetchone()[0]
+    cancelled = threading.Event()
+
+    def cancel() -> None:
+        """From a connection of its own: the draw's statement running now is cancelled."""
+        cancelled.set()
+        other = connections.create_connection("default")
+        with other.cursor() as cursor:
+            cursor.execute("SELECT pg_cancel_backend(%s)", [backend])
+        other.close()
+
+    watchdog = threading.Timer(DRAW_TIMEOUT_S, cancel)
+    watchdog.start()
+    started = time.monotonic()
+    try:
+        with connection.execute_wrapper(count):
+            result = services.window_draw(window_id=window.pk, as_of=window.closes_at)
+    except OperationalError as exc:
+        if not cancelled.is_set():
+            raise
+        running = str(exc).strip().splitlines()[-1][:200]
+        return {
+            "window": window.pk,
+            "seconds": round(time.monotonic() - started, 2),
+            "queries": len(queries),
+            "timed_out": True,
+            "cancelled_in": running,
+            "won": None,
+            "unsuccessful": None,
+            "skipped": None,
+            "statuses": {},
+            "written": dict.fromkeys(before, 0),
+        }
+    finally:
+        watchdog.cancel()
+    seconds = time.monotonic() - started
     after = _counts()
     statuses = Counter(
         ReleaseRequest.objects.filter(window=window).values_list("status", flat=True)
@@ -491,6 +528,7 @@ def draw_once(out: Path) -> dict:
         "window": window.pk,
         "seconds": round(seconds, 2),
         "queries": len(queries),
+        "timed_out": False,
         "won": result.won if result else None,
         "unsuccessful": result.unsuccessful if result else None,
         "skipped": result.skipped if result else None,
