@@ -435,7 +435,7 @@ def drive(
     pg_before = cpu_ticks(pg_pids)
     started = time.monotonic()
     process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
-    finished_threads, answer, finished_at, last_answer = 0, None, None, None
+    finished_threads, answer, finished_at, last_answer, lost = 0, None, None, None, False
     lines: queue.Queue[str | None] = queue.Queue()
 
     def pump() -> None:
@@ -452,6 +452,7 @@ def drive(
             quiet = last_answer is not None and time.monotonic() - last_answer > QUIET_S
             if mode == "once" and finished_at is None and quiet:
                 finished_at = last_answer  # a request was lost: the run ended at its last answer
+                lost = True
                 process.send_signal(signal.SIGINT)
             continue
         if line is None:
@@ -487,7 +488,7 @@ def drive(
         codes=answer["codes"],
         cache=answer["cache"],
         socket_errors=sum(answer[key] for key in ("connect", "read", "write", "timeout")),
-        unanswered=max(0, answer["listed"] - answer["requests"]) if mode == "once" else 0,
+        unanswered=max(0, answer["listed"] - answer["requests"]) if lost else 0,
         server_cpu=server_cpu,
         proxy_cpu=nginx_cpu,
         wrk_cpu=usage.ru_utime + usage.ru_stime,
