@@ -307,6 +307,7 @@ class Fairness:
     first_come_clients: dict
     check: dict
     draws: list[dict]
+    recomputed: dict
 
     @property
     def bot(self) -> str:
@@ -348,6 +349,27 @@ class Fairness:
             "expected": fairness.mean(total) / places,
             "most_in_a_draw": max(wins, default=0),
             "inside": low <= sum(wins) <= high,
+        }
+
+    def recomputed_result(self) -> dict:
+        """The bot over the recomputed draws: its share of places, and the 95 % interval of a
+        fair draw's total by the normal law (the exact one is long to convolve that often)."""
+        wins = self.recomputed["bot"]
+        draws = len(wins)
+        mine = self.requests.get(self.bot, 0)
+        one = fairness.hypergeometric(self.total_requests, mine, self.places_per_draw)
+        mean = fairness.mean(one)
+        sd = (sum(k * k * p for k, p in enumerate(one)) - mean**2) ** 0.5
+        places = self.places_per_draw * draws
+        half = 1.96 * sd * draws**0.5
+        return {
+            "draws": draws,
+            "won": sum(wins),
+            "place_share": sum(wins) / places if places else 0,
+            "low": (draws * mean - half) / places if places else 0,
+            "high": (draws * mean + half) / places if places else 0,
+            "inside": abs(sum(wins) - draws * mean) <= half,
+            "most_in_a_draw": max(wins, default=0),
         }
 
     def first_come(self) -> dict:
@@ -402,6 +424,7 @@ class Fairness:
 
 def fairness_tables(f: Fairness) -> str:
     bot = f.bot_result()
+    rec = f.recomputed_result()
     fc = f.first_come()
     draws = len(f.draws)
     people = f.people_ratio()
@@ -423,6 +446,11 @@ def fairness_tables(f: Fairness) -> str:
         f"{bot['place_share'] / bot['request_share']:.2f} |"
         if bot["request_share"]
         else "| draw | bot | — | — | 0 | — | — | — | — |",
+        f"| draw, recomputed | bot | — | — | {bot['requests']} requests | "
+        f"{bot['request_share']:.2%} | {rec['place_share']:.2%} ({rec['won']} of "
+        f"{f.places_per_draw * rec['draws']} over {rec['draws']} draws; at most "
+        f"{rec['most_in_a_draw']} in one) | {rec['low']:.2%} – {rec['high']:.2%} | "
+        f"{rec['place_share'] / max(bot['request_share'], 1e-9):.2f} |",
         f"| draw | people ({people.get('carriers', 0)} carriers) | {dc['person']['sent']} | "
         f"{_statuses(dc['person'])} | {f.total_requests - bot['requests']} requests | "
         f"{people.get('share_requests', 0):.2%} | {people.get('share_places', 0):.2%} | — | "

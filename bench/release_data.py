@@ -82,6 +82,8 @@ DRAW_PLACES_PER_HOUR = 650
 WINDOW_MINUTES = 120
 DAYS_BEFORE = 29
 DRAWS = int(os.environ.get("BENCH_FAIR_DRAWS", "20"))
+# And recomputed from the published data with release.draw's functions, fresh secrets each.
+RECOMPUTED = int(os.environ.get("BENCH_FAIR_RECOMPUTED", "2000"))
 # The draw of DRAW_REQUESTS is cancelled (its transaction rolled back) after this long.
 DRAW_TIMEOUT_S = float(os.environ.get("BENCH_DRAW_TIMEOUT", "300"))
 # When carriers like to cross (the draw's requests name a first hour by these weights and the
@@ -460,7 +462,38 @@ def draws(out: Path) -> dict:
                 }
             )
             transaction.set_rollback(True)
-    return {"draws": results}
+    return {"draws": results, "recomputed": _recomputed(window, int(facts["bot_carrier"]))}
+
+
+def _recomputed(window: ReleaseWindow, bot: int) -> dict:
+    """RECOMPUTED draws of the window's live requests by release.draw's functions alone (what
+    `verify_document` runs), each with a fresh secret: R from the published fields, the seed,
+    the ranks, `allocate` against the places the real draws published. The bot's places in
+    each."""
+    rows = list(
+        window.requests.filter(status=ReleaseRequest.Status.LIVE)
+        .order_by("pk")
+        .values_list("pk", "carrier_id", "service", "hours", "salt")
+    )
+    leaves = [
+        draw.request_leaf(pk, draw.carrier_hash(pk, salt), s, h) for pk, _c, s, h, salt in rows
+    ]
+    root = draw.root_of(leaves)
+    plan = capacity.plan_of_day(checkpoint=window.checkpoint, direction=DIRECTION, date=window.day)
+    places = {
+        draw.pool_of("regular", hour): plan.planned("regular", hour)
+        for hour in plan.hours
+        if plan.is_open(hour)
+    }
+    open_hours = [hour for hour in plan.hours if plan.is_open(hour)]
+    mine = {pk for pk, carrier, *_rest in rows if carrier == bot}
+    wins = []
+    for _ in range(RECOMPUTED):
+        seed = draw.seed_of(secrets.token_hex(32), root)
+        entries = [draw.Entry(pk, s, tuple(h), draw.rank_of(seed, pk)) for pk, _c, s, h, _s in rows]
+        won = draw.allocate(entries, places, open_hours)
+        wins.append(sum(1 for pk in mine if won[pk] is not None))
+    return {"draws": RECOMPUTED, "bot": wins, "places": sum(places.values())}
 
 
 def _counts() -> dict:
