@@ -15,17 +15,25 @@ import dataclasses
 import http.client
 import json
 import os
+import queue
+import resource
 import runpy
 import shutil
 import signal
 import ssl
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+# `python bench/run.py` (make bench) puts bench/ first on the path, not the project.
+sys.path.insert(0, str(ROOT))
+
+from bench import release  # noqa: E402
+
 BENCH = ROOT / "bench"
 WORK = BENCH / "results" / "work"
 PY = sys.executable
@@ -40,6 +48,8 @@ TLS = WORK / "tls"
 THREADS = 2  # wrk threads: one per core
 SECONDS = int(os.environ.get("BENCH_SECONDS", "10"))
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+# In "once" mode, wrk is stopped when no answer has come for this long (a lost request).
+QUIET_S = 10.0
 
 ENV = {
     **os.environ,
@@ -206,6 +216,11 @@ def prepare() -> dict:
     lua += ["{" + ",".join(f"[==[{part}]==]" for part in row) + "}," for row in rows]
     (WORK / "floor_book.lua").write_text("\n".join([*lua, "}"]) + "\n")
     (WORK / "floor_const.lua").write_text('return { {"GET", "/const", "", ""} }\n')
+    say(
+        "fair release: 1 000 carriers and a bot, draw policies, open windows, the draw's "
+        "requests (bench/release_data.py)"
+    )
+    facts["release"] = release.data(PY, ROOT, ENV, "seed", WORK)
     return facts
 
 
@@ -355,6 +370,8 @@ class Result:
     proxy_cpu: float
     wrk_cpu: float
     postgres_cpu: float
+    # "once" mode: requests of the list that got no answer (lost by wrk on a failed connection).
+    unanswered: int = 0
     ratio: float | None = None
     ratio_to: str = ""
 
@@ -418,12 +435,33 @@ def drive(
     pg_before = cpu_ticks(pg_pids)
     started = time.monotonic()
     process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
-    finished_threads, answer, finished_at = 0, None, None
-    assert process.stdout is not None
-    for line in process.stdout:
-        if line.startswith("BENCH_THREAD_DONE"):
+    finished_threads, answer, finished_at, last_answer, lost = 0, None, None, None, False
+    lines: queue.Queue[str | None] = queue.Queue()
+
+    def pump() -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            lines.put(line)
+        lines.put(None)
+
+    threading.Thread(target=pump, daemon=True).start()
+    while True:
+        try:
+            line = lines.get(timeout=0.5)
+        except queue.Empty:
+            quiet = last_answer is not None and time.monotonic() - last_answer > QUIET_S
+            if mode == "once" and finished_at is None and quiet:
+                finished_at = last_answer  # a request was lost: the run ended at its last answer
+                lost = True
+                process.send_signal(signal.SIGINT)
+            continue
+        if line is None:
+            break
+        if line.startswith("BENCH_ANSWER"):
+            last_answer = time.monotonic()
+        elif line.startswith("BENCH_THREAD_DONE"):
             finished_threads += 1
-            if finished_threads == threads:
+            if finished_threads == threads and finished_at is None:
                 finished_at = time.monotonic()
                 process.send_signal(signal.SIGINT)  # wrk stops its run early and reports
         elif line.startswith("BENCH_JSON "):
@@ -450,6 +488,7 @@ def drive(
         codes=answer["codes"],
         cache=answer["cache"],
         socket_errors=sum(answer[key] for key in ("connect", "read", "write", "timeout")),
+        unanswered=max(0, answer["listed"] - answer["requests"]) if lost else 0,
         server_cpu=server_cpu,
         proxy_cpu=nginx_cpu,
         wrk_cpu=usage.ru_utime + usage.ru_stime,
@@ -489,6 +528,8 @@ def statuses_text(result: Result) -> str:
         parts.append(f"{status}×{count}" + (f" ({', '.join(codes)})" if codes else ""))
     if result.socket_errors:
         parts.append(f"socket errors×{result.socket_errors}")
+    if result.unanswered:
+        parts.append(f"unanswered×{result.unanswered}")
     return ", ".join(parts)
 
 
@@ -552,7 +593,16 @@ def nginx_version(nginx: str) -> str:
     return (done.stderr or done.stdout).strip().rsplit("/", 1)[-1]
 
 
+def raise_open_files() -> None:
+    """1 000 clients, their connections in wrk or in the fairness clients and in gunicorn: the
+    limit of open files raised to the hard limit for this process and what it starts."""
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = 65536 if hard == resource.RLIM_INFINITY else min(hard, 65536)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+
+
 def main() -> int:
+    raise_open_files()
     wrk = ensure_wrk()
     nginx_bin = ensure_nginx()
     ensure_services()
@@ -592,6 +642,18 @@ def main() -> int:
         say("floor: the essential SQL of a booking; then the spread of bookings")
         floor_book = scenario("booking SQL", floor, "floor_book.lua", clients=32)
         spread = scenario("spread", kezek, "spread.lua", clients=32, mode="once")
+        say("fair release: request intake with 200 and 1 000 clients into open windows")
+        intake = {
+            clients: scenario(
+                "request intake",
+                kezek,
+                f"intake_{clients}.lua",
+                clients=clients,
+                mode="once",
+                seconds=120,
+            )
+            for clients in (200, 1000)
+        }
         say("straight to gunicorn, as on a miss of the proxy's cache: a constant, the reads")
         trivial = scenario("trivial view", floor, "floor_const.lua", clients=64)
         availability = scenario("availability", kezek, "availability.lua", clients=64)
@@ -607,9 +669,15 @@ def main() -> int:
         board_page_p = scenario(
             "board page (proxy)", kezek, "board_page.lua", proxy=True, clients=64
         )
+        say("fair release: 1 000 carriers and a bot place requests (draw), then book (first-come)")
+        fair_draw = release.clients_run(WORK, "draw", KEZEK_PORT)
+        release.throttles_forget(REDIS_URL)
+        fair_first_come = release.clients_run(WORK, "first_come", KEZEK_PORT)
         for result, floor_result in (
             (rush, floor_book),
             (spread, floor_book),
+            (intake[200], floor_book),
+            (intake[1000], floor_book),
             (availability, trivial),
             (board_api, trivial),
             (availability_p, trivial_p),
@@ -622,6 +690,8 @@ def main() -> int:
             rush,
             floor_book,
             spread,
+            intake[200],
+            intake[1000],
             trivial,
             availability,
             board_api,
@@ -638,6 +708,30 @@ def main() -> int:
                 server.process.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 server.process.kill()
+
+    say("fair release: what the clients left; the fairness draws; the draw of 10 000 requests")
+    rel = facts["release"]
+    rel_check = release.data(PY, ROOT, ENV, "check", WORK)
+    fair = release.Fairness(
+        facts=rel,
+        draw_clients=fair_draw,
+        first_come_clients=fair_first_come,
+        check=rel_check,
+        **release.data(PY, ROOT, ENV, "draws", WORK),  # draws, recomputed
+    )
+    the_draw = release.data(PY, ROOT, ENV, "draw", WORK)
+    draw_verified = (False, "not drawn: cancelled")
+    if not the_draw["timed_out"]:
+        done = subprocess.run(
+            [PY, "manage.py", "verify_draw", str(rel["draw_window"])],
+            cwd=ROOT,
+            env=ENV,
+            capture_output=True,
+            text=True,
+        )
+        lines = (done.stdout + done.stderr).strip().splitlines()
+        draw_verified = (done.returncode == 0, lines[-1][:300] if lines else "")
+    profiled = release.data(PY, ROOT, ENV, "profile", WORK)
 
     checks = verify()
     booked = rush_booked(facts)
@@ -698,6 +792,94 @@ def main() -> int:
             for r in (availability, board_api)
         ),
     ]
+    bot = fair.bot_result()
+    fair_first = fair.first_come()
+    draws_ok = all(d["verified"] for d in fair.draws) and len(fair.draws) >= 20
+    capped = bot["most_in_a_draw"] <= rel["fair_carrier_limit"]
+    fair_limit_ok = (
+        rel_check["fairness"]["most_per_carrier"] <= rel_check["fairness"]["carrier_limit"]
+    )
+    resolved = the_draw["timed_out"] or (
+        the_draw["won"] + the_draw["unsuccessful"] + the_draw["skipped"] == rel["draw_requests"]
+    )
+    release_goals = [
+        *(
+            (
+                f"request intake, {n} clients: every accepted request stored once, F3 respected",
+                *release.intake_correct(rel_check, n, intake[n].statuses),
+            )
+            for n in (200, 1000)
+        ),
+        (
+            "fairness: every draw verified from its published document (at least 20 draws)",
+            draws_ok,
+            f"{sum(d['verified'] for d in fair.draws)} of {len(fair.draws)} draws",
+        ),
+        (
+            "fairness: the bot's requests in the draw within F3's cap, and its places in every "
+            "draw",
+            fair_limit_ok and capped,
+            f"{bot['requests']} requests, at most {bot['most_in_a_draw']} places in one draw; "
+            f"cap {rel['fair_carrier_limit']}",
+        ),
+        (
+            f"draw of {rel['draw_requests']} requests: every request resolved, verify_draw clean "
+            "(not judged when the draw was cancelled for time)",
+            resolved and (the_draw["timed_out"] or draw_verified[0]),
+            f"won {the_draw['won']}, unsuccessful {the_draw['unsuccessful']}, skipped "
+            f"{the_draw['skipped']}; {draw_verified[1]}",
+        ),
+    ]
+    release_speed = [
+        *(
+            (
+                f"request intake, {n} clients ≥ 50 % of the floor's booking SQL",
+                intake[n].ratio >= 0.5,
+                f"{intake[n].ratio:.0%} ({intake[n].throughput:.0f} against "
+                f"{floor_book.throughput:.0f} req/s)",
+            )
+            for n in (200, 1000)
+        ),
+        *(
+            (
+                f"request intake, {n} clients: p95 < 250 ms",
+                intake[n].p95_ms < 250,
+                f"{intake[n].p95_ms:.0f} ms",
+            )
+            for n in (200, 1000)
+        ),
+        (
+            "fairness: the bot's share of places under the draw within the 95 % interval of "
+            "its share of requests",
+            bot["inside"],
+            f"{bot['place_share']:.2%} of places for {bot['request_share']:.2%} of requests; "
+            f"interval {bot['low']:.2%} – {bot['high']:.2%}",
+        ),
+        (
+            f"fairness: the same, over {fair.recomputed_result()['draws']} draws recomputed from "
+            "the published data with fresh secrets (normal law)",
+            fair.recomputed_result()["inside"],
+            f"{fair.recomputed_result()['place_share']:.2%} of places; interval "
+            f"{fair.recomputed_result()['low']:.2%} – {fair.recomputed_result()['high']:.2%}",
+        ),
+        (
+            "fairness, first-come (measured): the bot's share of places",
+            True,
+            f"{fair_first['bot']} of {fair_first['booked']} places "
+            f"({fair_first['bot'] / max(fair_first['booked'], 1):.0%})",
+        ),
+        (
+            f"draw of {rel['draw_requests']} requests, 24 h × 650 places, money included: < 10 s",
+            not the_draw["timed_out"] and the_draw["seconds"] < 10,
+            f"{the_draw['seconds']:.1f} s"
+            + (
+                " (cancelled: not finished; see the draw's line below)"
+                if the_draw["timed_out"]
+                else ""
+            ),
+        ),
+    ]
+    goals += release_goals + release_speed
     load = os.getloadavg()
     report = "\n".join(
         [
@@ -717,13 +899,31 @@ def main() -> int:
             "|---|---|---|",
             *(f"| {name} | {'yes' if ok else 'NO'} | {text} |" for name, ok, text in goals),
             "",
+            "### Fair release",
+            "",
+            f"Seeded in {rel['seconds']} s: {rel['carriers']} carriers through the services "
+            f"({rel['carriers_seconds']} s), {rel['vehicles']} trucks; windows open from "
+            f"{rel['opens_at']} to {rel['closes_at']} for the day {rel['day']}.",
+            "",
+            release.fairness_tables(fair),
+            "",
+            release.draw_table(rel, the_draw, draw_verified),
+            "",
+            f"One request placed through the test client (bench/results/work/request_profile.txt):"
+            f" {profiled['answers']}.",
+            "",
         ]
     )
     (BENCH / "results" / "latest.md").write_text(report)
     print()
     print(report)
     say("written to bench/results/latest.md")
-    correctness = rush_ok and server_errors == 0 and all(ok for ok, _ in checks.values())
+    correctness = (
+        rush_ok
+        and server_errors == 0
+        and all(ok for ok, _ in checks.values())
+        and all(ok for _name, ok, _text in release_goals)
+    )
     return 0 if correctness else 1
 
 

@@ -36,6 +36,7 @@ from auth2fa.services import api_token_issue  # noqa: E402
 from bookings import services as bookings  # noqa: E402
 from carriers.models import Carrier, Member  # noqa: E402
 from carriers.validators import first_valid_iin_bin_from  # noqa: E402
+from checkpoint_queue import services as queue  # noqa: E402
 from checkpoints import capacity  # noqa: E402
 from checkpoints.models import Checkpoint, HourOverride  # noqa: E402
 from checkpoints.services import capacity_refresh  # noqa: E402
@@ -180,7 +181,7 @@ def main(out: Path) -> None:
                 driver_ids=[carrier["driver"]],
             ),
         )
-        bookings.booking_mark_arrived(booking=booking, actor=operator)
+        queue.booking_mark_arrived(booking=booking, actor=operator)
     used = {(carriers[i]["trucks"][1], board_cp.country_id) for i in range(BOARD_ARRIVED)}
 
     # The spread: each (truck, country) pair once, over checkpoints, directions, days, hours.

@@ -4,8 +4,10 @@
 -- wrk -s requests.lua URL -- FILE MODE THREADS
 --   FILE: a Lua file returning { {method, path, bearer token, body}, ... }
 --   MODE: "cycle" sends the list round and round; "once" sends each request once and then
---         leaves the connection idle, and prints BENCH_THREAD_DONE when all of a thread's
---         requests are answered (bench/run.py then stops wrk).
+--         leaves the connection idle, prints BENCH_ANSWER for each answer and
+--         BENCH_THREAD_DONE when all of a thread's requests are answered (bench/run.py then
+--         stops wrk; it also stops it when answers stop coming: a request wrk loses on a
+--         connection that fails is never answered, and then no thread is ever done).
 --   THREADS: wrk's -t, so that in "once" mode each thread takes its own share of the list.
 --
 -- Answers through the proxy are also counted by its X-Cache-Status (HIT, MISS, …). Anonymous
@@ -22,6 +24,7 @@ function setup(thread)
 end
 
 local mine = {}
+listed = 0
 local mode = "cycle"
 local next_index = 1
 local answered = 0
@@ -44,6 +47,7 @@ function init(args)
          table.insert(mine, wrk.format(row[1], row[2], headers, body))
       end
    end
+   listed = #mine
 end
 
 -- In "once" mode a connection whose thread has nothing left to send waits out the run.
@@ -72,8 +76,9 @@ function response(status, headers, body)
    local cached = headers["X-Cache-Status"] or headers["x-cache-status"]
    if cached then cache[cached] = (cache[cached] or 0) + 1 end
    answered = answered + 1
-   if mode == "once" and answered == #mine then
-      io.write("BENCH_THREAD_DONE\n")
+   if mode == "once" then
+      io.write("BENCH_ANSWER\n")
+      if answered == #mine then io.write("BENCH_THREAD_DONE\n") end
       io.flush()
    end
 end
@@ -87,8 +92,9 @@ local function json_map(map)
 end
 
 function done(summary, latency, requests)
-   local all_statuses, all_codes, all_cache = {}, {}, {}
+   local all_statuses, all_codes, all_cache, all_listed = {}, {}, {}, 0
    for _, thread in ipairs(threads) do
+      all_listed = all_listed + thread:get("listed")
       for k, v in pairs(thread:get("statuses")) do all_statuses[k] = (all_statuses[k] or 0) + v end
       for k, v in pairs(thread:get("codes")) do all_codes[k] = (all_codes[k] or 0) + v end
       for k, v in pairs(thread:get("cache")) do all_cache[k] = (all_cache[k] or 0) + v end
@@ -97,8 +103,8 @@ function done(summary, latency, requests)
    io.write(string.format(
       'BENCH_JSON {"requests":%d,"duration_us":%d,"p50_us":%d,"p95_us":%d,"p99_us":%d,' ..
       '"max_us":%d,"mean_us":%.1f,"connect":%d,"read":%d,"write":%d,"timeout":%d,' ..
-      '"statuses":%s,"codes":%s,"cache":%s}\n',
+      '"listed":%d,"statuses":%s,"codes":%s,"cache":%s}\n',
       summary.requests, summary.duration, latency:percentile(50), latency:percentile(95),
       latency:percentile(99), latency.max, latency.mean, e.connect, e.read, e.write, e.timeout,
-      json_map(all_statuses), json_map(all_codes), json_map(all_cache)))
+      all_listed, json_map(all_statuses), json_map(all_codes), json_map(all_cache)))
 end
