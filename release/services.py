@@ -3,7 +3,8 @@
 Every write owns its transaction and writes its audit event in it (A6). Locks, in the order of
 docs/locking.md: a window's claim (a conditional UPDATE of its row) before anything else of the
 draw; then the slot counters (a window keeping back or giving back its places, in id order);
-the booking, its counter and the ledger inside `booking_create`, per winner. A request locks its
+the winners' counters and ledger accounts in id order inside `bookings_create_checked`, all
+winners at once. A request locks its
 carrier's row (`carriers.locks.carrier`) only while the carrier's requests are counted (F3).
 """
 
@@ -605,10 +606,10 @@ def draws_run(*, as_of: dt.datetime | None = None) -> list[DrawResult]:
 def window_draw(*, window_id: int, as_of: dt.datetime | None = None) -> DrawResult | None:
     """The draw of one window (F4, F5), all in one transaction, once: the window's places given
     back, the live requests sealed into R, the secret revealed, the ranks, the allocation in
-    memory, then each winner booked through `booking_create` (fee and deposit, B8) in rank
-    order; a winner that can no longer be booked (money, B6, its person no longer dispatching)
-    is skipped and the allocation goes on down the ranks without it. Everyone is told through
-    the outbox. None when the window is not due or was drawn already."""
+    memory, then all winners booked in one bulk step (`_winners_book`: fee and deposit, B8); a
+    winner that can no longer be booked (money, B6, its person no longer dispatching) is
+    skipped as in rank order one by one, and the allocation goes on down the ranks without it.
+    Everyone is told through the outbox. None when the window is not due or was drawn already."""
     as_of = as_of or clock.now()
     with transaction.atomic():
         if not _window_claim(window_id, as_of=as_of):
