@@ -13,8 +13,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import CharField, F, OuterRef, Q, Subquery
-from django.db.models.functions import Cast
+from django.db.models import F, Q
 from django.utils.translation import gettext as _
 
 from auth2fa.roles import OPERATORS, has_role
@@ -46,7 +45,7 @@ from checkpoints.services import (
 from core import audit, bulk, clock
 from core.errors import ApplicationError
 from deposits import services as ledger
-from deposits.models import Hold, Transfer
+from deposits.models import Transfer
 from deposits.selectors import ZERO, accounts_by_kind, available_balance, available_balances
 from fees.models import Service
 from fees.selectors import Quote
@@ -554,19 +553,12 @@ def _booking_of(
 
 
 def _deposit_holds_save(bookings: list[Booking]) -> None:
-    """Each new booking's deposit hold on its row: one UPDATE for one booking, else one per
-    thousand, each booking finding its hold by the hold's reference (indexed)."""
+    """Each new booking's deposit hold on its row (the hold names the booking, so it is written
+    after it): one UPDATE for one booking, else one per batch (core.bulk)."""
     if len(bookings) == 1:
         bookings[0].save(update_fields=["deposit_hold"])
-        return
-    own_hold = Subquery(
-        Hold.objects.filter(
-            reference_type="booking", reference_id=Cast(OuterRef("pk"), CharField())
-        ).values("pk")[:1]
-    )
-    for start in range(0, len(bookings), 1000):
-        chunk = [booking.pk for booking in bookings[start : start + 1000]]
-        Booking.objects.filter(pk__in=chunk).update(deposit_hold=own_hold)
+    else:
+        bulk.update(bookings, ["deposit_hold"])
 
 
 def _place_for(member: Member, checkpoint: Checkpoint, request: BookingRequest, hold):

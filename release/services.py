@@ -41,7 +41,7 @@ from checkpoints import capacity
 from checkpoints import locks as checkpoint_locks
 from checkpoints.models import Checkpoint, Direction, SlotCounter
 from checkpoints.public_reads import public_reads_changed
-from core import audit, clock
+from core import audit, bulk, clock
 from core.clock import ALMATY
 from core.errors import ApplicationError
 from deposits.selectors import available_balance
@@ -648,11 +648,8 @@ def window_draw(*, window_id: int, as_of: dt.datetime | None = None) -> DrawResu
                 request.hour_won = won[request.pk]
             else:
                 request.status = ReleaseRequest.Status.UNSUCCESSFUL
-        # In batches: one UPDATE's CASE over thousands of rows costs the square of their number.
-        ReleaseRequest.objects.bulk_update(
-            requests,
-            ["rank", "status", "skip_reason", "hour_won", "booking", "changed_at"],
-            batch_size=500,
+        bulk.update(
+            requests, ["rank", "status", "skip_reason", "hour_won", "booking", "changed_at"]
         )
         window.request_count = len(requests)
         window.merkle_root = root
