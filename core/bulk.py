@@ -73,18 +73,25 @@ def insert(rows: Sequence[Row]) -> Sequence[Row]:
 def _copy(model: type[models.Model], rows: Sequence[models.Model]) -> None:
     connection = transaction.get_connection()
     fields = [field for field in model._meta.concrete_fields if not field.generated]
-    columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
-    table = connection.ops.quote_name(model._meta.db_table)
-    # The text format: the server parses each value as its column's type, so values are given
-    # as the ORM would bind them (`get_db_prep_save`: JSON wrapped, dates aware).
-    statement = f"COPY {table} ({columns}) FROM STDIN"
-    values = [_value_of(field, connection) for field in fields]
-    with connection.cursor() as cursor, cursor.cursor.copy(statement) as copy:
-        for row in rows:
-            copy.write_row([value(row) for value in values])
+    _copy_into(connection.ops.quote_name(model._meta.db_table), fields, rows)
     for row in rows:
         row._state.adding = False
         row._state.db = connection.alias
+
+
+def _copy_into(table: str, fields: Sequence[models.Field], rows: Sequence[models.Model]) -> None:
+    """`COPY table (fields' columns) FROM STDIN` of the rows' values. The text format: the
+    server parses each value as its column's type, so values are given as the ORM would bind
+    them (`_value_of`)."""
+    connection = transaction.get_connection()
+    columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
+    values = [_value_of(field, connection) for field in fields]
+    with (
+        connection.cursor() as cursor,
+        cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy,
+    ):
+        for row in rows:
+            copy.write_row([value(row) for value in values])
 
 
 # Fields whose plain values (`_PLAIN`) psycopg writes as the ORM binds them: for these the
@@ -136,9 +143,10 @@ def _value_of(field: models.Field, connection: Any) -> Callable[[models.Model], 
 
 def update(rows: Sequence[models.Model], fields: Sequence[str]) -> None:
     """Write the values of `fields` of `rows` (saved rows of one model), each row its own, in
-    the caller's transaction: `WITH v(pk, fields…) AS (VALUES (…), …) UPDATE … FROM v`, one
-    statement per batch of rows. Django's `bulk_update` builds a CASE per field over the batch,
-    whose compiling costs seconds for thousands of rows (docs/runtime.md)."""
+    the caller's transaction, joined to the table by primary key: on PostgreSQL with
+    `COPY_FROM` rows or more copied into a temporary table first, otherwise from a VALUES list,
+    one statement per batch. (Django's `bulk_update` builds a CASE per field over the batch,
+    whose compiling costs seconds for thousands of rows: docs/runtime.md.)"""
     if not rows:
         return
     require_transaction("A bulk update")
@@ -148,9 +156,22 @@ def update(rows: Sequence[models.Model], fields: Sequence[str]) -> None:
     columns = [meta.pk] + [meta.get_field(name) for name in fields]
     qn = connection.ops.quote_name
     names = ", ".join(qn(field.column) for field in columns)
-    pk = qn(meta.pk.column)
     table = qn(meta.db_table)
+    pk = qn(meta.pk.column)
     assign = ", ".join(f"{qn(f.column)} = v.{qn(f.column)}" for f in columns[1:])
+    # Only the model's own quoted names are put into the statements; the values are bound.
+    join = f"UPDATE {table} SET {assign} FROM %s WHERE {table}.{pk} = v.{pk}"  # noqa: S608
+    if uses_copy(len(rows)):
+        with connection.cursor() as cursor:
+            # The columns' own types (no data), dropped again before anything else runs.
+            cursor.execute(
+                f"CREATE TEMPORARY TABLE bulk_update_rows AS SELECT {names} FROM {table} "  # noqa: S608
+                "WITH NO DATA"
+            )
+            _copy_into("bulk_update_rows", columns, rows)
+            cursor.execute(join % "bulk_update_rows AS v")
+            cursor.execute("DROP TABLE bulk_update_rows")
+        return
     # PostgreSQL types a VALUES list by its values, which are bound as text: cast each to its
     # column's type. SQLite needs none (and its CAST to a date type would make it a number).
     if connection.vendor == "postgresql":
@@ -164,9 +185,5 @@ def update(rows: Sequence[models.Model], fields: Sequence[str]) -> None:
         for start in range(0, len(rows), size):
             chunk = rows[start : start + size]
             params = [value(row) for row in chunk for value in values]
-            # Only the model's own quoted names are put into the text; the values are bound.
-            statement = (
-                f"WITH v ({names}) AS (VALUES {', '.join([one] * len(chunk))}) "  # noqa: S608
-                f"UPDATE {table} SET {assign} FROM v WHERE {table}.{pk} = v.{pk}"
-            )
-            cursor.execute(statement, params)
+            listed = f"WITH v ({names}) AS (VALUES {', '.join([one] * len(chunk))}) "
+            cursor.execute(listed + join % "v", params)
