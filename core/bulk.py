@@ -8,7 +8,8 @@
 What the rows become is the same either way; only the speed differs (docs/runtime.md).
 
 `update(rows, fields)` writes each row's own values of `fields`, as `bulk_update` does, but
-with one `UPDATE … FROM (VALUES …)` per batch instead of a CASE expression per field.
+joined by primary key to the rows' values (COPYed into a temporary table on PostgreSQL from
+`COPY_FROM` rows, else a VALUES list) instead of a CASE expression per field.
 """
 
 from __future__ import annotations
