@@ -462,6 +462,13 @@ def _bookings_write(
         bulk.insert(bookings)
     except IntegrityError as exc:
         raise _active_booking_exists(exc) from exc
+    # Rows inserted in bulk send no post_save, which tells the cached public reads of a saved
+    # booking (checkpoints.public_reads): told here, once per checkpoint.
+    days: dict[int, set[dt.date]] = {}
+    for booking in bookings:
+        days.setdefault(booking.checkpoint_id, set()).add(clock.local_date(booking.slot_start))
+    for checkpoint_id in sorted(days):
+        public_reads_changed(checkpoint_id=checkpoint_id, dates=days[checkpoint_id])
     links = bulk.insert(
         [
             BookingDriver(booking=booking, driver=driver, added_at=now)
