@@ -214,9 +214,11 @@ def test_f5_the_bulk_draw_writes_what_booking_one_by_one_writes(
         world,
         fake_twilio,
         clock,
-        places={9: 2, 10: 2, 11: 2, 12: 1},
+        # 13:00 is theirs alone: two places for three requests and money for one booking, so
+        # whatever the ranks, a second of theirs reaches a place and cannot pay.
+        places={9: 2, 10: 2, 11: 2, 12: 1, 13: 2},
         mine=mine,
-        theirs=[hours[(i + 2) % 5] for i in range(8)],
+        theirs=[hours[(i + 2) % 5] for i in range(5)] + [(13,)] * 3,
         their_money_for=1,
     )
     # Its truck is booked first-come before the draw (B6): the request is skipped.
