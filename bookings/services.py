@@ -7,7 +7,7 @@ writes the booking and its audit event; all of it happens, or none (B8).
 
 import dataclasses
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -34,17 +34,24 @@ from checkpoints.capacity import local_dates_of_period
 from checkpoints.models import Checkpoint, Closure, Direction, SlotCounter
 from checkpoints.public_reads import public_reads_changed
 from checkpoints.selectors import devices_last_report, sees_every_checkpoint
-from checkpoints.services import capacity_refresh, slot_move, slot_release, slot_take
-from core import audit, clock
+from checkpoints.services import (
+    capacity_refresh,
+    slot_move,
+    slot_release,
+    slot_take,
+    slots_give_back,
+    slots_take,
+)
+from core import audit, bulk, clock
 from core.errors import ApplicationError
 from deposits import services as ledger
 from deposits.models import Transfer
-from deposits.selectors import ZERO, accounts_by_kind, available_balance
+from deposits.selectors import ZERO, accounts_by_kind, available_balance, available_balances
 from fees.models import Service
 from fees.selectors import Quote
 from fees.services import charge_quotes, fee_refund
 from notify.models import Message
-from notify.services import booking_drivers_notify, booking_event_notify
+from notify.services import booking_drivers_notify, booking_event_notify, bookings_event_notify
 from vehicles.models import Driver, Vehicle
 from vehicles.selectors import active_drivers_among, active_vehicles_by_id
 
@@ -113,6 +120,26 @@ def booking_request_check(member: Member, request: BookingRequest) -> CheckedReq
     checkpoint, the vehicle, trailer and drivers (B1, B2, B6, B7), read and refused here."""
     carrier = member.carrier
     checkpoint = Checkpoint.objects.bookable().filter(code=request.checkpoint_code).first()
+    # The vehicle and the trailer in one read; each is then checked as before, vehicle first.
+    wanted = [request.vehicle_id] + ([request.trailer_id] if request.trailer_id else [])
+    return _request_checked(
+        request,
+        checkpoint=checkpoint,
+        vehicles=lambda: active_vehicles_by_id(carrier, wanted),
+        drivers=lambda ids: active_drivers_among(carrier, ids),
+    )
+
+
+def _request_checked(
+    request: BookingRequest,
+    *,
+    checkpoint: Checkpoint | None,
+    vehicles: Callable[[], dict[int, Vehicle]],
+    drivers: Callable[[list[int]], list[Driver]],
+) -> CheckedRequest:
+    """The checks of `booking_request_check`, in its order, on what was read for them: the
+    checkpoint (None: not bookable), the carrier's active vehicles and drivers (read when the
+    checks come to them, so that a refusal before reads nothing more)."""
     if checkpoint is None:
         raise ApplicationError("not_found", _("No such checkpoint."), status=404)
     if request.direction not in Direction.values:
@@ -121,9 +148,7 @@ def booking_request_check(member: Member, request: BookingRequest) -> CheckedReq
         raise _invalid("service", _("Choose regular, accelerated or out-of-turn passage."))
     if request.slot_start.tzinfo is None:
         raise _invalid("slot_start", _("Give the time with its UTC offset, like +05:00."))
-    # The vehicle and the trailer in one read; each is then checked as before, vehicle first.
-    wanted = [request.vehicle_id] + ([request.trailer_id] if request.trailer_id else [])
-    found = active_vehicles_by_id(carrier, wanted)
+    found = vehicles()
     vehicle = found.get(request.vehicle_id)
     if vehicle is None or vehicle.kind == Vehicle.Kind.TRAILER:
         raise _invalid("vehicle", _("Choose one of your trucks or tractor units."))
@@ -140,8 +165,9 @@ def booking_request_check(member: Member, request: BookingRequest) -> CheckedReq
             status=409 if driver_ids else 400,
             drivers=[_("From 1 to %(max)s drivers.") % {"max": MAX_DRIVERS}],
         )
-    drivers = active_drivers_among(carrier, driver_ids)
-    if len(drivers) != len(driver_ids):
+    # In id order, whatever order the database reads them in.
+    named = sorted(drivers(driver_ids), key=lambda driver: driver.pk)
+    if len(named) != len(driver_ids):
         raise _invalid("drivers", _("Choose drivers of your carrier."))
     if request.service == BookingService.OUT_OF_TURN:
         problems = {}
@@ -157,7 +183,7 @@ def booking_request_check(member: Member, request: BookingRequest) -> CheckedReq
                 _("Out-of-turn passage is only for the cargo the rules name (B2)."),
                 fields=problems,
             )
-    return CheckedRequest(checkpoint=checkpoint, vehicle=vehicle, trailer=trailer, drivers=drivers)
+    return CheckedRequest(checkpoint=checkpoint, vehicle=vehicle, trailer=trailer, drivers=named)
 
 
 def _insufficient(required: Decimal, available: Decimal) -> ApplicationError:
@@ -198,96 +224,348 @@ def booking_create(
     checked = booking_request_check(member, request)
     carrier = member.carrier
     now = clock.now()
-    today = clock.local_date(now)
-    fee, deposit, required = booking_charge(request.service, on=today)
+    prices = {request.service: booking_charge(request.service, on=clock.local_date(now))}
+    required = prices[request.service][2]
     # The ledger accounts, read once: the balance for this early refusal (B8), the ids for the
     # transfers. Only the conditional UPDATE in the transaction decides whether the money is
     # there; this read just spares a place and the writes when it plainly is not.
-    kinds = (ledger.Kind.AVAILABLE, ledger.Kind.HELD, ledger.Kind.FEES_PAYABLE)
-    accounts = accounts_by_kind(carrier, *kinds)
+    accounts = accounts_by_kind(carrier, *LEDGER_KINDS)
     available = accounts.get(ledger.Kind.AVAILABLE)
     balance = available.balance if available is not None else ZERO
     if balance < required:
         raise _insufficient(required, balance)
     with transaction.atomic(), audit.batch():
         counter = _place_for(member, checked.checkpoint, request, hold)
-        # No savepoint around the insert: a refusal (B6) leaves this transaction, which rolls
-        # back the place taken above with it.
+        if len(accounts) < len(LEDGER_KINDS):
+            accounts = ledger.accounts_of(carrier, *LEDGER_KINDS)  # one is made on first use
+        # A refusal raised here leaves this transaction, which rolls back the place with it.
+        (booking,) = _bookings_write(
+            [BookingOrder(member=member, request=request, checked=checked)],
+            counters=[counter],
+            accounts={carrier.pk: accounts},
+            prices=prices,
+            now=now,
+        )
+        if isinstance(booking, ApplicationError):
+            raise booking
+    return booking
+
+
+LEDGER_KINDS = (ledger.Kind.AVAILABLE, ledger.Kind.HELD, ledger.Kind.FEES_PAYABLE)
+
+
+@dataclasses.dataclass(frozen=True)
+class BookingOrder:
+    """One booking to write: who books, what, and what `booking_request_check` (or
+    `bookings_check`) found for it."""
+
+    member: Member
+    request: BookingRequest
+    checked: CheckedRequest
+
+
+def bookings_check(
+    items: Sequence[tuple[Member, BookingRequest]], *, money: bool = True
+) -> list[CheckedRequest | ApplicationError]:
+    """`booking_request_check` for many requests at once (a draw's winners), with a handful of
+    reads whatever their number: the checkpoints, the vehicles and trailers, the drivers, the
+    active bookings of the vehicles (B6), the balances (B8). For each item in order: what
+    `booking_request_check` gives, or the refusal `booking_create` would give before it takes
+    anything: forbidden, carrier_unconfirmed, the checks' own, active_booking_exists (also for
+    a vehicle or trailer named by an earlier item), insufficient_funds (the balance less what
+    the carrier's earlier items cost; not with `money` False, for a caller that reckons it)."""
+    codes = {request.checkpoint_code for _member, request in items}
+    checkpoints = {c.code: c for c in Checkpoint.objects.bookable().filter(code__in=codes)}
+    vehicle_ids = {r.vehicle_id for _m, r in items} | {r.trailer_id for _m, r in items}
+    vehicles = {
+        vehicle.pk: vehicle
+        for vehicle in Vehicle.objects.filter(pk__in=vehicle_ids - {None}, is_active=True)
+    }
+    driver_ids = {pk for _member, request in items for pk in request.driver_ids}
+    drivers = {d.pk: d for d in Driver.objects.filter(pk__in=driver_ids, is_active=True)}
+    results: list[CheckedRequest | ApplicationError] = []
+    for member, request in items:
+        carrier_id = member.carrier_id
         try:
-            booking = Booking.objects.create(
-                carrier=carrier,
-                created_by=member.user,
-                checkpoint=checked.checkpoint,
-                country_id=checked.checkpoint.country_id,
-                direction=request.direction,
-                service=request.service,
-                slot_start=request.slot_start,
-                slot_end=request.slot_start + SLOT_LENGTH,
-                counter=counter,
-                vehicle=checked.vehicle,
-                vehicle_vin=checked.vehicle.vin,
-                vehicle_plate=checked.vehicle.plate,
-                trailer=checked.trailer,
-                trailer_vin=checked.trailer.vin if checked.trailer else None,
-                trailer_plate=checked.trailer.plate if checked.trailer else "",
-                cargo_category=(
-                    request.cargo_category if request.service == BookingService.OUT_OF_TURN else ""
-                ),
-                document_number=(
-                    request.document_number.strip()
-                    if request.service == BookingService.OUT_OF_TURN
-                    else ""
-                ),
-                fee_mrp=fee.mrp,
-                fee_mrp_value=fee.mrp_value,
-                fee_amount=fee.amount,
-                created_at=now,
-                status_changed_at=now,
+            require_booking_role(member)
+            require_confirmed_carrier(member)
+            wanted = [request.vehicle_id, request.trailer_id]
+            results.append(
+                _request_checked(
+                    request,
+                    checkpoint=checkpoints.get(request.checkpoint_code),
+                    vehicles=lambda wanted=wanted, carrier_id=carrier_id: {
+                        pk: vehicles[pk]
+                        for pk in wanted
+                        if pk in vehicles and vehicles[pk].carrier_id == carrier_id
+                    },
+                    drivers=lambda ids, carrier_id=carrier_id: [
+                        drivers[pk]
+                        for pk in ids
+                        if pk in drivers and drivers[pk].carrier_id == carrier_id
+                    ],
+                )
             )
-        except IntegrityError as exc:
-            raise _active_booking_exists(exc) from exc
-        links = BookingDriver.objects.bulk_create(
-            [
-                BookingDriver(booking=booking, driver=driver, added_at=now)
-                for driver in checked.drivers
+        except ApplicationError as exc:
+            results.append(exc)
+    _refuse_booked(results)
+    if money:
+        _refuse_unpaid(items, results)
+    return results
+
+
+def _refuse_booked(results: list[CheckedRequest | ApplicationError]) -> None:
+    """B6 for the checked items: a vehicle or trailer with an active booking in the country, or
+    named by an earlier item, is refused."""
+    vins: dict[str, set[str]] = {}
+    for checked in results:
+        if isinstance(checked, CheckedRequest):
+            country = vins.setdefault(checked.checkpoint.country_id, set())
+            country.add(checked.vehicle.vin)
+            if checked.trailer is not None:
+                country.add(checked.trailer.vin)
+    booked: set[tuple[str, str]] = set()
+    for country_id, country_vins in vins.items():
+        active = Booking.objects.filter(country_id=country_id, status__in=Booking.ACTIVE)
+        for field in ("vehicle_vin", "trailer_vin"):
+            found = active.filter(**{f"{field}__in": country_vins}).values_list(field, flat=True)
+            booked |= {(country_id, vin) for vin in found}
+    for index, checked in enumerate(results):
+        if not isinstance(checked, CheckedRequest):
+            continue
+        country_id = checked.checkpoint.country_id
+        named = [checked.vehicle] + ([checked.trailer] if checked.trailer else [])
+        taken = [(country_id, vehicle.vin) in booked for vehicle in named]
+        if any(taken):
+            which = "trailer" if not taken[0] else "vehicle"
+            results[index] = _refuse(
+                "active_booking_exists",
+                _(
+                    "This vehicle or trailer already has an active booking in this country. "
+                    "Cancel it first, or book in another country."
+                ),
+                **{which: [_("Already booked in this country.")]},
+            )
+            continue
+        booked |= {(country_id, vehicle.vin) for vehicle in named}
+
+
+def _refuse_unpaid(
+    items: Sequence[tuple[Member, BookingRequest]],
+    results: list[CheckedRequest | ApplicationError],
+) -> None:
+    """B8 for the checked items: each carrier's available balance, less what its earlier items
+    cost, must cover the item's fee and deposit."""
+    carrier_ids = sorted(
+        {
+            member.carrier_id
+            for (member, _r), c in zip(items, results, strict=True)
+            if isinstance(c, CheckedRequest)
+        }
+    )
+    balances = available_balances(carrier_ids)
+    prices: dict[str, Decimal] = {}
+    today = clock.local_today()
+    for index, ((member, request), checked) in enumerate(zip(items, results, strict=True)):
+        if not isinstance(checked, CheckedRequest):
+            continue
+        if request.service not in prices:
+            prices[request.service] = booking_charge(request.service, on=today)[2]
+        required = prices[request.service]
+        balance = balances.get(member.carrier_id, ZERO)
+        if balance < required:
+            results[index] = _insufficient(required, balance)
+        else:
+            balances[member.carrier_id] = balance - required
+
+
+def bookings_create_checked(*, orders: Sequence[BookingOrder]) -> list[Booking | ApplicationError]:
+    """Write many bookings at once (a draw's winners), each as `booking_create` would, in the
+    caller's transaction: the places (`slots_take`: one conditional UPDATE per counter), the
+    money (`booking_charges_take`: one per account), then the bookings, their drivers, the
+    ledger's transfers and holds, the audit events and the messages, each kind of row written
+    in one go (core.bulk). For each order: its booking, or the refusal that stopped it
+    (slot_full, checkpoint_closed, outside_booking_window, insufficient_funds); a refused order
+    takes nothing. Orders are checked first (`bookings_check`); a B6 clash with a booking made
+    meanwhile fails the caller's transaction (the database's constraint), as it fails a
+    booking's."""
+    results: list[Booking | ApplicationError | None] = [None] * len(orders)
+    with transaction.atomic(), audit.batch():
+        now = clock.now()
+        taken = slots_take(
+            wanted=[
+                (o.checked.checkpoint, o.request.direction, o.request.slot_start, o.request.service)
+                for o in orders
             ]
         )
-        if len(accounts) < len(kinds):
-            accounts = ledger.accounts_of(carrier, *kinds)  # one is made on first use
-        try:
-            booking.deposit_hold = ledger.fee_charge_with_deposit_hold(
-                carrier=carrier,
-                fee=fee.amount,
-                deposit=deposit.amount,
-                reference=("booking", str(booking.pk)),
-                accounts=accounts,
-                actor=member.user,
-            )
-        except ledger.InsufficientFunds as exc:
-            # Another booking of this carrier spent the money since the check above.
-            raise _insufficient(required, available_balance(carrier)) from exc
-        booking.save(update_fields=["deposit_hold"])
+        placed = []
+        for index, counter in enumerate(taken):
+            if isinstance(counter, ApplicationError):
+                results[index] = counter
+            else:
+                placed.append(index)
+        today = clock.local_date(now)
+        prices = {
+            service: booking_charge(service, on=today)
+            for service in sorted({orders[i].request.service for i in placed})
+        }
+        carriers = {orders[i].member.carrier_id: orders[i].member.carrier for i in placed}
+        written = _bookings_write(
+            [orders[i] for i in placed],
+            counters=[taken[i] for i in placed],
+            accounts=ledger.accounts_of_carriers(list(carriers.values()), *LEDGER_KINDS),
+            prices=prices,
+            now=now,
+        )
+        for index, booking in zip(placed, written, strict=True):
+            results[index] = booking
+    return results
+
+
+def _bookings_write(
+    orders: list[BookingOrder],
+    *,
+    counters: list[SlotCounter],
+    accounts: dict[int, dict[str, ledger.Account]],
+    prices: dict[str, tuple[Quote, Quote, Decimal]],
+    now: dt.datetime,
+) -> list[Booking | ApplicationError]:
+    """The one way bookings are written, one or many, in the caller's transaction (inside an
+    `audit.batch()`), each order's place already taken on its counter: the money moved (B8),
+    then the rows. An order whose carrier cannot pay is refused (insufficient_funds) and its
+    place given back; the others' bookings, in order."""
+    charges = [
+        ledger.BookingCharge(
+            carrier=order.member.carrier,
+            fee=prices[order.request.service][0].amount,
+            deposit=prices[order.request.service][1].amount,
+            reference=("booking", ""),
+            accounts=accounts[order.member.carrier_id],
+            actor=order.member.user,
+        )
+        for order in orders
+    ]
+    paid = ledger.booking_charges_take(charges)
+    results: list[Booking | ApplicationError] = []
+    unpaid = [index for index, ok in enumerate(paid) if not ok]
+    if unpaid:
+        balances = available_balances(sorted({orders[i].member.carrier_id for i in unpaid}))
+        given_back: dict[int, int] = {}
+        for index in unpaid:
+            given_back[counters[index].pk] = given_back.get(counters[index].pk, 0) + 1
+        slots_give_back(taken=given_back)
+    bookings = []
+    for index, order in enumerate(orders):
+        if paid[index]:
+            bookings.append(_booking_of(order, counters[index], prices, now))
+    try:
+        bulk.insert(bookings)
+    except IntegrityError as exc:
+        raise _active_booking_exists(exc) from exc
+    # Rows inserted in bulk send no post_save, which tells the cached public reads of a saved
+    # booking (checkpoints.public_reads): told here, once per checkpoint.
+    days: dict[int, set[dt.date]] = {}
+    for booking in bookings:
+        days.setdefault(booking.checkpoint_id, set()).add(clock.local_date(booking.slot_start))
+    for checkpoint_id in sorted(days):
+        public_reads_changed(checkpoint_id=checkpoint_id, dates=days[checkpoint_id])
+    links = bulk.insert(
+        [
+            BookingDriver(booking=booking, driver=driver, added_at=now)
+            for booking, order in zip(bookings, _paid(orders, paid), strict=True)
+            for driver in order.checked.drivers
+        ]
+    )
+    holds = ledger.booking_charges_record(
+        [
+            dataclasses.replace(charge, reference=("booking", str(booking.pk)))
+            for booking, charge in zip(bookings, _paid(charges, paid), strict=True)
+        ]
+    )
+    for booking, hold in zip(bookings, holds, strict=True):
+        booking.deposit_hold = hold
+    _deposit_holds_save(bookings)
+    by_booking: dict[int, list[BookingDriver]] = {}
+    for link in links:
+        by_booking.setdefault(link.booking_id, []).append(link)
+    for booking, order in zip(bookings, _paid(orders, paid), strict=True):
+        fee, deposit, _required = prices[order.request.service]
         audit.record(
             "booking.created",
-            actor=member.user,
+            actor=order.member.user,
             target=booking,
             after={
                 "number": booking.number,
-                "checkpoint": checked.checkpoint.code,
-                "direction": request.direction,
-                "service": request.service,
-                "slot_start": request.slot_start,
+                "checkpoint": order.checked.checkpoint.code,
+                "direction": order.request.direction,
+                "service": order.request.service,
+                "slot_start": order.request.slot_start,
                 "vehicle_vin": booking.vehicle_vin,
                 "trailer_vin": booking.trailer_vin,
-                "drivers": [driver.pk for driver in checked.drivers],
+                "drivers": [driver.pk for driver in order.checked.drivers],
                 "fee": {"mrp": fee.mrp, "mrp_value": fee.mrp_value, "amount": fee.amount},
                 "deposit": deposit.amount,
             },
         )
-        _notify(booking, "booking_created")
-    # What the API answers from (`bookings.api`), so that it needs no read back.
-    booking.added_driver_links = links
-    return booking
+        # What the API answers from (`bookings.api`), so that it needs no read back.
+        booking.added_driver_links = by_booking.get(booking.pk, [])
+    booking_notices_queue(bookings, "booking_created")
+    written = iter(bookings)
+    for index, order in enumerate(orders):
+        if paid[index]:
+            results.append(next(written))
+        else:
+            required = prices[order.request.service][2]
+            results.append(_insufficient(required, balances.get(order.member.carrier_id, ZERO)))
+    return results
+
+
+def _paid(items: list, paid: list[bool]) -> list:
+    return [item for item, ok in zip(items, paid, strict=True) if ok]
+
+
+def _booking_of(
+    order: BookingOrder,
+    counter: SlotCounter,
+    prices: dict[str, tuple[Quote, Quote, Decimal]],
+    now: dt.datetime,
+) -> Booking:
+    request, checked = order.request, order.checked
+    fee = prices[request.service][0]
+    out_of_turn = request.service == BookingService.OUT_OF_TURN
+    return Booking(
+        carrier=order.member.carrier,
+        created_by=order.member.user,
+        checkpoint=checked.checkpoint,
+        country_id=checked.checkpoint.country_id,
+        direction=request.direction,
+        service=request.service,
+        slot_start=request.slot_start,
+        slot_end=request.slot_start + SLOT_LENGTH,
+        counter=counter,
+        vehicle=checked.vehicle,
+        vehicle_vin=checked.vehicle.vin,
+        vehicle_plate=checked.vehicle.plate,
+        trailer=checked.trailer,
+        trailer_vin=checked.trailer.vin if checked.trailer else None,
+        trailer_plate=checked.trailer.plate if checked.trailer else "",
+        cargo_category=request.cargo_category if out_of_turn else "",
+        document_number=request.document_number.strip() if out_of_turn else "",
+        fee_mrp=fee.mrp,
+        fee_mrp_value=fee.mrp_value,
+        fee_amount=fee.amount,
+        created_at=now,
+        status_changed_at=now,
+    )
+
+
+def _deposit_holds_save(bookings: list[Booking]) -> None:
+    """Each new booking's deposit hold on its row (the hold names the booking, so it is written
+    after it): one UPDATE for one booking, else one per batch (core.bulk)."""
+    if len(bookings) == 1:
+        bookings[0].save(update_fields=["deposit_hold"])
+    else:
+        bulk.update(bookings, ["deposit_hold"])
 
 
 def _place_for(member: Member, checkpoint: Checkpoint, request: BookingRequest, hold):
@@ -902,3 +1180,12 @@ def _cancel_by_operator(
 def _notify(booking: Booking, event: str, extra: dict | None = None) -> None:
     """Tell the carrier (B12) through the outbox, in this transaction."""
     booking_event_notify(booking=booking, event=event, extra=extra)
+
+
+def booking_notices_queue(bookings: list[Booking], event: str) -> None:
+    """Tell the carriers of new `bookings` (B12) through the outbox, in this transaction: one
+    booking as `_notify` does, many with the recipients read once per person and carrier."""
+    if len(bookings) == 1:
+        _notify(bookings[0], event)
+    elif bookings:
+        bookings_event_notify(bookings=bookings, event=event)

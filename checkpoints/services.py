@@ -5,13 +5,13 @@ import json
 import logging
 import secrets
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Value
+from django.db.models import F, Q, Value
 from django.db.models.functions import Greatest
 from django.db.transaction import TransactionManagementError
 from django.utils.translation import gettext as _
@@ -233,6 +233,105 @@ def slot_move(
     return SlotCounter.objects.get(pk=new_id)
 
 
+def slots_take(
+    *, wanted: Sequence[tuple[Checkpoint, str, dt.datetime, str]]
+) -> list[SlotCounter | ApplicationError]:
+    """`slot_take` for many places at once (a draw's winners): for each (checkpoint, direction,
+    start, service) of `wanted`, the counter its place came from or the refusal `slot_take`
+    would give. Each slot is checked once; each counter's places are taken with ONE conditional
+    UPDATE (`taken + n <= capacity`, C6), the counters in id order (docs/locking.md). A counter
+    with fewer free places than asked gives them to the first of its items in `wanted`; the
+    others are refused slot_full (or checkpoint_closed). In the caller's transaction."""
+    _require_caller_transaction("slots_take")
+    results: list[SlotCounter | ApplicationError | None] = [None] * len(wanted)
+    checked: dict[tuple, _Slot | ApplicationError] = {}
+    groups: dict[tuple, list[int]] = {}
+    for index, (checkpoint, direction, start, service) in enumerate(wanted):
+        asked = (checkpoint.pk, direction, start, service)
+        if asked not in checked:
+            try:
+                checked[asked] = _slot_checked(checkpoint, direction, start, service)
+            except ApplicationError as exc:
+                checked[asked] = exc
+        slot = checked[asked]
+        if isinstance(slot, ApplicationError):
+            results[index] = slot
+            continue
+        groups.setdefault(tuple(slot.key.values()), []).append(index)
+    slots = {tuple(slot.key.values()): slot for slot in checked.values() if isinstance(slot, _Slot)}
+    if groups:
+        SlotCounter.objects.bulk_create(
+            [
+                SlotCounter(
+                    **slots[key].key,
+                    planned=slots[key].planned,
+                    capacity=slots[key].planned,
+                    taken=0,
+                )
+                for key in groups
+            ],
+            ignore_conflicts=True,
+        )
+    ids = _counter_ids([slots[key].key for key in groups])
+    for key in sorted(groups, key=lambda key: ids[key]):
+        indexes = groups[key]
+        given = _take_places(ids[key], len(indexes))
+        refusal = None
+        for place, index in enumerate(indexes):
+            if place < given:
+                results[index] = ids[key]
+                continue
+            if refusal is None:
+                try:
+                    _refuse_full(slots[key])
+                except ApplicationError as exc:
+                    refusal = exc
+            results[index] = refusal
+    counters = SlotCounter.objects.in_bulk(sorted(set(ids.values())))
+    return [counters[result] if isinstance(result, int) else result for result in results]
+
+
+def _counter_ids(keys: list[dict[str, Any]]) -> dict[tuple, int]:
+    """The ids of the counters of `keys`, by the values of their key, in one read."""
+    if not keys:
+        return {}
+    match = Q()
+    for key in keys:
+        match |= Q(**key)
+    fields = list(keys[0])
+    return {
+        tuple(row[:-1]): row[-1]
+        for row in SlotCounter.objects.filter(match).values_list(*fields, "pk")
+    }
+
+
+def _take_places(counter_id: int, places: int) -> int:
+    """Take `places` of the counter at once if they are free, else as many as are (the row
+    locked while its free places are read); how many were taken."""
+    if SlotCounter.objects.filter(pk=counter_id, taken__lte=F("capacity") - places).update(
+        taken=F("taken") + places
+    ):
+        return places
+    locks.slot_counters([counter_id])
+    capacity_now, taken = (
+        SlotCounter.objects.filter(pk=counter_id).values_list("capacity", "taken").get()
+    )
+    free = max(0, min(places, capacity_now - taken))
+    if free:
+        SlotCounter.objects.filter(pk=counter_id).update(taken=F("taken") + free)
+    return free
+
+
+def slots_give_back(*, taken: Mapping[int, int]) -> None:
+    """Give back places taken earlier in the caller's transaction (`slots_take`) and not used
+    after all, {counter id: places}: as if never taken, so nobody is offered them
+    (`register_places_freed`): they were not free to anyone before this transaction."""
+    _require_caller_transaction("slots_give_back")
+    for counter_id in sorted(taken):
+        if taken[counter_id] > 0:
+            SlotCounter.objects.filter(pk=counter_id).update(taken=F("taken") - taken[counter_id])
+
+
 @dataclasses.dataclass(frozen=True)
 class _Slot:
     checkpoint: Checkpoint
@@ -299,6 +398,11 @@ def _take_or_refuse(slot: _Slot) -> SlotCounter:
     counter = _take_place(slot.key)
     if counter is not None:
         return counter
+    _refuse_full(slot)
+
+
+def _refuse_full(slot: _Slot) -> NoReturn:
+    """The refusal of a slot with no place left to take."""
     # A closure entered since the plan was read sets the counter to 0: say so.
     for period in capacity.load_closures(
         checkpoint_id=slot.checkpoint.pk,

@@ -26,7 +26,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Max, Model, OuterRef, Subquery
 
-from core import clock
+from core import bulk, clock
 from core.models import AuditBatch, AuditEvent, AuditHeadPublication, AuditSeal
 
 GENESIS_HASH = "0" * 64
@@ -155,6 +155,38 @@ def record(
     It reads no other row (no "previous hash" lookup): that is what lets every service call it
     inside its own transaction without queueing behind other writers. Chaining is the sealer's job.
     """
+    event = event_new(
+        action,
+        actor=actor,
+        target=target,
+        object_type=object_type,
+        object_id=object_id,
+        object_repr=object_repr,
+        before=before,
+        after=after,
+        ip=ip,
+    )
+    pending = _pending.get()
+    if pending is not None:
+        pending.append(event)
+        return event
+    event.save(force_insert=True)
+    return event
+
+
+def event_new(
+    action: str,
+    *,
+    actor: Any = None,
+    target: Model | None = None,
+    object_type: str = "",
+    object_id: str | int = "",
+    object_repr: str = "",
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+    ip: str | None = None,
+) -> AuditEvent:
+    """The event `record` writes, with its hash, not saved: for `events_insert`."""
     if target is not None:
         object_type = object_type or target._meta.label_lower
         object_id = object_id or target.pk
@@ -175,12 +207,18 @@ def record(
         person_salt=secrets.token_hex(16),
     )
     event.event_hash = compute_event_hash(event)
+    return event
+
+
+def events_insert(events: Sequence[AuditEvent]) -> None:
+    """Write many events (`event_new`) at once in the caller's transaction, in list order (ids
+    ascending): the rows `record` would write one by one (A6), with a COPY when they are many
+    (core.bulk). Inside a `batch()` block they join its one insert instead."""
     pending = _pending.get()
     if pending is not None:
-        pending.append(event)
-        return event
-    event.save(force_insert=True)
-    return event
+        pending.extend(events)
+        return
+    bulk.insert(list(events))
 
 
 # The events `record` keeps for the innermost `batch()` block being run, in the order recorded.
@@ -209,7 +247,7 @@ def batch() -> Iterator[None]:
     finally:
         _pending.reset(token)
     if events:
-        AuditEvent.objects.bulk_create(events)
+        bulk.insert(events)
 
 
 # --- Merkle tree ----------------------------------------------------------------------------

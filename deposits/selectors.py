@@ -62,6 +62,36 @@ def accounts_by_kind(carrier: Carrier, *kinds: str) -> dict[str, Account]:
     return found
 
 
+def available_balances(carrier_ids: list[int]) -> dict[int, Decimal]:
+    """What each carrier can spend now (P2), in one read."""
+    rows = Account.objects.filter(
+        carrier_id__in=carrier_ids, kind=Account.Kind.AVAILABLE
+    ).values_list("carrier_id", "balance")
+    found = dict(rows)
+    return {pk: found.get(pk, ZERO) for pk in carrier_ids}
+
+
+def accounts_by_carrier(carrier_ids: list[int], *kinds: str) -> dict[int, dict[str, Account]]:
+    """`accounts_by_kind` for many carriers in one read: by carrier, the accounts of `kinds`
+    that exist (the system ones under every carrier)."""
+    carrier_kinds = [kind for kind in kinds if kind in Account.CARRIER_KINDS]
+    system_kinds = [kind for kind in kinds if kind not in Account.CARRIER_KINDS]
+    found: dict[int, dict[str, Account]] = {pk: {} for pk in carrier_ids}
+    system: dict[str, Account] = {}
+    accounts = Account.objects.filter(
+        Q(carrier_id__in=carrier_ids, kind__in=carrier_kinds)
+        | Q(carrier__isnull=True, kind__in=system_kinds)
+    ).order_by("pk")
+    for account in accounts:
+        if account.carrier_id is None:
+            system.setdefault(account.kind, account)
+        else:
+            found[account.carrier_id].setdefault(account.kind, account)
+    for by_kind in found.values():
+        by_kind.update(system)
+    return found
+
+
 def available_balance(carrier: Carrier) -> Decimal:
     """What the carrier can spend now (P2)."""
     balance = (

@@ -22,7 +22,7 @@ from django.db.models import F
 from django.utils.translation import gettext as _
 
 from carriers.models import Carrier, Member
-from core import audit, clock
+from core import audit, bulk, clock
 from core.errors import ApplicationError
 from core.money import format_tenge, tenge
 from deposits import locks
@@ -44,6 +44,7 @@ from deposits.selectors import (
     VERIFIED_ACTION,
     LedgerReport,
     Progress,
+    accounts_by_carrier,
     accounts_by_kind,
     ledger_examine,
 )
@@ -117,6 +118,16 @@ def accounts_of(carrier: Carrier, *kinds: str) -> dict[str, Account]:
                 if kind in Account.CARRIER_KINDS
                 else system_account(kind)
             )
+    return found
+
+
+def accounts_of_carriers(carriers: list[Carrier], *kinds: str) -> dict[int, dict[str, Account]]:
+    """`accounts_of` for many carriers, by carrier id, in one read (and the making of any
+    missing, carrier by carrier)."""
+    found = accounts_by_carrier([carrier.pk for carrier in carriers], *kinds)
+    for carrier in carriers:
+        if len(found[carrier.pk]) < len(kinds):
+            found[carrier.pk] = accounts_of(carrier, *kinds)
     return found
 
 
@@ -360,68 +371,150 @@ def fee_charge_with_deposit_hold(
     """A new booking's money (B8, D1): the fee to `fees_payable` and the deposit held, both or
     neither. The same transfers, hold and audit events as `fee_charge` then `deposit_hold`, in
     fewer statements, for a `reference` made in the caller's transaction (a new booking):
-
-    - no look-up of the idempotency keys (`fee:…`, `deposit_hold:…`): no transfer can name a
-      reference that did not exist before this transaction. The keys stay unique in the
-      database, so a clash fails the caller's transaction instead of moving money twice;
-    - no savepoint of its own: a refusal raises and the caller's transaction rolls back (B8);
-    - one conditional UPDATE takes fee + deposit from `available` (`balance >= fee + deposit`:
-      exactly when the fee and then the deposit would each pass), one adds the deposit to
-      `held`, in account-id order (P6, the lock order of docs/locking.md);
-    - both transfers in one INSERT.
+    `booking_charges_take` then `booking_charges_record` for one booking.
 
     `accounts`: the carrier's `available` and `held` and the `fees_payable` account
     (`accounts_of`). Raises InsufficientFunds (required fee + deposit) when short."""
-    fee, deposit = _amount(fee), _amount(deposit)
-    available, held, payable = (
-        accounts[Kind.AVAILABLE],
-        accounts[Kind.HELD],
-        accounts[Kind.FEES_PAYABLE],
-    )
-    total = fee + deposit
-    for account in sorted((available, held), key=lambda a: a.pk):
-        if account.pk == available.pk:
-            moved = Account.objects.filter(pk=available.pk, balance__gte=total).update(
-                balance=F("balance") - total
-            )
-            if not moved:
-                current = Account.objects.get(pk=available.pk).balance
-                raise InsufficientFunds(required=total, available=current)
-        else:
-            Account.objects.filter(pk=held.pk).update(balance=F("balance") + deposit)
-    now = clock.now()
-    kinds = ((Transfer.Kind.FEE, payable, fee), (Transfer.Kind.DEPOSIT_HOLD, held, deposit))
-    transfers = [
-        Transfer(
-            debit=available,
-            credit=credit,
-            amount=amount,
-            kind=kind,
-            carrier=carrier,
-            reference_type=reference[0],
-            reference_id=str(reference[1]),
-            idempotency_key=f"{kind}:{reference[0]}:{reference[1]}",
-            created_at=now,
-        )
-        for kind, credit, amount in kinds
-    ]
-    if connection.features.can_return_rows_from_bulk_insert:
-        Transfer.objects.bulk_create(transfers)
-    else:  # the audit events need the ids
-        for transfer in transfers:
-            transfer.save(force_insert=True)
-    PaymentAwaitingBudget.objects.create(transfer=transfers[0])
-    hold = Hold.objects.create(
+    charge = BookingCharge(
         carrier=carrier,
-        amount=deposit,
-        transfer=transfers[1],
-        reference_type=reference[0],
-        reference_id=str(reference[1]),
-        created_at=now,
+        fee=_amount(fee),
+        deposit=_amount(deposit),
+        reference=reference,
+        accounts=accounts,
+        actor=actor,
     )
-    for transfer in transfers:
-        _audit_transfer(transfer, actor=actor)
-    return hold
+    if not booking_charges_take([charge])[0]:
+        current = Account.objects.get(pk=accounts[Kind.AVAILABLE].pk).balance
+        raise InsufficientFunds(required=charge.total, available=current)
+    return booking_charges_record([charge])[0]
+
+
+@dataclasses.dataclass(frozen=True)
+class BookingCharge:
+    """One new booking's fee and deposit (B8, D1), from the carrier's `accounts` (`available`,
+    `held` and the `fees_payable` account, as `accounts_of` gives them)."""
+
+    carrier: Carrier
+    fee: Decimal
+    deposit: Decimal
+    reference: tuple[str, str]
+    accounts: dict[str, Account]
+    actor: Any = None
+
+    @property
+    def total(self) -> Decimal:
+        return self.fee + self.deposit
+
+
+def booking_charges_take(charges: list[BookingCharge]) -> list[bool]:
+    """Move the balances of new bookings' money (B8), in the caller's transaction: for each
+    carrier, fee + deposit of its charges taken from `available` and the deposits added to
+    `held`, ONE conditional UPDATE per account (`balance >= total` on `available`), the
+    accounts in id order (P6, docs/locking.md). A carrier short of the total pays the charges
+    it can in list order, each as one booking after another would (a charge it cannot pay is
+    passed by, a later cheaper one may still be paid). Which charges were paid; nothing is
+    recorded yet (`booking_charges_record`)."""
+    by_carrier: dict[int, list[int]] = {}
+    for index, charge in enumerate(charges):
+        by_carrier.setdefault(charge.carrier.pk, []).append(index)
+    paid = [False] * len(charges)
+    steps = []  # (account id, carrier id, whether it is the available account)
+    for carrier_id, indexes in by_carrier.items():
+        accounts = charges[indexes[0]].accounts
+        steps.append((accounts[Kind.AVAILABLE].pk, carrier_id, True))
+        steps.append((accounts[Kind.HELD].pk, carrier_id, False))
+        for index in indexes:
+            paid[index] = True
+    held_added: dict[int, Decimal] = {}  # by carrier, when `held` came first
+    for account_id, carrier_id, is_available in sorted(steps):
+        indexes = by_carrier[carrier_id]
+        if not is_available:
+            deposits = sum((charges[i].deposit for i in indexes if paid[i]), Decimal(0))
+            Account.objects.filter(pk=account_id).update(balance=F("balance") + deposits)
+            held_added[carrier_id] = deposits
+            continue
+        balance = None
+        while True:
+            total = sum((charges[i].total for i in indexes if paid[i]), Decimal(0))
+            if not total or _take_from(account_id, total):
+                break
+            # Short: pay what the balance covers, in order, then take that (the balance may
+            # have moved since it was read: again until the conditional UPDATE passes).
+            current = Account.objects.get(pk=account_id).balance
+            if current == balance:
+                raise RuntimeError(f"account #{account_id} refuses {total} of {current}")
+            balance = current
+            left = current
+            for i in indexes:
+                paid[i] = charges[i].total <= left
+                if paid[i]:
+                    left -= charges[i].total
+        if carrier_id in held_added:  # `held` was moved first, by the first reckoning
+            deposits = sum((charges[i].deposit for i in indexes if paid[i]), Decimal(0))
+            if deposits != held_added[carrier_id]:
+                Account.objects.filter(pk=charges[indexes[0]].accounts[Kind.HELD].pk).update(
+                    balance=F("balance") - (held_added[carrier_id] - deposits)
+                )
+    return paid
+
+
+def _take_from(account_id: int, amount: Decimal) -> bool:
+    return bool(
+        Account.objects.filter(pk=account_id, balance__gte=amount).update(
+            balance=F("balance") - amount
+        )
+    )
+
+
+def booking_charges_record(charges: list[BookingCharge]) -> list[Hold]:
+    """The ledger's records of charges `booking_charges_take` moved: per charge the fee and the
+    deposit transfers, the fee on the budget's work list (P4), the hold and the two audit
+    events, each kind of row written in one go (core.bulk), in the caller's transaction. The
+    holds, in the order of `charges`.
+
+    No look-up of the idempotency keys (`fee:…`, `deposit_hold:…`): no transfer can name a
+    reference made in the caller's transaction (a new booking). The keys stay unique in the
+    database, so a clash fails the caller's transaction instead of moving money twice."""
+    now = clock.now()
+    transfers = []
+    for charge in charges:
+        reference_type, reference_id = charge.reference[0], str(charge.reference[1])
+        for kind, credit, amount in (
+            (Transfer.Kind.FEE, charge.accounts[Kind.FEES_PAYABLE], charge.fee),
+            (Transfer.Kind.DEPOSIT_HOLD, charge.accounts[Kind.HELD], charge.deposit),
+        ):
+            transfers.append(
+                Transfer(
+                    debit=charge.accounts[Kind.AVAILABLE],
+                    credit=credit,
+                    amount=amount,
+                    kind=kind,
+                    carrier=charge.carrier,
+                    reference_type=reference_type,
+                    reference_id=reference_id,
+                    idempotency_key=f"{kind}:{reference_type}:{reference_id}",
+                    created_at=now,
+                )
+            )
+    bulk.insert(transfers)
+    bulk.insert([PaymentAwaitingBudget(transfer=transfer) for transfer in transfers[::2]])
+    holds = bulk.insert(
+        [
+            Hold(
+                carrier=charge.carrier,
+                amount=charge.deposit,
+                transfer=transfer,
+                reference_type=transfer.reference_type,
+                reference_id=transfer.reference_id,
+                created_at=now,
+            )
+            for charge, transfer in zip(charges, transfers[1::2], strict=True)
+        ]
+    )
+    for charge, fee, held in zip(charges, transfers[::2], transfers[1::2], strict=True):
+        _audit_transfer(fee, actor=charge.actor)
+        _audit_transfer(held, actor=charge.actor)
+    return list(holds)
 
 
 def _resolve(hold: Hold, outcome: str, *, reason: str, actor: Any) -> HoldResolution:

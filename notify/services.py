@@ -43,7 +43,7 @@ import datetime as dt
 import functools
 import logging
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from django.conf import settings
@@ -55,7 +55,7 @@ from django.utils.translation import gettext, gettext_lazy
 from auth2fa.models import SmsDevice, TelegramDevice, User
 from carriers.models import Member
 from carriers.sms_countries import is_served_phone
-from core import clock
+from core import bulk, clock
 from core.compiled_query import CompiledQuery
 from core.money import format_tenge
 from notify import locks
@@ -192,32 +192,7 @@ def booking_event_notify(
     now = clock.now()
     queued: list[Message] = []
     plain: list[Message] = []  # no dedupe key: inserted together below
-    for user, chat_id, device_phone in _recipients(booking):
-        address = _address_of(user, chat_id, device_phone)
-        if address is None:
-            logger.info(
-                "Nobody to tell: %s of booking %s — person #%s has no linked Telegram chat "
-                "and no confirmed phone.",
-                event,
-                booking.pk,
-                user.pk,
-            )
-            continue
-        channel, to = address
-        language = _language_of(user)
-        message = Message(
-            recipient=user,
-            channel=channel,
-            address=to,
-            language=language,
-            kind=event,
-            body=message_text(booking=booking, event=event, extra=extra, language=language),
-            booking=booking,
-            dedupe_key=f"{dedupe_key}:to:{user.pk}" if dedupe_key else None,
-            status=Message.Status.QUEUED,
-            next_attempt_at=now,
-            created_at=now,
-        )
+    for message in _messages_of(booking, event, extra, _recipients(booking), now, dedupe_key):
         if message.dedupe_key is None:
             plain.append(message)
         elif not _save_once(message):
@@ -230,6 +205,69 @@ def booking_event_notify(
             functools.partial(_enqueue, [message.pk for message in queued]), robust=True
         )
     return queued
+
+
+def bookings_event_notify(*, bookings: Sequence[Any], event: str) -> list[Message]:
+    """`booking_event_notify` of one `event` (without `extra` or a dedupe key) for many
+    bookings at once, inside the caller's transaction: the same messages, in the order the
+    bookings come, with the recipients read once per person and carrier, the messages written
+    in one go and handed to the worker in chunks after commit (`notify.tasks`)."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError(
+            "bookings_event_notify must run inside the transaction of the change it tells of."
+        )
+    if event not in TEXTS or REQUIRED_EXTRA.get(event):
+        raise ValueError(f"The notification {event!r} cannot be sent for many bookings at once.")
+    now = clock.now()
+    people: dict[tuple[int, int], list[tuple[User, Any, str | None]]] = {}
+    queued: list[Message] = []
+    for booking in bookings:
+        key = (booking.created_by_id, booking.carrier_id)
+        if key not in people:
+            people[key] = _recipients(booking)
+        queued += _messages_of(booking, event, None, people[key], now)
+    return messages_queue(queued)
+
+
+def _messages_of(
+    booking: Any,
+    event: str,
+    extra: dict | None,
+    recipients: list[tuple[User, Any, str | None]],
+    now: dt.datetime,
+    dedupe_key: str | None = None,
+) -> list[Message]:
+    """The messages of `event` on `booking` to `recipients` (`_recipients`), not saved."""
+    messages = []
+    for user, chat_id, device_phone in recipients:
+        address = _address_of(user, chat_id, device_phone)
+        if address is None:
+            logger.info(
+                "Nobody to tell: %s of booking %s — person #%s has no linked Telegram chat "
+                "and no confirmed phone.",
+                event,
+                booking.pk,
+                user.pk,
+            )
+            continue
+        channel, to = address
+        language = _language_of(user)
+        messages.append(
+            Message(
+                recipient=user,
+                channel=channel,
+                address=to,
+                language=language,
+                kind=event,
+                body=message_text(booking=booking, event=event, extra=extra, language=language),
+                booking=booking,
+                dedupe_key=f"{dedupe_key}:to:{user.pk}" if dedupe_key else None,
+                status=Message.Status.QUEUED,
+                next_attempt_at=now,
+                created_at=now,
+            )
+        )
+    return messages
 
 
 def booking_drivers_notify(
@@ -444,13 +482,9 @@ def owner_message_text(
 
 
 def _insert_all(messages: list[Message]) -> None:
-    """The messages in one INSERT (ids in list order), or one by one where the database gives
-    no ids back from a multi-row insert (they are needed to hand them to the worker)."""
-    if transaction.get_connection().features.can_return_rows_from_bulk_insert:
-        Message.objects.bulk_create(messages)
-    else:
-        for message in messages:
-            message.save(force_insert=True)
+    """The messages in one go (core.bulk), each with its id (needed to hand it to the worker),
+    in list order."""
+    bulk.insert(messages)
 
 
 def _save_once(message: Message) -> bool:

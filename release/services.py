@@ -3,7 +3,8 @@
 Every write owns its transaction and writes its audit event in it (A6). Locks, in the order of
 docs/locking.md: a window's claim (a conditional UPDATE of its row) before anything else of the
 draw; then the slot counters (a window keeping back or giving back its places, in id order);
-the booking, its counter and the ledger inside `booking_create`, per winner. A request locks its
+the winners' counters and ledger accounts in id order inside `bookings_create_checked`, all
+winners at once. A request locks its
 carrier's row (`carriers.locks.carrier`) only while the carrier's requests are counted (F3).
 """
 
@@ -23,11 +24,14 @@ from django.db.models.functions import Greatest
 from django.utils.translation import gettext as _
 
 from bookings.services import (
+    BookingOrder,
     BookingRequest,
     CheckedRequest,
     booking_charge,
     booking_create,
     booking_request_check,
+    bookings_check,
+    bookings_create_checked,
     require_booking_role,
     require_confirmed_carrier,
 )
@@ -37,7 +41,7 @@ from checkpoints import capacity
 from checkpoints import locks as checkpoint_locks
 from checkpoints.models import Checkpoint, Direction, SlotCounter
 from checkpoints.public_reads import public_reads_changed
-from core import audit, clock
+from core import audit, bulk, clock
 from core.clock import ALMATY
 from core.errors import ApplicationError
 from deposits.selectors import available_balance
@@ -602,10 +606,10 @@ def draws_run(*, as_of: dt.datetime | None = None) -> list[DrawResult]:
 def window_draw(*, window_id: int, as_of: dt.datetime | None = None) -> DrawResult | None:
     """The draw of one window (F4, F5), all in one transaction, once: the window's places given
     back, the live requests sealed into R, the secret revealed, the ranks, the allocation in
-    memory, then each winner booked through `booking_create` (fee and deposit, B8) in rank
-    order; a winner that can no longer be booked (money, B6, its person no longer dispatching)
-    is skipped and the allocation goes on down the ranks without it. Everyone is told through
-    the outbox. None when the window is not due or was drawn already."""
+    memory, then all winners booked in one bulk step (`_winners_book`: fee and deposit, B8); a
+    winner that can no longer be booked (money, B6, its person no longer dispatching) is
+    skipped as in rank order one by one, and the allocation goes on down the ranks without it.
+    Everyone is told through the outbox. None when the window is not due or was drawn already."""
     as_of = as_of or clock.now()
     with transaction.atomic():
         if not _window_claim(window_id, as_of=as_of):
@@ -630,26 +634,8 @@ def window_draw(*, window_id: int, as_of: dt.datetime | None = None) -> DrawResu
         places, open_hours = _free_places(window)
         skipped: dict[int, str] = {}
         precheck = _Precheck(window, requests)
-        won = _allocate_checked(entries, places, open_hours, skipped, precheck)
-        written: set[int] = set()
-        for entry in sorted(entries, key=lambda e: (e.rank, e.id)):
-            hour = won.get(entry.id)
-            if hour is None or entry.id in skipped:
-                continue
-            request = by_id[entry.id]
-            refusal = _book(request, window, hour)
-            if refusal is None:
-                written.add(entry.id)
-                continue
-            # Not booked after all: skipped, and the allocation recomputed without it (the
-            # ranks above it keep what they got; a place that is not there is used up).
-            skipped[entry.id] = refusal
-            if refusal in PLACE_GONE:
-                pool = draw.pool_of(entry.service, hour)
-                places[pool] = sum(
-                    1 for pk in written if draw.pool_of(by_id[pk].service, won[pk]) == pool
-                )
-            won = _allocate_checked(entries, places, open_hours, skipped, precheck)
+        won = _winners_book(window, by_id, entries, places, open_hours, skipped, precheck)
+        written = {pk for pk, hour in won.items() if hour is not None and pk not in skipped}
         ranks = {entry.id: entry.rank for entry in entries}
         for request in requests:
             request.rank = ranks[request.pk]
@@ -662,7 +648,7 @@ def window_draw(*, window_id: int, as_of: dt.datetime | None = None) -> DrawResu
                 request.hour_won = won[request.pk]
             else:
                 request.status = ReleaseRequest.Status.UNSUCCESSFUL
-        ReleaseRequest.objects.bulk_update(
+        bulk.update(
             requests, ["rank", "status", "skip_reason", "hour_won", "booking", "changed_at"]
         )
         window.request_count = len(requests)
@@ -734,12 +720,43 @@ class _Precheck:
         ]
         self.booked = selectors.vins_booked(country_id=window.checkpoint.country_id, vins=vins)
         self.by_id = {r.pk: r for r in requests}
+        # Refusals of the booking's own checks (`check`), by request: checked once each.
+        self.checked: dict[int, str | None] = {}
+        self.passed: dict[int, CheckedRequest] = {}
+
+    def check(
+        self,
+        window: ReleaseWindow,
+        requests: list[ReleaseRequest],
+        won: dict[int, int | None],
+        members: dict[tuple[int, int], Member],
+    ) -> None:
+        """The booking's checks of winning `requests` in bulk (`bookings_check`; the money is
+        this class's own reckoning): a refusal is kept for the request's turn in the
+        allocation; a request that passes keeps what was checked for its booking."""
+        items, asked = [], []
+        for request in requests:
+            member = members.get((request.created_by_id, request.carrier_id))
+            if member is None:
+                self.checked[request.pk] = "forbidden"  # its person left the carrier
+                continue
+            items.append((member, _booking_request(window, request, won[request.pk])))
+            asked.append(request)
+        # The money is this class's own reckoning, in rank order (`refusal`).
+        for request, checked in zip(asked, bookings_check(items, money=False), strict=True):
+            if isinstance(checked, CheckedRequest):
+                self.checked[request.pk] = None
+                self.passed[request.pk] = checked
+            else:
+                self.checked[request.pk] = checked.code
 
     def start(self) -> dict[int, Decimal]:
         return dict(self.balances)
 
     def refusal(self, request_id: int, balances: dict[int, Decimal]) -> str | None:
         request = self.by_id[request_id]
+        if self.checked.get(request_id):
+            return self.checked[request_id]
         if request.vehicle_vin in self.booked or (request.trailer_vin or "") in self.booked:
             return "active_booking_exists"
         if balances[request.carrier_id] < self.required[request.service]:
@@ -784,6 +801,118 @@ def _allocate_checked(
             won[entry.id] = hour
             break
     return won
+
+
+class _Refused(Exception):
+    """Leaves the savepoint of a bulk write that refused some winners, undoing all of it."""
+
+    def __init__(self, refusals: dict[int, str]) -> None:
+        super().__init__(refusals)
+        self.refusals = refusals
+
+
+def _winners_book(
+    window: ReleaseWindow,
+    by_id: dict[int, ReleaseRequest],
+    entries: list[draw.Entry],
+    places: dict[str, int],
+    open_hours: list[int],
+    skipped: dict[int, str],
+    precheck: _Precheck,
+) -> dict[int, int | None]:
+    """The allocation (`_allocate_checked`), then ALL its winners booked in one bulk step
+    (`bookings_create_checked`: places, fee and deposit, B8), as booking them one by one in
+    rank order would book them:
+
+    1. the winners are checked in bulk (`bookings_check`: their person still dispatching, the
+       vehicle, trailer and drivers, B6); a request refused there is refused at its turn in
+       the allocation, like F5's money (`_Precheck`), and the allocation is recomputed until
+       every winner has been checked;
+    2. the bookings are written in a savepoint; when some are refused after all (a place or
+       the money gone meanwhile), nothing of it is kept: the best-ranked of them is skipped
+       (what booking one by one would meet first), the allocation recomputed (a place that
+       is not there is used up, in `places` as published) and the step runs again.
+    The final allocation; each winner's request has its booking."""
+    members = _members_of(list(by_id.values()))
+    won = _allocate_checked(entries, places, open_hours, skipped, precheck)
+    ranked = sorted(entries, key=lambda e: (e.rank, e.id))
+    while True:
+        winners = [e for e in ranked if won.get(e.id) is not None and e.id not in skipped]
+        unchecked = [e for e in winners if e.id not in precheck.checked]
+        if unchecked:
+            precheck.check(window, [by_id[e.id] for e in unchecked], won, members)
+            won = _allocate_checked(entries, places, open_hours, skipped, precheck)
+            continue
+        try:
+            with transaction.atomic():
+                _winners_write(window, winners, won, by_id, members, precheck.passed)
+            return won
+        except _Refused as refused:
+            first = next(e for e in winners if e.id in refused.refusals)
+            skipped[first.id] = refused.refusals[first.id]
+            if skipped[first.id] in PLACE_GONE:
+                pool = draw.pool_of(first.service, won[first.id])
+                places[pool] = sum(
+                    1
+                    for e in winners
+                    if (e.rank, e.id) < (first.rank, first.id)
+                    and draw.pool_of(e.service, won[e.id]) == pool
+                )
+            won = _allocate_checked(entries, places, open_hours, skipped, precheck)
+
+
+def _members_of(requests: list[ReleaseRequest]) -> dict[tuple[int, int], Member]:
+    """The membership of each request's person in its carrier, in one read; a person who left
+    has none."""
+    members = Member.objects.select_related("carrier", "user").filter(
+        user_id__in={r.created_by_id for r in requests},
+        carrier_id__in={r.carrier_id for r in requests},
+    )
+    return {(m.user_id, m.carrier_id): m for m in members}
+
+
+def _booking_request(window: ReleaseWindow, request: ReleaseRequest, hour: int) -> BookingRequest:
+    return BookingRequest(
+        checkpoint_code=window.checkpoint.code,
+        direction=window.direction,
+        service=request.service,
+        slot_start=capacity.hour_start(window.day, hour),
+        vehicle_id=request.vehicle_id,
+        trailer_id=request.trailer_id,
+        driver_ids=request.driver_ids,
+        cargo_category=request.cargo_category,
+        document_number=request.document_number,
+    )
+
+
+def _winners_write(
+    window: ReleaseWindow,
+    winners: list[draw.Entry],
+    won: dict[int, int | None],
+    by_id: dict[int, ReleaseRequest],
+    members: dict[tuple[int, int], Member],
+    passed: dict[int, CheckedRequest],
+) -> None:
+    """Every winner's booking in one bulk write (checked already: `_Precheck.check`); raises
+    _Refused with the refusals when any is refused."""
+    orders = []
+    for entry in winners:
+        request = by_id[entry.id]
+        booking_request = _booking_request(window, request, won[entry.id])
+        member = members[(request.created_by_id, request.carrier_id)]
+        orders.append(
+            BookingOrder(member=member, request=booking_request, checked=passed[entry.id])
+        )
+    results = bookings_create_checked(orders=orders)
+    refusals = {
+        entry.id: result.code
+        for entry, result in zip(winners, results, strict=True)
+        if isinstance(result, ApplicationError)
+    }
+    if refusals:
+        raise _Refused(refusals)
+    for entry, booking in zip(winners, results, strict=True):
+        by_id[entry.id].booking = booking
 
 
 def _book(request: ReleaseRequest, window: ReleaseWindow, hour: int) -> str | None:
