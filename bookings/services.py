@@ -115,11 +115,18 @@ class CheckedRequest:
     drivers: list[Driver]
 
 
-def booking_request_check(member: Member, request: BookingRequest) -> CheckedRequest:
+def booking_request_check(
+    member: Member, request: BookingRequest, *, checkpoint: Checkpoint | None = None
+) -> CheckedRequest:
     """What a booking (and a request for a draw, F2) must pass before anything is taken: the
-    checkpoint, the vehicle, trailer and drivers (B1, B2, B6, B7), read and refused here."""
+    checkpoint, the vehicle, trailer and drivers (B1, B2, B6, B7), read and refused here.
+    `checkpoint`: the request's checkpoint when the caller has read it already (a release
+    window's); it is still refused when it takes no bookings."""
     carrier = member.carrier
-    checkpoint = Checkpoint.objects.bookable().filter(code=request.checkpoint_code).first()
+    if checkpoint is None or checkpoint.code != request.checkpoint_code:
+        checkpoint = Checkpoint.objects.bookable().filter(code=request.checkpoint_code).first()
+    elif not checkpoint.is_bookable:
+        checkpoint = None
     # The vehicle and the trailer in one read; each is then checked as before, vehicle first.
     wanted = [request.vehicle_id] + ([request.trailer_id] if request.trailer_id else [])
     return _request_checked(

@@ -385,6 +385,7 @@ def _validated(member: Member, data: RequestInput, window: ReleaseWindow) -> _Va
             cargo_category=data.cargo_category,
             document_number=data.document_number,
         ),
+        checkpoint=window.checkpoint,
     )
     _fee, _deposit, required = booking_charge(data.service, on=clock.local_today())
     available = available_balance(member.carrier)

@@ -148,6 +148,23 @@ def test_f2_request_passes_the_booking_checks(world, draw_window):
     refused(lambda: place(world, hours=()), "validation_error")
 
 
+def test_f2_no_request_at_a_checkpoint_that_stopped_taking_bookings(world, draw_window):
+    """The window's checkpoint, read with the window, is not read again; a checkpoint switched off
+    while its window is open is still refused, as a booking there would be (R1)."""
+    draw_window()
+    world.top_up("1000000.00")
+    world.checkpoint.is_active = False
+    world.checkpoint.save(update_fields=["is_active"])
+    refused(lambda: place(world), "not_found")
+    world.checkpoint.is_active = True
+    world.checkpoint.serves_trucks = False
+    world.checkpoint.save(update_fields=["is_active", "serves_trucks"])
+    refused(lambda: place(world), "not_found")
+    world.checkpoint.serves_trucks = True
+    world.checkpoint.save(update_fields=["serves_trucks"])
+    assert place(world).status == ReleaseRequest.Status.LIVE
+
+
 def test_f2_b6_a_live_request_counts_as_a_booking_in_the_country(world, draw_window, clock):
     draw_window()
     world.top_up("1000000.00")
