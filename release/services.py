@@ -928,20 +928,7 @@ def _book(request: ReleaseRequest, window: ReleaseWindow, hour: int) -> str | No
         return "forbidden"
     try:
         with transaction.atomic():
-            booking = booking_create(
-                member=member,
-                request=BookingRequest(
-                    checkpoint_code=window.checkpoint.code,
-                    direction=window.direction,
-                    service=request.service,
-                    slot_start=capacity.hour_start(window.day, hour),
-                    vehicle_id=request.vehicle_id,
-                    trailer_id=request.trailer_id,
-                    driver_ids=request.driver_ids,
-                    cargo_category=request.cargo_category,
-                    document_number=request.document_number,
-                ),
-            )
+            booking = booking_create(member=member, request=_booking_request(window, request, hour))
     except ApplicationError as exc:
         return exc.code
     request.booking = booking
