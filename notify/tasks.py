@@ -49,7 +49,7 @@ def hand_to_worker(sender, message_ids, **kwargs) -> None:
             logger.warning(
                 "Message #%s was not handed to the worker; deliver_outbox will send it."
                 if len(chunk) == 1
-                else "Messages %s were not handed to the worker; deliver_outbox will send them.",
+                else "Messages #%s were not handed to the worker; deliver_outbox will send them.",
                 ", #".join(str(pk) for pk in chunk),
                 exc_info=True,
             )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from decimal import Decimal
 from typing import Any
 
 from django.db.models import Count, OuterRef, Q, QuerySet, Subquery, Sum
@@ -13,11 +12,8 @@ from bookings.models import Booking
 from checkpoints import capacity
 from checkpoints.models import Checkpoint, SlotCounter
 from core.clock import ALMATY
-from deposits.models import Account
 from release.draw import carrier_hash
 from release.models import ReleasePolicy, ReleaseRequest, ReleaseWindow, Reservation
-
-ZERO = Decimal("0.00")
 
 
 def policy_of(checkpoint: Checkpoint) -> ReleasePolicy:
@@ -136,15 +132,6 @@ def live_requests_count(*, carrier: Any, window: ReleaseWindow) -> int:
     return ReleaseRequest.objects.filter(
         carrier=carrier, window=window, status=ReleaseRequest.Status.LIVE
     ).count()
-
-
-def available_balances(carrier_ids: list[int]) -> dict[int, Decimal]:
-    """What each carrier can spend now (P2), in one read."""
-    rows = Account.objects.filter(
-        carrier_id__in=carrier_ids, kind=Account.Kind.AVAILABLE
-    ).values_list("carrier_id", "balance")
-    found = dict(rows)
-    return {pk: found.get(pk, ZERO) for pk in carrier_ids}
 
 
 def vins_booked(*, country_id: str, vins: list[str]) -> set[str]:

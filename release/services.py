@@ -44,7 +44,7 @@ from checkpoints.public_reads import public_reads_changed
 from core import audit, bulk, clock
 from core.clock import ALMATY
 from core.errors import ApplicationError
-from deposits.selectors import available_balance
+from deposits.selectors import available_balance, available_balances
 from deposits.services import InsufficientFunds
 from release import draw, selectors
 from release.models import ReleaseMode, ReleasePolicy, ReleaseRequest, ReleaseWindow, Reservation
@@ -710,7 +710,7 @@ class _Precheck:
     carrier's better-ranked winners cost) and whose vehicle got a booking in the country (B6)."""
 
     def __init__(self, window: ReleaseWindow, requests: list[ReleaseRequest]) -> None:
-        self.balances = selectors.available_balances(sorted({r.carrier_id for r in requests}))
+        self.balances = available_balances(sorted({r.carrier_id for r in requests}))
         today = clock.local_today()
         self.required = {
             service: booking_charge(service, on=today)[2]
